@@ -1,0 +1,71 @@
+namespace PDiff.Torch;
+
+/// <summary>
+/// Frees every tensor created while it is the current scope, when it is disposed (TorchSharp's model).
+/// A training step wrapped in one holds flat native memory however many temporaries it makes; what
+/// must outlive the step is moved out with <see cref="Tensor.MoveToOuterDisposeScope"/> or detached
+/// with <see cref="Tensor.DetachFromDisposeScope"/>. Scopes nest per thread.
+/// </summary>
+public sealed class DisposeScope : IDisposable
+{
+    [ThreadStatic] static DisposeScope? current;
+
+    readonly DisposeScope? outer;
+    readonly HashSet<Tensor> owned = new(ReferenceEqualityComparer.Instance);
+    bool disposed;
+
+    internal DisposeScope()
+    {
+        outer = current;
+        current = this;
+    }
+
+    public static DisposeScope? Current => current;
+    public int Count => owned.Count;
+
+    internal void Add(Tensor t)
+    {
+        owned.Add(t);
+        t.Scope = this;
+    }
+
+    internal void Remove(Tensor t)
+    {
+        owned.Remove(t);
+        t.Scope = null;
+    }
+
+    internal void MoveToOuter(Tensor t)
+    {
+        Remove(t);
+        outer?.Add(t);
+    }
+
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        foreach (var t in owned)
+        {
+            t.Scope = null;
+            t.Dispose();
+        }
+        owned.Clear();
+        // Scopes must end in the reverse order of creation; restore whatever was outside this one.
+        if (current == this) current = outer;
+    }
+}
+
+/// <summary>Restores the previous grad mode when disposed; see <see cref="torch.no_grad"/>.</summary>
+public readonly struct GradModeGuard : IDisposable
+{
+    readonly bool previous;
+
+    internal GradModeGuard(bool enabled)
+    {
+        previous = Native.pd_grad_enabled() != 0;
+        Native.pd_set_grad_enabled(enabled ? 1 : 0);
+    }
+
+    public void Dispose() => Native.pd_set_grad_enabled(previous ? 1 : 0);
+}
