@@ -9,7 +9,7 @@ namespace PDiff.Torch;
 /// failure) or an int status (-1 on failure); <see cref="Check"/> turns failures into
 /// <see cref="TorchException"/> with libtorch's message.
 /// </summary>
-internal static unsafe class Native
+internal static unsafe partial class Native
 {
     internal const string Lib = "pdiff_native";
 
