@@ -30,6 +30,11 @@ inline pd_tensor wrap(const at::Tensor& t) {
   live_tensors.fetch_add(1, std::memory_order_relaxed);
   return new at::Tensor(t);
 }
+// A double from .NET as the Scalar an integer tensor expects, so `counter.add_(1)` stays int64 as in Python.
+inline at::Scalar sc(const at::Tensor& t, double v) {
+  if (at::isIntegralType(t.scalar_type(), /*includeBool=*/false) && v == (double)(int64_t)v) return at::Scalar((int64_t)v);
+  return at::Scalar(v);
+}
 inline at::IntArrayRef ints(const int64_t* p, int n) { return at::IntArrayRef(p, (size_t)n); }
 inline c10::optional<at::Tensor> opt(pd_tensor t) {
   return t ? c10::optional<at::Tensor>(*t) : c10::nullopt;

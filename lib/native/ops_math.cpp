@@ -7,10 +7,10 @@ PD_API pd_tensor pd_add(pd_tensor a, pd_tensor b, double alpha) { PD_T(at::add(A
 PD_API pd_tensor pd_sub(pd_tensor a, pd_tensor b, double alpha) { PD_T(at::sub(A, B, alpha)) }
 PD_API pd_tensor pd_mul(pd_tensor a, pd_tensor b) { PD_T(at::mul(A, B)) }
 PD_API pd_tensor pd_div(pd_tensor a, pd_tensor b) { PD_T(at::div(A, B)) }
-PD_API pd_tensor pd_add_scalar(pd_tensor a, double s) { PD_T(at::add(A, s)) }
-PD_API pd_tensor pd_mul_scalar(pd_tensor a, double s) { PD_T(at::mul(A, s)) }
+PD_API pd_tensor pd_add_scalar(pd_tensor a, double s) { PD_T(at::add(A, pd::sc(A, s))) }
+PD_API pd_tensor pd_mul_scalar(pd_tensor a, double s) { PD_T(at::mul(A, pd::sc(A, s))) }
 PD_API pd_tensor pd_div_scalar(pd_tensor a, double s) { PD_T(at::div(A, s)) }
-PD_API pd_tensor pd_rsub_scalar(pd_tensor a, double s) { PD_T(at::rsub(A, s)) }
+PD_API pd_tensor pd_rsub_scalar(pd_tensor a, double s) { PD_T(at::rsub(A, pd::sc(A, s))) }
 PD_API pd_tensor pd_pow_scalar(pd_tensor a, double e) { PD_T(at::pow(A, e)) }
 PD_API pd_tensor pd_pow(pd_tensor a, pd_tensor b) { PD_T(at::pow(A, B)) }
 PD_API pd_tensor pd_addcmul(pd_tensor a, pd_tensor b, pd_tensor c, double v) { PD_T(at::addcmul(A, B, *c, v)) }
@@ -26,13 +26,13 @@ PD_API int pd_add_(pd_tensor a, pd_tensor b, double alpha) { PD_V(A.add_(B, alph
 PD_API int pd_sub_(pd_tensor a, pd_tensor b, double alpha) { PD_V(A.sub_(B, alpha)) }
 PD_API int pd_mul_(pd_tensor a, pd_tensor b) { PD_V(A.mul_(B)) }
 PD_API int pd_div_(pd_tensor a, pd_tensor b) { PD_V(A.div_(B)) }
-PD_API int pd_add_scalar_(pd_tensor a, double s) { PD_V(A.add_(s)) }
-PD_API int pd_mul_scalar_(pd_tensor a, double s) { PD_V(A.mul_(s)) }
+PD_API int pd_add_scalar_(pd_tensor a, double s) { PD_V(A.add_(pd::sc(A, s))) }
+PD_API int pd_mul_scalar_(pd_tensor a, double s) { PD_V(A.mul_(pd::sc(A, s))) }
 PD_API int pd_addcmul_(pd_tensor a, pd_tensor b, pd_tensor c, double v) { PD_V(A.addcmul_(B, *c, v)) }
 PD_API int pd_addcdiv_(pd_tensor a, pd_tensor b, pd_tensor c, double v) { PD_V(A.addcdiv_(B, *c, v)) }
 PD_API int pd_lerp_(pd_tensor a, pd_tensor b, double w) { PD_V(A.lerp_(B, w)) }
 PD_API int pd_copy_(pd_tensor a, pd_tensor b) { PD_V(A.copy_(B)) }
-PD_API int pd_fill_(pd_tensor a, double v) { PD_V(A.fill_(v)) }
+PD_API int pd_fill_(pd_tensor a, double v) { PD_V(A.fill_(pd::sc(A, v))) }
 PD_API int pd_zero_(pd_tensor a) { PD_V(A.zero_()) }
 PD_API int pd_clamp_(pd_tensor a, double lo, double hi) { PD_V(A.clamp_(lo, hi)) }
 PD_API int pd_sqrt_(pd_tensor a) { PD_V(A.sqrt_()) }
