@@ -9,6 +9,7 @@ namespace PDiff.Data;
 public sealed record Normalization(double Mean, double Std)
 {
     /// <summary>What a black (0) pixel becomes: the value that zero padding in pixel space maps to.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public double Black => -Mean / Std;
 
     /// <summary>

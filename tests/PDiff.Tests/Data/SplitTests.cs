@@ -147,6 +147,26 @@ public class DatasetBuildTests
     }
 
     [Fact]
+    public void SplitInfoRoundTripsThroughJsonAndRebuildsTheSameSplit()
+    {
+        var options = new DataOptions { Directory = DataFixtures.FashionMini, ValidationSize = 10, MaxTest = 5 };
+        using var splits = Datasets.Load("fashion-mnist", 8, options);
+        var json = System.Text.Json.JsonSerializer.Serialize(splits.Info);
+        Assert.DoesNotContain("Black", json);
+        var back = System.Text.Json.JsonSerializer.Deserialize<SplitInfo>(json)!;
+        Assert.Equal((splits.Info.Dataset, splits.Info.Seed, splits.Info.TestSplitSeed, splits.Info.Fingerprint, splits.Info.Normalization),
+            (back.Dataset, back.Seed, back.TestSplitSeed, back.Fingerprint, back.Normalization));
+        Assert.Equal(splits.Info.TestPerClass, back.TestPerClass);
+        Assert.Equal(5, back.Test);
+
+        // The recorded seeds and sizes rebuild the same indices.
+        var (train, test) = Datasets.LoadRaw(back.Dataset, DataFixtures.FashionMini);
+        var again = Datasets.MakeSplit(back.Dataset, train, test, back.Seed,
+            options with { ValidationSize = back.Validation, TestSplitSeed = back.TestSplitSeed });
+        Assert.Equal(back.Fingerprint, again.Fingerprint);
+    }
+
+    [Fact]
     public void ImageDatasetValidatesItsTensors()
     {
         var norm = new Normalization(0.5, 0.25);
