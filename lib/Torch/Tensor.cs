@@ -118,11 +118,21 @@ public sealed partial class Tensor : IDisposable
     }
 
     /// <summary>The single value of a one-element tensor.</summary>
-    public T item<T>() where T : unmanaged
+    public unsafe T item<T>() where T : unmanaged
     {
+        // An int64 read through a double loses every value beyond 2^53 (seeds, counters): copy its bits.
+        if (typeof(T) == typeof(long) && dtype == ScalarType.Int64 && numel() == 1)
+        {
+            long bits;
+            if (Native.pd_to_host(Handle, &bits, sizeof(long)) != 0) throw TorchException.From("item", this);
+            return (T)(object)bits;
+        }
         var v = Native.pd_item(Handle, out var ok);
         if (ok == 0) throw TorchException.From("item", this);
-        return typeof(T) == typeof(bool) ? (T)(object)(v != 0) : (T)Convert.ChangeType(v, typeof(T), CultureInfo.InvariantCulture);
+        if (typeof(T) == typeof(bool)) return (T)(object)(v != 0);
+        // Integers truncate toward zero as libtorch's item<int64_t>() does (Convert alone would round 2.7 to 3).
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(double)) v = Math.Truncate(v);
+        return (T)Convert.ChangeType(v, typeof(T), CultureInfo.InvariantCulture);
     }
 
     public double ToDouble() => item<double>();
