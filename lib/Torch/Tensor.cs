@@ -89,7 +89,14 @@ public sealed partial class Tensor : IDisposable
     }
 
     public int dim() => Native.pd_ndim(Handle);
-    public long size(int d) { var s = shape; return s[d < 0 ? d + s.Length : d]; }
+    public long size(int d)
+    {
+        var s = shape;
+        var i = d < 0 ? d + s.Length : d;
+        if (i < 0 || i >= s.Length)
+            throw new ArgumentOutOfRangeException(nameof(d), d, $"Dimension {d} is out of range for a tensor of shape {TorchException.ShapeString(s)}.");
+        return s[i];
+    }
     public long numel() => Native.pd_numel(Handle);
     public ScalarType dtype => (ScalarType)Native.pd_dtype(Handle);
     public Device device => new((DeviceType)Native.pd_device_type(Handle), Native.pd_device_index(Handle));
