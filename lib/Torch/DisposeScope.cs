@@ -20,7 +20,26 @@ public sealed class DisposeScope : IDisposable
         current = this;
     }
 
-    public static DisposeScope? Current => current;
+    /// <summary>
+    /// The innermost scope still alive on this thread. Scopes that already ended are skipped: one ended
+    /// out of order (by hand, or on another thread after an await) must not keep collecting tensors it
+    /// will never free.
+    /// </summary>
+    public static DisposeScope? Current
+    {
+        get
+        {
+            var c = current;
+            if (c is { disposed: true }) current = c = LiveFrom(c);
+            return c;
+        }
+    }
+
+    static DisposeScope? LiveFrom(DisposeScope? s)
+    {
+        while (s is { disposed: true }) s = s.outer;
+        return s;
+    }
     public int Count => owned.Count;
 
     internal void Add(Tensor t)
@@ -38,7 +57,7 @@ public sealed class DisposeScope : IDisposable
     internal void MoveToOuter(Tensor t)
     {
         Remove(t);
-        outer?.Add(t);
+        LiveFrom(outer)?.Add(t);
     }
 
     public void Dispose()
@@ -52,7 +71,7 @@ public sealed class DisposeScope : IDisposable
         }
         owned.Clear();
         // Scopes must end in the reverse order of creation; restore whatever was outside this one.
-        if (current == this) current = outer;
+        if (current == this) current = LiveFrom(outer);
     }
 }
 
