@@ -20,7 +20,7 @@ public readonly record struct Device(DeviceType Type, int Index = -1)
         var t = s.Trim().ToLowerInvariant();
         if (t == "cpu") return CPU;
         if (t == "cuda") return CUDA();
-        if (t.StartsWith("cuda:") && int.TryParse(t.AsSpan(5), out var i)) return CUDA(i);
+        if (t.StartsWith("cuda:") && int.TryParse(t.AsSpan(5), System.Globalization.NumberStyles.None, null, out var i)) return CUDA(i);
         throw new ArgumentException($"Unknown device '{s}': use 'cpu', 'cuda' or 'cuda:N'.", nameof(s));
     }
 

@@ -20,6 +20,21 @@ typedef at::Tensor* pd_tensor;
 
 namespace pd {
 void set_error(const char* msg);
+
+// libtorch's OpenMP backend keeps the thread count per OS thread: at::set_num_threads on one thread
+// leaves every thread that already ran an op at its old count. .NET moves work between threads (the
+// thread pool, awaits, notebook cells), so the shim makes the setting process-wide: pd_set_num_threads
+// bumps an epoch, and each thread re-applies the wanted count on its next call (an int compare).
+extern std::atomic<int> threads_epoch;
+void apply_threads();
+inline void sync_threads() {
+  static thread_local int seen = 0;
+  int e = threads_epoch.load(std::memory_order_relaxed);
+  if (e != seen) {
+    seen = e;
+    apply_threads();
+  }
+}
 extern std::atomic<int64_t> live_tensors;
 
 inline pd_tensor wrap(at::Tensor&& t) {
@@ -72,16 +87,18 @@ inline int wrap_list(const std::vector<at::Tensor>& v, pd_tensor* out, int cap) 
 // A function returning a new tensor computed by `expr`.
 #define PD_T(expr)                 \
   try {                            \
+    pd::sync_threads();            \
     return pd::wrap(expr);         \
   }                                \
   PD_CATCH(return nullptr)
 
 // A function returning 0, running `stmts`.
-#define PD_V(stmts) \
-  try {             \
-    stmts;          \
-    return 0;       \
-  }                 \
+#define PD_V(stmts)     \
+  try {                 \
+    pd::sync_threads(); \
+    stmts;              \
+    return 0;           \
+  }                     \
   PD_CATCH(return -1)
 
 #define A (*a)

@@ -1,5 +1,8 @@
 // Tensor lifetime, creation from and copy to host memory, metadata, devices, threads, generators.
 #include "common.h"
+#include <sched.h>
+#include <cstdlib>
+#include <thread>
 
 namespace pd {
 std::atomic<int64_t> live_tensors{0};
@@ -77,9 +80,33 @@ PD_API pd_tensor pd_clone(pd_tensor a) { PD_T(A.clone()) }
 PD_API pd_tensor pd_contiguous(pd_tensor a) { PD_T(A.contiguous()) }
 PD_API pd_tensor pd_alias(pd_tensor a) { PD_T(at::Tensor(A)) }
 
-// Threads and devices.
-PD_API void pd_set_num_threads(int n) { at::set_num_threads(n); }
-PD_API int pd_get_num_threads() { return at::get_num_threads(); }
+// Threads and devices. Default: every CPU this process may run on (design.md §3), where libtorch
+// would take the physical cores only; OMP_NUM_THREADS or MKL_NUM_THREADS, when set, win.
+namespace pd {
+static int default_threads() {
+  if (std::getenv("OMP_NUM_THREADS") || std::getenv("MKL_NUM_THREADS")) return 0;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set);
+  return (int)std::thread::hardware_concurrency();
+}
+static std::atomic<int> wanted_threads{default_threads()};  // 0: leave libtorch's choice
+std::atomic<int> threads_epoch{wanted_threads.load() > 0 ? 1 : 0};
+void apply_threads() {
+  int n = wanted_threads.load();
+  if (n > 0) at::set_num_threads(n);
+}
+}  // namespace pd
+
+// The .NET side rejects n < 1 with a clear exception before calling.
+PD_API void pd_set_num_threads(int n) {
+  if (n < 1) return;
+  pd::wanted_threads.store(n);
+  pd::threads_epoch.fetch_add(1);
+}
+PD_API int pd_get_num_threads() {
+  pd::sync_threads();
+  return at::get_num_threads();
+}
 PD_API int pd_cuda_is_available() { return torch::cuda::is_available() ? 1 : 0; }
 PD_API int pd_cuda_device_count() { return (int)torch::cuda::device_count(); }
 PD_API void pd_manual_seed(uint64_t seed) { torch::manual_seed(seed); }
