@@ -1,8 +1,5 @@
 // Tensor lifetime, creation from and copy to host memory, metadata, devices, threads, generators.
 #include "common.h"
-#include <sched.h>
-#include <cstdlib>
-#include <thread>
 
 namespace pd {
 std::atomic<int64_t> live_tensors{0};
@@ -80,17 +77,11 @@ PD_API pd_tensor pd_clone(pd_tensor a) { PD_T(A.clone()) }
 PD_API pd_tensor pd_contiguous(pd_tensor a) { PD_T(A.contiguous()) }
 PD_API pd_tensor pd_alias(pd_tensor a) { PD_T(at::Tensor(A)) }
 
-// Threads and devices. Default: every CPU this process may run on (design.md §3), where libtorch
-// would take the physical cores only; OMP_NUM_THREADS or MKL_NUM_THREADS, when set, win.
+// Threads and devices. The default (every core) is set from .NET when the library loads (Native's
+// static constructor); until then libtorch's own choice stands.
 namespace pd {
-static int default_threads() {
-  if (std::getenv("OMP_NUM_THREADS") || std::getenv("MKL_NUM_THREADS")) return 0;
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set);
-  return (int)std::thread::hardware_concurrency();
-}
-static std::atomic<int> wanted_threads{default_threads()};  // 0: leave libtorch's choice
-std::atomic<int> threads_epoch{wanted_threads.load() > 0 ? 1 : 0};
+static std::atomic<int> wanted_threads{0};
+std::atomic<int> threads_epoch{0};
 void apply_threads() {
   int n = wanted_threads.load();
   if (n > 0) at::set_num_threads(n);

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Numerics;
 using PDiff.Torch;
 using Xunit;
 
@@ -12,18 +10,17 @@ namespace PDiff.Tests.Engine;
 [Collection(NativeStateCollection.Name)]
 public class ThreadTests
 {
-    static int CpusWeMayUse()
+    static int ExpectedDefault()
     {
-        var env = Environment.GetEnvironmentVariable("OMP_NUM_THREADS");
-        if (int.TryParse(env, out var n)) return n;
-        return BitOperations.PopCount((ulong)(long)Process.GetCurrentProcess().ProcessorAffinity);
+        var env = Environment.GetEnvironmentVariable("PDIFF_NUM_THREADS") ?? Environment.GetEnvironmentVariable("OMP_NUM_THREADS");
+        return int.TryParse(env, out var n) && n > 0 ? n : Environment.ProcessorCount;
     }
 
     [Fact]
     public void DefaultIsAllCpusAndSettingIsProcessWide()
     {
         // libtorch alone would pick the physical cores (1 on a 2-vCPU VM); we want all of them.
-        Assert.Equal(CpusWeMayUse(), torch.get_num_threads());
+        Assert.Equal(ExpectedDefault(), torch.get_num_threads());
         var original = torch.get_num_threads();
         var other = original == 1 ? 2 : 1;
 
