@@ -1,0 +1,163 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using PDiff.Notebooks;
+
+namespace PDiff.Cli.Commands;
+
+/// <summary>`pdiff notebook run|new|clear`: the headless notebook runner and its authoring helpers.</summary>
+public sealed class NotebookCommand : ICommand
+{
+    public string Name => "notebook";
+    public string Summary => "run a notebook headless (outputs stored in the .ipynb), or create/clear one";
+
+    public string Usage => """
+        usage:
+          pdiff notebook run <in.ipynb> [--param name=value]... [--output out.ipynb]
+                                        [--timeout-per-cell seconds] [--no-png] [--quiet]
+              Executes the code cells in order (C# on Roslyn scripting, state carried from cell to cell)
+              and writes their outputs into the notebook: stdout/stderr, display(...) (figures as HTML + PNG),
+              the value of a trailing expression, and errors. Stops at the first failing cell, saves, and
+              exits 1 printing "cell N failed: ...". Without --output the input file is updated in place.
+              --param  overrides a variable of the cell tagged "parameters" (repeatable), e.g. profile=smoke;
+                       strings need no quotes, numbers and bools are taken as is.
+              --timeout-per-cell  abandons a cell running longer than that (exit 1).
+              --no-png  skips PNG rendering of figures (no Chromium needed; HTML outputs only).
+              --quiet   does not echo cell output to the console.
+          pdiff notebook new <cells.txt> <out.ipynb>
+              Builds a Polyglot-ready notebook from a cell script: cells start at lines `// %%` (code),
+              `// %% [markdown]`, `// %% [parameters]` or `// %% [tag, ...]`; markdown is written as is.
+          pdiff notebook clear <in.ipynb> [--output out.ipynb]
+              Removes all outputs and execution counts (e.g. before committing a notebook for review).
+
+        """;
+
+    public int Run(string[] args)
+    {
+        if (args.Length == 0) throw new UsageException("missing subcommand (run, new or clear).");
+        return args[0] switch
+        {
+            "run" => RunNotebook(args[1..]),
+            "new" => New(args[1..]),
+            "clear" => Clear(args[1..]),
+            _ => throw new UsageException($"unknown subcommand '{args[0]}' (expected run, new or clear)."),
+        };
+    }
+
+    static int RunNotebook(string[] args)
+    {
+        string? input = null, output = null;
+        var parameters = new List<KeyValuePair<string, string>>();
+        TimeSpan? timeout = null;
+        bool png = true, quiet = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--param" or "-p":
+                    var kv = Value(args, ref i);
+                    var eq = kv.IndexOf('=');
+                    if (eq <= 0) throw new UsageException($"--param expects name=value, got '{kv}'.");
+                    parameters.Add(new(kv[..eq].Trim(), kv[(eq + 1)..]));
+                    break;
+                case "--output" or "-o":
+                    output = Value(args, ref i);
+                    break;
+                case "--timeout-per-cell":
+                    var s = Value(args, ref i);
+                    if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var secs) || secs <= 0)
+                        throw new UsageException($"--timeout-per-cell expects a positive number of seconds, got '{s}'.");
+                    timeout = TimeSpan.FromSeconds(secs);
+                    break;
+                case "--no-png":
+                    png = false;
+                    break;
+                case "--quiet" or "-q":
+                    quiet = true;
+                    break;
+                default:
+                    if (args[i].StartsWith('-')) throw new UsageException($"unknown option '{args[i]}'.");
+                    if (input != null) throw new UsageException($"one notebook at a time (got '{input}' and '{args[i]}').");
+                    input = args[i];
+                    break;
+            }
+        }
+        if (input == null) throw new UsageException("missing the notebook to run.");
+        if (!File.Exists(input))
+        {
+            Console.Error.WriteLine($"pdiff notebook run: no such notebook: {Path.GetFullPath(input)}");
+            return ExitCodes.Usage;
+        }
+
+        RunResult result;
+        try
+        {
+            result = NotebookRunner.RunAsync(input, output ?? input, new RunOptions
+            {
+                Parameters = parameters,
+                TimeoutPerCell = timeout,
+                RenderPng = png,
+                Echo = !quiet,
+                Log = Console.Error,
+            }).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException)
+        {
+            Console.Error.WriteLine($"pdiff notebook run: {e.Message}");
+            return ExitCodes.Usage;
+        }
+        var written = Path.GetFullPath(output ?? input);
+        if (!result.Succeeded)
+        {
+            Console.Error.WriteLine(result.Error);
+            Console.Error.WriteLine($"partial results written to {written}");
+            return ExitCodes.Failed;
+        }
+        Console.Error.WriteLine($"[notebook] {result.ExecutedCells} code cells ran; written to {written}");
+        return ExitCodes.Ok;
+    }
+
+    static int New(string[] args)
+    {
+        if (args.Length != 2) throw new UsageException("expected: pdiff notebook new <cells.txt> <out.ipynb>");
+        if (!File.Exists(args[0]))
+        {
+            Console.Error.WriteLine($"pdiff notebook new: no such file: {Path.GetFullPath(args[0])}");
+            return ExitCodes.Usage;
+        }
+        try
+        {
+            NotebookBuilder.FromCellScript(File.ReadAllText(args[0]), args[0]).Save(args[1]);
+        }
+        catch (FormatException e)
+        {
+            Console.Error.WriteLine($"pdiff notebook new: {e.Message}");
+            return ExitCodes.Usage;
+        }
+        Console.Error.WriteLine($"[notebook] wrote {Path.GetFullPath(args[1])}");
+        return ExitCodes.Ok;
+    }
+
+    static int Clear(string[] args)
+    {
+        string? input = null, output = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] is "--output" or "-o") output = Value(args, ref i);
+            else if (args[i].StartsWith('-')) throw new UsageException($"unknown option '{args[i]}'.");
+            else input = input == null ? args[i] : throw new UsageException("one notebook at a time.");
+        }
+        if (input == null) throw new UsageException("missing the notebook to clear.");
+        var nb = NotebookDocument.Load(input);
+        foreach (var cell in nb.Cells.Cast<JsonObject>())
+            if (NotebookDocument.CellType(cell) == "code")
+            {
+                cell["outputs"] = new JsonArray();
+                cell["execution_count"] = null;
+            }
+        nb.Save(output ?? input);
+        return ExitCodes.Ok;
+    }
+
+    static string Value(string[] args, ref int i) =>
+        i + 1 < args.Length ? args[++i] : throw new UsageException($"{args[i]} needs a value.");
+}
