@@ -37,21 +37,37 @@ public static class Interactive
         if (_registered) return true;
         var formatter = FindFormatter();
         if (formatter == null) return false;
-        var register = formatter.GetMethods(BindingFlags.Public | BindingFlags.Static)
-            .FirstOrDefault(m => m.Name == "Register" && m.IsGenericMethodDefinition && m.GetGenericArguments().Length == 1
-                                 && m.GetParameters() is { Length: >= 2 } ps
-                                 && ps[0].ParameterType.IsGenericType
-                                 && ps[0].ParameterType.GetGenericTypeDefinition() == typeof(Func<,>)
-                                 && ps[0].ParameterType.GetGenericArguments()[1] == typeof(string)
-                                 && ps[1].ParameterType == typeof(string)
-                                 && ps.Skip(2).All(p => p.IsOptional));
-        if (register == null)
+        // Two generic overloads have existed since the first releases; take whichever this version has.
+        var registers = formatter.GetMethods(BindingFlags.Public | BindingFlags.Static)
+            .Where(m => m.Name == "Register" && m.IsGenericMethodDefinition && m.GetGenericArguments().Length == 1
+                        && m.GetParameters() is { Length: >= 2 } ps && ps[1].ParameterType == typeof(string)
+                        && ps.Skip(2).All(p => p.IsOptional))
+            .ToArray();
+        var withFunc = registers.FirstOrDefault(m => IsDelegate(m, typeof(Func<,>), typeof(string)));
+        var withAction = registers.FirstOrDefault(m => IsDelegate(m, typeof(Action<,>), typeof(TextWriter)));
+        if (withFunc != null)
+        {
+            Invoke(withFunc, typeof(Figure), new Func<Figure, string>(FigureHtml));
+            Invoke(withFunc, typeof(Table), new Func<Table, string>(t => t.ToHtml()));
+        }
+        else if (withAction != null)
+        {
+            Invoke(withAction, typeof(Figure), new Action<Figure, TextWriter>((f, w) => w.Write(FigureHtml(f))));
+            Invoke(withAction, typeof(Table), new Action<Table, TextWriter>((t, w) => w.Write(t.ToHtml())));
+        }
+        else
             throw new MissingMethodException(
-                $"{FormatterType} is loaded but has no Register<T>(Func<T, string>, string mimeType): this .NET Interactive version is not supported; use display(fig.ToPng()) or fig.SaveHtml(path) instead.");
-        Invoke(register, typeof(Figure), new Func<Figure, string>(FigureHtml));
-        Invoke(register, typeof(Table), new Func<Table, string>(t => t.ToHtml()));
+                $"{FormatterType} is loaded but has neither Register<T>(Func<T, string>, string mimeType) nor Register<T>(Action<T, TextWriter>, string mimeType): " +
+                "this .NET Interactive version is not supported; show charts with display(fig.ToPng()) or fig.SaveHtml(path) instead.");
         _registered = true;
         return true;
+    }
+
+    /// <summary>Whether the first parameter is delegateType&lt;T, second&gt;.</summary>
+    static bool IsDelegate(MethodInfo m, Type delegateType, Type second)
+    {
+        var p = m.GetParameters()[0].ParameterType;
+        return p.IsGenericType && p.GetGenericTypeDefinition() == delegateType && p.GetGenericArguments()[1] == second;
     }
 
     static void Invoke(MethodInfo register, Type t, Delegate f)

@@ -26,7 +26,7 @@ public sealed class NotebookFailureTests : IDisposable
 
     static NotebookBuilder Failing() => new NotebookBuilder()
         .Markdown("# failing")
-        .Code("var a = 41;")
+        .Code("var a = 41;\nConsole.WriteLine(Environment.CurrentDirectory);")
         .Code("Console.WriteLine(\"before\");\nthrow new InvalidOperationException(\"boom \" + (a + 1));")
         .Code("Console.WriteLine(\"never\");");
 
@@ -132,6 +132,8 @@ public sealed class NotebookFailureTests : IDisposable
         Assert.True(File.Exists(output));
         Assert.Equal("boom 42", Outputs(NotebookDocument.Load(output), 2)[1]["evalue"]!.GetValue<string>());
         Assert.Empty(Outputs(NotebookDocument.Load(path), 2)); // --output leaves the input alone
+        // Cells run in the notebook's folder, as in Jupyter and Polyglot, so relative paths mean the same.
+        Assert.Equal(_dir + "\n", Text(Outputs(NotebookDocument.Load(output), 1).Single()["text"]));
     }
 
     [Fact]

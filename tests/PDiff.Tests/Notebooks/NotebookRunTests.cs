@@ -130,3 +130,31 @@ public class NotebookRunTests : IClassFixture<RunFixture>
         Assert.Equal(NotebookDocument.Load(_f.Input).Cells[5]!["source"]!.ToJsonString(), _f.Saved.Cells[5]!["source"]!.ToJsonString());
     }
 }
+
+public sealed class NotebookOptionTests : IDisposable
+{
+    readonly string _dir = TempDir();
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public async Task WithoutPngAndPlotlyJsAFigureIsASmallHtmlOutput()
+    {
+        var path = Path.Combine(_dir, "small.ipynb");
+        new NotebookBuilder()
+            .Code($"{LibReference(_dir)}\nusing PDiff.Plots;\ndisplay(new Figure(new Bar {{ X = new[] {{ 1, 2 }}, Y = new[] {{ 3, 4 }} }}));")
+            .Save(path);
+        var r = await NotebookRunner.RunAsync(path, path, new RunOptions { UseNotebookDirectory = false, RenderPng = false, InlinePlotlyJs = false });
+        Assert.True(r.Succeeded, r.Error);
+        var data = Outputs(NotebookDocument.Load(path), 0).Single()["data"]!.AsObject();
+        Assert.Equal(new[] { "text/html", "text/plain" }, data.Select(p => p.Key).Order());
+        var html = Text(data["text/html"]);
+        Assert.Contains(PlotlyJs.RequiresMarker, html);
+        Assert.DoesNotContain("plotly.js v", html);
+        Assert.DoesNotContain("<img", html);
+        Assert.True(new FileInfo(path).Length < 10_000, $"{new FileInfo(path).Length} bytes");
+    }
+}

@@ -13,7 +13,7 @@ public sealed class NotebookCommand : ICommand
     public string Usage => """
         usage:
           pdiff notebook run <in.ipynb> [--param name=value]... [--output out.ipynb]
-                                        [--timeout-per-cell seconds] [--no-png] [--quiet]
+                                        [--timeout-per-cell seconds] [--no-png] [--no-plotly-js] [--quiet]
               Executes the code cells in order (C# on Roslyn scripting, state carried from cell to cell)
               and writes their outputs into the notebook: stdout/stderr, display(...) (figures as HTML + PNG),
               the value of a trailing expression, and errors. Stops at the first failing cell, saves, and
@@ -22,6 +22,8 @@ public sealed class NotebookCommand : ICommand
                        strings need no quotes, numbers and bools are taken as is.
               --timeout-per-cell  abandons a cell running longer than that (exit 1).
               --no-png  skips PNG rendering of figures (no Chromium needed; HTML outputs only).
+              --no-plotly-js  does not put plotly.js (4.5 MB) into the first chart: a small file whose charts
+                       show as PNG until re-run in VS Code (for notebooks committed with outputs).
               --quiet   does not echo cell output to the console.
           pdiff notebook new <cells.txt> <out.ipynb>
               Builds a Polyglot-ready notebook from a cell script: cells start at lines `// %%` (code),
@@ -48,7 +50,7 @@ public sealed class NotebookCommand : ICommand
         string? input = null, output = null;
         var parameters = new List<KeyValuePair<string, string>>();
         TimeSpan? timeout = null;
-        bool png = true, quiet = false;
+        bool png = true, quiet = false, plotlyJs = true;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -70,6 +72,9 @@ public sealed class NotebookCommand : ICommand
                     break;
                 case "--no-png":
                     png = false;
+                    break;
+                case "--no-plotly-js":
+                    plotlyJs = false;
                     break;
                 case "--quiet" or "-q":
                     quiet = true;
@@ -96,6 +101,7 @@ public sealed class NotebookCommand : ICommand
                 Parameters = parameters,
                 TimeoutPerCell = timeout,
                 RenderPng = png,
+                InlinePlotlyJs = plotlyJs,
                 Echo = !quiet,
                 Log = Console.Error,
             }).GetAwaiter().GetResult();

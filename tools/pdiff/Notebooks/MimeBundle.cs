@@ -24,6 +24,7 @@ public sealed class MimeBundle
     const int ListLimit = 20;
 
     public bool RenderPng { get; init; } = true;
+    public bool InlinePlotlyJs { get; init; } = true;
     bool _plotlyInlined;
 
     public JsonObject Build(object? value, IReadOnlyCollection<string>? onlyMimeTypes = null)
@@ -71,7 +72,7 @@ public sealed class MimeBundle
                 html = (string?)Invoke(toHtml, value);
             if (html != null)
             {
-                if (html.Contains(PlotlyJs.RequiresMarker, StringComparison.Ordinal) && !_plotlyInlined)
+                if (InlinePlotlyJs && !_plotlyInlined && html.Contains(PlotlyJs.RequiresMarker, StringComparison.Ordinal))
                 {
                     html = PlotlyJs.InlineScriptTag() + html;
                     _plotlyInlined = true;

@@ -13,6 +13,12 @@ public sealed class RunOptions
     public TimeSpan? TimeoutPerCell { get; init; }
     /// <summary>Render image/png for figures (needs Chromium; 1–2 s a chart).</summary>
     public bool RenderPng { get; init; } = true;
+    /// <summary>
+    /// Put plotly.js (4.5 MB) into the first chart output so the notebook's charts are interactive offline.
+    /// Without it the notebook stays small and charts show as their embedded PNG until a cell is re-run in
+    /// VS Code — the choice for notebooks committed with outputs.
+    /// </summary>
+    public bool InlinePlotlyJs { get; init; } = true;
     /// <summary>Also print each cell's stdout/stderr on the console as it runs (CI logs).</summary>
     public bool Echo { get; init; }
     /// <summary>Progress lines ("cell 3 ok in 1.2 s"); null for silence.</summary>
@@ -48,7 +54,7 @@ public static class NotebookRunner
         Parameters.Inject(nb, options.Parameters);
 
         OutputCapture.EnsureInstalled();
-        var bundles = new MimeBundle { RenderPng = options.RenderPng };
+        var bundles = new MimeBundle { RenderPng = options.RenderPng, InlinePlotlyJs = options.InlinePlotlyJs };
         var host = new ScriptHost(notebookDir, new ScriptGlobals(bundles));
         var name = Path.GetFileName(inputPath);
         var previousDir = Environment.CurrentDirectory;
@@ -69,12 +75,7 @@ public static class NotebookRunner
                 var error = await RunCellAsync(host, cell, source, $"{name}#cell{i + 1}", count, outputs, bundles, options.TimeoutPerCell);
                 cell["outputs"] = outputs.ToJson();
                 nb.Save(outPath);
-                if (error != null)
-                {
-                    var message = $"cell {i + 1} failed: {error}";
-                    options.Log?.WriteLine($"[notebook] {name}: {message}");
-                    return new RunResult(false, i + 1, message, count, nb);
-                }
+                if (error != null) return new RunResult(false, i + 1, $"cell {i + 1} failed: {error}", count, nb);
                 options.Log?.WriteLine($"[notebook] {name}: cell {i + 1} ok ({watch.Elapsed.TotalSeconds:0.0} s)");
             }
             nb.Save(outPath);
@@ -148,6 +149,8 @@ public static class NotebookRunner
             ename = "CompilationError";
             var diagnostics = ce.Diagnostics.Select(d => d.ToString()).ToArray();
             evalue = diagnostics.Length > 0 ? diagnostics[0] : ce.Message;
+            if (ce.Diagnostics.Any(d => d.Id == "CS0006")) // metadata file not found: usually an unbuilt library
+                evalue += " (is the library built? dotnet build PDiff.Lib.csproj -c Release)";
             trace = diagnostics;
         }
         else
