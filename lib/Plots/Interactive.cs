@@ -97,7 +97,20 @@ public static class Interactive
             try { png = fig.ToPng(); }
             catch (Exception) { png = null; } // the interactive chart still shows; the fallback is a nicety
         }
-        var lib = Interlocked.Exchange(ref _plotlySent, 1) == 0 ? PlotlyJs.InlineScriptTag() : "";
+        var lib = "";
+        if (Volatile.Read(ref _plotlySent) == 0)
+        {
+            try
+            {
+                lib = PlotlyJs.InlineScriptTag();
+                Volatile.Write(ref _plotlySent, 1);
+            }
+            catch (FileNotFoundException e)
+            {
+                // Still show the chart's PNG (if any) and say how to get the interactive version.
+                lib = $"<div style=\"color:#a00\">{System.Net.WebUtility.HtmlEncode(e.Message)}</div>";
+            }
+        }
         return lib + fig.ToNotebookHtml(png);
     }
 }
