@@ -124,7 +124,7 @@ public static class Tsne
     /// entropy is ln(perplexity) (in nats, i.e. perplexity = e^H). Distances are shifted by the row's
     /// nearest one before exponentiating, which leaves p unchanged and avoids underflow.
     /// </summary>
-    internal static double[] ConditionalAffinities(double[] sq, int n, double perplexity, int maxSteps = 200, double tol = 1e-5)
+    public static double[] ConditionalAffinities(double[] sq, int n, double perplexity, int maxSteps = 200, double tol = 1e-5)
     {
         var target = Math.Log(perplexity);
         var result = new double[(long)n * n];
