@@ -110,6 +110,27 @@ public class EmbeddingTests
         Assert.Equal(A, e.X.Select(v => Math.Round(v, 9)));
     }
 
+    [Theory]
+    [InlineData(60, 40)]   // covariance path
+    [InlineData(30, 80)]   // Gram path
+    public void SubspaceIterationAgreesWithTheFullDecomposition(int n, int d)
+    {
+        // Coordinates with decreasing spreads, so the leading eigenvalues are well separated.
+        using var g = new Generator(6);
+        using var z = torch.randn(new long[] { n, d }, g, ScalarType.Float64);
+        using var scale = torch.tensor(Enumerable.Range(0, d).Select(j => 3.0 / (1 + j)).ToArray(), 1, d);
+        using var x = z.mul(scale);
+        var exact = Pca.Fit(x, 3, exactLimit: 10_000);
+        var iterative = Pca.Fit(x, 3, exactLimit: 0);
+        for (var c = 0; c < 3; c++)
+        {
+            Assert.Equal(exact.ExplainedVariance[c], iterative.ExplainedVariance[c], tolerance: 1e-9);
+            Assert.Equal(exact.ExplainedVarianceRatio[c], iterative.ExplainedVarianceRatio[c], tolerance: 1e-9);
+            for (var i = 0; i < n; i++) Assert.Equal(exact.Scores[i][c], iterative.Scores[i][c], tolerance: 1e-6);
+        }
+        Assert.True(exact.ExplainedVariance[0] > exact.ExplainedVariance[1]);
+    }
+
     [Fact]
     public void PcaRejectsBadShapes()
     {
