@@ -36,7 +36,18 @@ public class TinyOpBenchmarks
         using var c = a.add(b);
     }
 
-    [Benchmark(Description = "a + b inside a DisposeScope")]
+    [Benchmark(Description = "a.add(b) + Dispose, in a scope", OperationsPerInvoke = 100)]
+    public void AddDisposeInScope()
+    {
+        // How training loops run: tensors made inside a scope (the scope's own cost spread over 100 ops).
+        using (torch.NewDisposeScope())
+            for (var i = 0; i < 100; i++)
+            {
+                using var c = a.add(b);
+            }
+    }
+
+    [Benchmark(Description = "a + b in a new DisposeScope")]
     public void AddInScope()
     {
         using (torch.NewDisposeScope())

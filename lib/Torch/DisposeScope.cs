@@ -4,20 +4,30 @@ namespace PDiff.Torch;
 /// Frees every tensor created while it is the current scope, when it is disposed (TorchSharp's model).
 /// A training step wrapped in one holds flat native memory however many temporaries it makes; what
 /// must outlive the step is moved out with <see cref="Tensor.MoveToOuterDisposeScope"/> or detached
-/// with <see cref="Tensor.DetachFromDisposeScope"/>. Scopes nest per thread.
+/// with <see cref="Tensor.DetachFromDisposeScope"/>. Scopes nest per thread and are not shared
+/// between threads.
 /// </summary>
 public sealed class DisposeScope : IDisposable
 {
     [ThreadStatic] static DisposeScope? current;
 
     readonly DisposeScope? outer;
-    readonly HashSet<Tensor> owned = new(ReferenceEqualityComparer.Instance);
+    readonly int thread = Environment.CurrentManagedThreadId;
+    // A list with each tensor's index stored in the tensor: adding and removing are O(1) with no hashing.
+    readonly List<Tensor> owned = new();
     bool disposed;
 
     internal DisposeScope()
     {
         outer = current;
         current = this;
+    }
+
+    // Safety net for a scope that was never disposed (its thread ended inside it, say). Every tensor it
+    // owns points back at it, so when the scope is unreachable its tensors are too.
+    ~DisposeScope()
+    {
+        foreach (var t in owned) t.FreeFromScopeFinalizer();
     }
 
     /// <summary>
@@ -44,26 +54,46 @@ public sealed class DisposeScope : IDisposable
 
     internal void Add(Tensor t)
     {
-        owned.Add(t);
         t.Scope = this;
+        t.ScopeIndex = owned.Count;
+        owned.Add(t);
+    }
+
+    void Unlink(Tensor t)
+    {
+        var i = t.ScopeIndex;
+        var last = owned[^1];
+        owned[i] = last;
+        last.ScopeIndex = i;
+        owned.RemoveAt(owned.Count - 1);
+        t.Scope = null;
     }
 
     internal void Remove(Tensor t)
     {
-        owned.Remove(t);
-        t.Scope = null;
+        Unlink(t);
+        t.Unowned();
+    }
+
+    /// <summary>A tensor disposed early leaves its scope, so a long-lived scope does not grow.</summary>
+    internal void Forget(Tensor t)
+    {
+        if (thread == Environment.CurrentManagedThreadId && !disposed) Unlink(t);
     }
 
     internal void MoveToOuter(Tensor t)
     {
-        Remove(t);
-        LiveFrom(outer)?.Add(t);
+        Unlink(t);
+        var o = LiveFrom(outer);
+        if (o != null) o.Add(t);
+        else t.Unowned();
     }
 
     public void Dispose()
     {
         if (disposed) return;
         disposed = true;
+        GC.SuppressFinalize(this);
         foreach (var t in owned)
         {
             t.Scope = null;

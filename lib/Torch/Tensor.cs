@@ -8,17 +8,27 @@ namespace PDiff.Torch;
 /// A libtorch tensor owned by .NET. It is freed by <see cref="Dispose"/>, by the dispose scope that was
 /// current when it was made, or (as a safety net only) by the garbage collector.
 /// </summary>
+/// <remarks>
+/// Only tensors that no scope owns carry a finalizer (a small <see cref="HandleGuard"/>): registering
+/// an object for finalization costs about as much as the managed side of a small op, and a scope frees
+/// its tensors anyway (or, if it is never disposed, its own finalizer does).
+/// </remarks>
 public sealed partial class Tensor : IDisposable
 {
     IntPtr handle;
+    HandleGuard? guard;
 
     internal Tensor(IntPtr handle)
     {
         this.handle = handle;
-        DisposeScope.Current?.Add(this);
+        var scope = DisposeScope.Current;
+        if (scope != null) scope.Add(this);
+        else guard = new HandleGuard(handle);
     }
 
     internal DisposeScope? Scope { get; set; }
+    /// <summary>Position in <see cref="Scope"/>'s list, for O(1) removal.</summary>
+    internal int ScopeIndex { get; set; }
 
     internal IntPtr Handle
     {
@@ -47,18 +57,26 @@ public sealed partial class Tensor : IDisposable
     }
 
     // ---- lifetime ----
-    ~Tensor() => Free();
-
     public void Dispose()
     {
-        Free();
-        GC.SuppressFinalize(this);
+        var h = Interlocked.Exchange(ref handle, IntPtr.Zero);
+        if (h == IntPtr.Zero) return;
+        guard?.Cancel();
+        Scope?.Forget(this);
+        Native.pd_free(h);
     }
 
-    void Free()
+    /// <summary>Frees the handle from a dispose scope's finalizer, when the scope was never disposed.</summary>
+    internal void FreeFromScopeFinalizer()
     {
         var h = Interlocked.Exchange(ref handle, IntPtr.Zero);
         if (h != IntPtr.Zero) Native.pd_free(h);
+    }
+
+    /// <summary>Called when no scope owns this tensor any more: from now on the GC is its safety net.</summary>
+    internal void Unowned()
+    {
+        if (guard == null && handle != IntPtr.Zero) guard = new HandleGuard(handle);
     }
 
     /// <summary>Hands this tensor to the enclosing dispose scope (or to no scope at the outermost level).</summary>
@@ -169,5 +187,26 @@ public sealed partial class Tensor : IDisposable
             sb.Append(']');
         }
         return sb.ToString();
+    }
+}
+
+/// <summary>
+/// Frees a native tensor when the <see cref="Tensor"/> that owns it is collected without having been
+/// disposed. Kept separate from Tensor so that tensors owned by a scope are not finalizable objects.
+/// </summary>
+internal sealed class HandleGuard(IntPtr handle)
+{
+    IntPtr handle = handle;
+
+    ~HandleGuard()
+    {
+        var h = Interlocked.Exchange(ref handle, IntPtr.Zero);
+        if (h != IntPtr.Zero) Native.pd_free(h);
+    }
+
+    public void Cancel()
+    {
+        handle = IntPtr.Zero;
+        GC.SuppressFinalize(this);
     }
 }
