@@ -5,16 +5,6 @@ using Xunit;
 
 namespace PDiff.Tests.Serialization;
 
-/// <summary>
-/// Tests that compare torch.LiveTensorCount before and after: the count is process-wide, so they must
-/// not run beside other tests (xunit runs this collection alone, after the parallel ones).
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class NativeMemoryCollection
-{
-    public const string Name = "Native memory (not parallel)";
-}
-
 /// <summary>A scratch folder removed at the end of a test.</summary>
 public sealed class TempDir : IDisposable
 {
