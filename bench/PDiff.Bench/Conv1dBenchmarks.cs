@@ -26,6 +26,8 @@ public class Conv1dBenchmarks
         x = torch.randn(new long[] { 200, 256, 120 }, g).requires_grad_();
         using (var w0 = torch.randn(new long[] { 256, 256, 5 }, g)) w = (w0 * 0.05).requires_grad_();
         b = torch.zeros(256).requires_grad_();
+        if (torch.get_num_threads() != Threads)
+            throw new InvalidOperationException($"libtorch runs {torch.get_num_threads()} threads, not {Threads}.");
     }
 
     [GlobalCleanup]

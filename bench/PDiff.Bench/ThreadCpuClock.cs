@@ -12,6 +12,17 @@ namespace PDiff.Bench;
 public sealed class ThreadCpuClock : IClock
 {
     public static readonly ThreadCpuClock Instance = new();
+    /// <summary>CPU time of the whole process (all threads): the work a multi-threaded op does.</summary>
+    public static readonly ThreadCpuClock Process = new(ClockProcessCpuTimeId, "ProcessCpu");
+
+    readonly int clock;
+    readonly string title;
+
+    ThreadCpuClock(int clock = ClockThreadCpuTimeId, string title = "ThreadCpu")
+    {
+        this.clock = clock;
+        this.title = title;
+    }
 
     [StructLayout(LayoutKind.Sequential)]
     struct Timespec
@@ -23,15 +34,16 @@ public sealed class ThreadCpuClock : IClock
     [DllImport("libc", EntryPoint = "clock_gettime")]
     static extern int ClockGetTime(int clock, out Timespec ts);
 
+    const int ClockProcessCpuTimeId = 2;
     const int ClockThreadCpuTimeId = 3;
 
-    public string Title => "ThreadCpu";
+    public string Title => title;
     public bool IsAvailable => OperatingSystem.IsLinux();
     public Frequency Frequency => new(1_000_000_000);
 
     public long GetTimestamp()
     {
-        ClockGetTime(ClockThreadCpuTimeId, out var ts);
+        ClockGetTime(clock, out var ts);
         return ts.Seconds * 1_000_000_000 + ts.Nanoseconds;
     }
 }
