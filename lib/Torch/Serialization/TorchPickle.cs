@@ -122,9 +122,9 @@ internal sealed class TorchPickle
                 case (byte)'c': { var m = Line(at); var n = Line(at); Push(new PyGlobal(m, n)); break; } // GLOBAL
                 case 0x93: { var n = Pop(at); var m = Pop(at); Push(m is string ms && n is string ns ? new PyGlobal(ms, ns) : throw Bad($"STACK_GLOBAL at byte {at} needs two strings")); break; }
                 case (byte)'R': { var args = Pop(at); var f = Pop(at); Push(Call(f, args, at)); break; } // REDUCE
-                case 0x81: { var args = Pop(at); var cls = Pop(at); Push(New(cls, at)); break; } // NEWOBJ
+                case 0x81: { Pop(at); var cls = Pop(at); Push(New(cls, at)); break; } // NEWOBJ (arguments unused)
                 case 0x92: { Pop(at); Pop(at); var cls = Pop(at); Push(New(cls, at)); break; } // NEWOBJ_EX
-                case (byte)'b': { var state = Pop(at); Build(Peek(at), at); break; } // BUILD
+                case (byte)'b': { Pop(at); Build(Peek(at), at); break; } // BUILD (state dropped, see Build)
                 case (byte)'Q': Push(Persistent(Pop(at), at)); break; // BINPERSID
                 default: throw Bad($"unsupported pickle opcode 0x{op:x2} at byte {at}");
             }

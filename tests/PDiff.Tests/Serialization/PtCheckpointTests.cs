@@ -5,7 +5,7 @@ using Xunit;
 
 namespace PDiff.Tests.Serialization;
 
-[Collection(NativeMemoryCollection.Name)]
+[Collection(PDiff.Tests.Engine.NativeStateCollection.Name)]
 public class PtCheckpointTests
 {
     [Fact]

@@ -6,7 +6,7 @@ using Xunit;
 
 namespace PDiff.Tests.Serialization;
 
-[Collection(NativeMemoryCollection.Name)]
+[Collection(PDiff.Tests.Engine.NativeStateCollection.Name)]
 public class SafetensorsTests
 {
     static Dictionary<string, Tensor> AllDtypes()

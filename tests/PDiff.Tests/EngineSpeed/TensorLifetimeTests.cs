@@ -2,13 +2,13 @@ using System.Runtime.CompilerServices;
 using PDiff.Torch;
 using Xunit;
 
-namespace PDiff.Tests.Engine;
+namespace PDiff.Tests.EngineSpeed;
 
 /// <summary>
 /// Who frees a native tensor: Dispose, the dispose scope that owns it, or (safety net) the garbage
 /// collector: a guard object for tensors no scope owns, the scope's finalizer for a scope never disposed.
 /// </summary>
-[Collection(NativeMemoryCollection.Name)]
+[Collection(PDiff.Tests.Engine.NativeStateCollection.Name)]
 public class TensorLifetimeTests
 {
     static void Collect()
