@@ -18,6 +18,17 @@ internal static unsafe partial class Native
         NativeLibrary.SetDllImportResolver(typeof(Native).Assembly, Resolve);
 
     /// <summary>
+    /// libtorch defaults to one intra-op thread per *physical* core, which is 1 on these 2-vCPU machines;
+    /// we use every core unless PDIFF_NUM_THREADS or OMP_NUM_THREADS says otherwise (design.md §3).
+    /// </summary>
+    static Native()
+    {
+        var env = Environment.GetEnvironmentVariable("PDIFF_NUM_THREADS") ?? Environment.GetEnvironmentVariable("OMP_NUM_THREADS");
+        var n = int.TryParse(env, out var v) && v > 0 ? v : Environment.ProcessorCount;
+        pd_set_num_threads(n);
+    }
+
+    /// <summary>
     /// Finds libpdiff_native.so next to PDiff.Lib.dll (where the build copies it), then in
     /// PDIFF_NATIVE_LIB, then in the source tree's lib/native/build: no LD_LIBRARY_PATH needed, and a
     /// notebook that #r's the dll from anywhere still finds its shim.

@@ -3,8 +3,8 @@
 #include "common.h"
 
 // ---- arithmetic -------------------------------------------------------------------------------
-PD_API pd_tensor pd_add(pd_tensor a, pd_tensor b, double alpha) { PD_T(at::add(A, B, alpha)) }
-PD_API pd_tensor pd_sub(pd_tensor a, pd_tensor b, double alpha) { PD_T(at::sub(A, B, alpha)) }
+PD_API pd_tensor pd_add(pd_tensor a, pd_tensor b, double alpha) { PD_T(at::add(A, B, pd::sc(A, alpha))) }
+PD_API pd_tensor pd_sub(pd_tensor a, pd_tensor b, double alpha) { PD_T(at::sub(A, B, pd::sc(A, alpha))) }
 PD_API pd_tensor pd_mul(pd_tensor a, pd_tensor b) { PD_T(at::mul(A, B)) }
 PD_API pd_tensor pd_div(pd_tensor a, pd_tensor b) { PD_T(at::div(A, B)) }
 PD_API pd_tensor pd_add_scalar(pd_tensor a, double s) { PD_T(at::add(A, pd::sc(A, s))) }
@@ -22,8 +22,8 @@ PD_API pd_tensor pd_clamp(pd_tensor a, double lo, double hi, int has_lo, int has
 }
 
 // In place (the optimizer and initialisation paths). They return 0/-1; the tensor is the first arg.
-PD_API int pd_add_(pd_tensor a, pd_tensor b, double alpha) { PD_V(A.add_(B, alpha)) }
-PD_API int pd_sub_(pd_tensor a, pd_tensor b, double alpha) { PD_V(A.sub_(B, alpha)) }
+PD_API int pd_add_(pd_tensor a, pd_tensor b, double alpha) { PD_V(A.add_(B, pd::sc(A, alpha))) }
+PD_API int pd_sub_(pd_tensor a, pd_tensor b, double alpha) { PD_V(A.sub_(B, pd::sc(A, alpha))) }
 PD_API int pd_mul_(pd_tensor a, pd_tensor b) { PD_V(A.mul_(B)) }
 PD_API int pd_div_(pd_tensor a, pd_tensor b) { PD_V(A.div_(B)) }
 PD_API int pd_add_scalar_(pd_tensor a, double s) { PD_V(A.add_(pd::sc(A, s))) }

@@ -55,3 +55,24 @@ public class TensorBasicsTests
         Assert.Equal("Tensor[3] float32 [1.5, 2, 3]", a.ToString());
     }
 }
+
+public class EngineDefaultsTests
+{
+    [Fact]
+    public void UsesAllCoresByDefault()
+    {
+        var env = Environment.GetEnvironmentVariable("PDIFF_NUM_THREADS") ?? Environment.GetEnvironmentVariable("OMP_NUM_THREADS");
+        var expected = int.TryParse(env, out var v) && v > 0 ? v : Environment.ProcessorCount;
+        Assert.Equal(expected, torch.get_num_threads());
+    }
+
+    [Fact]
+    public void IntegerAddWithAlphaStaysInteger()
+    {
+        using var a = torch.tensor(new long[] { 1, 2 });
+        using var b = torch.tensor(new long[] { 10, 20 });
+        using var c = a.add(b, 2);
+        Assert.Equal(ScalarType.Int64, c.dtype);
+        Assert.Equal(new long[] { 21, 42 }, c.data<long>());
+    }
+}
