@@ -45,12 +45,15 @@ public static class PtCheckpoint
     static OrderedDictionary<string, Tensor> Load(Stream s, string path)
     {
         using var archive = new TorchArchive(s, path);
-        var root = TorchPickle.Read(archive.ReadPickle(), path);
+        var pickle = archive.ReadPickle();
+        var root = TorchPickle.Read(pickle, path);
         var result = new OrderedDictionary<string, Tensor>(StringComparer.Ordinal);
         var skipped = new List<string>();
         try
         {
-            var budget = new Budget();
+            // A tree without shared references has at most one node per pickle byte; a few shared
+            // tensors (tied weights) add little. Far more visits means a tiny pickle describing a huge tree.
+            var budget = new Budget { Left = 2L * pickle.Length + 10_000 };
             Flatten(root, "", 0, result, skipped, archive, budget, path);
             if (result.Count == 0 && skipped.Count > 0)
                 throw Bad(path, $"it holds no tensors, only pickled Python objects ({string.Join(", ", skipped.Distinct().Take(3))}); " +
@@ -66,7 +69,7 @@ public static class PtCheckpoint
 
     sealed class Budget
     {
-        public long Visits;
+        public long Left;
     }
 
     static void Flatten(object? v, string name, int depth, OrderedDictionary<string, Tensor> result, List<string> skipped,
@@ -74,7 +77,7 @@ public static class PtCheckpoint
     {
         // Shared references can make a small pickle describe a huge (or cyclic) tree: bound the walk.
         if (depth > MaxDepth) throw Bad(path, $"its values nest deeper than {MaxDepth} levels (or form a cycle)");
-        if (++budget.Visits > 10_000_000) throw Bad(path, "its values reference each other too many times");
+        if (--budget.Left < 0) throw Bad(path, "its values reference each other too many times");
         if (name.Length > MaxNameLength) throw Bad(path, $"a joined name is longer than {MaxNameLength} characters");
         switch (v)
         {
