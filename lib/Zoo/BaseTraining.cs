@@ -174,6 +174,7 @@ public static class BaseModels
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
         NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
     };
 
     /// <summary>Writes <c>&lt;dir&gt;/base.safetensors</c> and <c>&lt;dir&gt;/base.json</c>.</summary>

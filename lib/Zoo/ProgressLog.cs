@@ -13,7 +13,7 @@ public sealed class ProgressLog
     readonly TextWriter? writer;
     readonly string tag;
     readonly Stopwatch clock = Stopwatch.StartNew();
-    TimeSpan lastPrint = TimeSpan.MinValue;
+    TimeSpan? lastPrint;
 
     public ProgressLog(TextWriter? writer, string tag, long total)
     {
@@ -29,7 +29,7 @@ public sealed class ProgressLog
     {
         if (writer is null) return;
         var now = clock.Elapsed;
-        if (!force && done < Total && now - lastPrint < Interval) return;
+        if (!force && done < Total && lastPrint is { } last && now - last < Interval) return;
         lastPrint = now;
         var eta = done > 0 && Total > done ? TimeSpan.FromSeconds(now.TotalSeconds / done * (Total - done)) : TimeSpan.Zero;
         writer.WriteLine(string.Create(CultureInfo.InvariantCulture,

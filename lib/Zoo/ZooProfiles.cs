@@ -54,7 +54,7 @@ public static class ZooProfiles
         if (p == Profile.Paper) return vit ? TrainConfig.V2(epochs) with { Lr = 1e-3, WeightDecay = 0.05 } : TrainConfig.V1(epochs);
         return vit
             ? TrainConfig.V2(epochs) with { Lr = 1e-3, WeightDecay = 0.05, Augment = false }
-            : new TrainConfig { Optimizer = "sgd", Lr = 0.05, Momentum = 0.9, WeightDecay = 5e-4, Schedule = "cosine", Epochs = epochs, BatchSize = 128, Augment = p != Profile.Smoke };
+            : new TrainConfig { Optimizer = "sgd", Lr = 0.05, Momentum = 0.9, WeightDecay = 5e-4, Schedule = "cosine", Epochs = epochs, BatchSize = p == Profile.Smoke ? 32 : 128, Augment = p != Profile.Smoke };
     }
 
     public static int K(Profile p) => p == Profile.Smoke ? 10 : 200;
