@@ -1,0 +1,60 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace PDiff.Models;
+
+/// <summary>
+/// Everything that rebuilds an architecture, JSON-able (it is stored in every manifest). Fields that do
+/// not apply to an architecture stay null; <see cref="ModelRegistry.Complete"/> fills in the defaults, so a
+/// stored spec always spells out the network exactly.
+/// </summary>
+public sealed record ModelSpec
+{
+    /// <summary>"mlp", "convnet3", "resnet18" or "vit".</summary>
+    public string Arch { get; init; } = "resnet18";
+    public int Classes { get; init; } = 10;
+    public int InChannels { get; init; } = 1;
+    public int ImageSize { get; init; } = 28;
+
+    /// <summary>ResNet-18: width of the first stage (64 in the paper; stages are w, 2w, 4w, 8w). ConvNet-3: channels (128).</summary>
+    public int? Width { get; init; }
+    /// <summary>MLP hidden sizes (default [256, 128]).</summary>
+    public int[]? Hidden { get; init; }
+
+    /// <summary>ViT: embedding dim (192 = ViT-Tiny), heads (3), MLP hidden (768), blocks (12), patch (4).</summary>
+    public int? Dim { get; init; }
+    public int? Heads { get; init; }
+    public int? MlpDim { get; init; }
+    public int? Depth { get; init; }
+    public int? Patch { get; init; }
+
+    static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = false,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static ModelSpec FromJson(string json) =>
+        JsonSerializer.Deserialize<ModelSpec>(json, Json) ?? throw new ArgumentException("A model spec cannot be JSON null.");
+
+    /// <summary>Short description for logs, e.g. "resnet18(width 16, 10 classes)".</summary>
+    public override string ToString()
+    {
+        var parts = new List<string>();
+        if (Width is { } w) parts.Add($"width {w}");
+        if (Hidden is { } h) parts.Add($"hidden [{string.Join(", ", h)}]");
+        if (Dim is { } d) parts.Add($"dim {d}");
+        if (Heads is { } hd) parts.Add($"heads {hd}");
+        if (MlpDim is { } m) parts.Add($"mlp {m}");
+        if (Depth is { } dp) parts.Add($"depth {dp}");
+        if (Patch is { } p) parts.Add($"patch {p}");
+        parts.Add($"{Classes} classes");
+        return $"{Arch}({string.Join(", ", parts)})";
+    }
+
+    // Records compare arrays by reference; compare the spelled-out JSON instead.
+    public bool SameAs(ModelSpec other) => ModelRegistry.Complete(this).ToJson() == ModelRegistry.Complete(other).ToJson();
+}

@@ -1,0 +1,269 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using PDiff.Data;
+using PDiff.Models;
+using PDiff.Torch;
+using F = PDiff.Torch.torch.nn.functional;
+
+namespace PDiff.Zoo;
+
+/// <summary>One epoch of base training, as recorded in the manifest.</summary>
+public sealed record EpochRecord(int Epoch, double Lr, double TrainLoss, double TrainAccuracy, double ValAccuracy, double TestAccuracy, double Seconds);
+
+/// <summary>What a trained base model is: architecture, data, recipe, seeds, the chosen epoch and its scores.</summary>
+public sealed record BaseManifest
+{
+    public string Format { get; init; } = "pdiff-base";
+    public int Version { get; init; } = 1;
+    public required ModelSpec Model { get; init; }
+    public required SplitInfo Data { get; init; }
+    public required DataOptions DataOptions { get; init; }
+    public required TrainConfig Train { get; init; }
+    public required IReadOnlyDictionary<string, ulong> Seeds { get; init; }
+    /// <summary>The epoch (0-based) with the best validation accuracy; its weights are the ones saved.</summary>
+    public int BestEpoch { get; init; }
+    public double ValAccuracy { get; init; }
+    public double TestAccuracy { get; init; }
+    public required IReadOnlyList<EpochRecord> Epochs { get; init; }
+    public double TrainSeconds { get; init; }
+    public long Parameters { get; init; }
+    public string WeightsFile { get; init; } = "base.safetensors";
+    public string Torch { get; init; } = "";
+    public int Threads { get; init; }
+    public string Created { get; init; } = "";
+}
+
+/// <summary>A trained base model and its manifest. Dispose frees the model.</summary>
+public sealed class TrainedBase : IDisposable
+{
+    public TrainedBase(ImageClassifier model, BaseManifest manifest) => (Model, Manifest) = (model, manifest);
+    public ImageClassifier Model { get; }
+    public BaseManifest Manifest { get; }
+    public void Dispose() => Model.Dispose();
+}
+
+/// <summary>
+/// Base training: seeded init, shuffle and augmentation; the optimizer and per-epoch schedule of
+/// <see cref="TrainConfig"/>; validation after every epoch, and the weights of the best validation epoch
+/// kept (test is measured and reported, never used to choose: design §4, reference §8-1).
+/// </summary>
+public static class BaseTrainer
+{
+    public static TrainedBase Train(ModelSpec spec, DataSplits data, DataOptions dataOptions, TrainConfig config, TextWriter? log = null)
+    {
+        config.Validated();
+        spec = ModelRegistry.Complete(spec);
+        var wall = Stopwatch.StartNew();
+        using var gen = new Generator(config.Seed);
+        var model = ModelRegistry.Create(spec, gen);
+        var shuffleSeed = gen.NextSeed();
+        var augmentSeed = gen.NextSeed();
+        using var shuffleGen = new Generator(shuffleSeed);
+        using var augmentGen = new Generator(augmentSeed);
+        var val = new LabeledImages(data.Validation.X, data.Validation.Y);
+        var test = new LabeledImages(data.Test.X, data.Test.Y);
+        var loader = new DataLoader(data.Train, config.BatchSize, shuffle: true, generator: shuffleGen,
+            augmentation: config.Augment ? Augmentation.For(data.Train, augmentGen) : null);
+        var epochs = new List<EpochRecord>();
+        Dictionary<string, Tensor>? best = null;
+        var bestEpoch = -1;
+        var bestVal = double.NegativeInfinity;
+        try
+        {
+            using var optimizer = config.MakeOptimizer(model.parameters());
+            var scheduler = new PDiff.Nn.LrScheduler(optimizer, config.MakeSchedule());
+            var progress = new ProgressLog(log, "base", config.Epochs * loader.Count);
+            progress.Line($"{spec} ({model.parameter_count():N0} parameters) on {data.Train.Name} ({data.Train.Count} images), " +
+                          $"{config.Optimizer} lr {config.Lr} {config.Schedule}, {config.Epochs} epochs of {loader.Count} steps, batch {config.BatchSize}, seed {config.Seed}");
+            long step = 0;
+            for (var epoch = 0; epoch < config.Epochs; epoch++)
+            {
+                var epochClock = Stopwatch.StartNew();
+                var lr = optimizer.LearningRate;
+                model.train();
+                double lossSum = 0;
+                long correct = 0, seen = 0;
+                foreach (var batch in loader)
+                {
+                    using var scope = torch.NewDisposeScope();
+                    var logits = model.forward(batch.X);
+                    var loss = F.cross_entropy(logits, batch.Y);
+                    optimizer.zero_grad();
+                    loss.backward();
+                    optimizer.step();
+                    using (torch.no_grad())
+                    {
+                        lossSum += loss.item<double>() * batch.Size;
+                        correct += logits.argmax(1).eq(batch.Y).sum().item<long>();
+                    }
+                    seen += batch.Size;
+                    step++;
+                    progress.Step(step, string.Create(CultureInfo.InvariantCulture,
+                        $"epoch {epoch + 1}/{config.Epochs} loss {lossSum / seen:F4} acc {100.0 * correct / seen:F2}% lr {lr:G3} {seen / epochClock.Elapsed.TotalSeconds:F0} img/s"));
+                }
+                var (valAcc, _) = Accuracy.Evaluate(model, val);
+                var (testAcc, _) = Accuracy.Evaluate(model, test);
+                epochs.Add(new EpochRecord(epoch, lr, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), valAcc, testAcc, epochClock.Elapsed.TotalSeconds));
+                var isBest = valAcc > bestVal;
+                progress.Line(string.Create(CultureInfo.InvariantCulture,
+                    $"epoch {epoch + 1}: train loss {lossSum / Math.Max(1, seen):F4}, val {100 * valAcc:F2}%, test {100 * testAcc:F2}%{(isBest ? " (best so far on validation)" : "")}, {epochClock.Elapsed.TotalSeconds:F0}s"));
+                if (isBest)
+                {
+                    bestVal = valAcc;
+                    bestEpoch = epoch;
+                    Free(best);
+                    best = Snapshot(model);
+                }
+                scheduler.step();
+            }
+            model.load_state_dict(best!);
+            var final = epochs[bestEpoch];
+            var manifest = new BaseManifest
+            {
+                Model = spec,
+                Data = data.Info,
+                DataOptions = dataOptions,
+                Train = config,
+                Seeds = new Dictionary<string, ulong> { ["init"] = config.Seed, ["shuffle"] = shuffleSeed, ["augment"] = augmentSeed, ["data"] = data.Info.Seed },
+                BestEpoch = bestEpoch,
+                ValAccuracy = final.ValAccuracy,
+                TestAccuracy = final.TestAccuracy,
+                Epochs = epochs,
+                TrainSeconds = wall.Elapsed.TotalSeconds,
+                Parameters = model.parameter_count(),
+                Torch = torch.Version,
+                Threads = torch.get_num_threads(),
+                Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
+            };
+            progress.Line(string.Create(CultureInfo.InvariantCulture,
+                $"kept epoch {bestEpoch + 1} (best validation {100 * final.ValAccuracy:F2}%, test {100 * final.TestAccuracy:F2}%), {ProgressLog.Format(wall.Elapsed)} in all"));
+            model.eval();
+            return new TrainedBase(model, manifest);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        finally
+        {
+            Free(best);
+        }
+    }
+
+    static Dictionary<string, Tensor> Snapshot(ImageClassifier model)
+    {
+        using (torch.no_grad())
+            return model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
+    }
+
+    static void Free(Dictionary<string, Tensor>? d)
+    {
+        if (d is null) return;
+        foreach (var t in d.Values) t.Dispose();
+    }
+}
+
+/// <summary>Base models on disk: the state dict as safetensors plus the manifest as JSON beside it.</summary>
+public static class BaseModels
+{
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+    };
+
+    /// <summary>Writes <c>&lt;dir&gt;/base.safetensors</c> and <c>&lt;dir&gt;/base.json</c>.</summary>
+    public static void Save(string dir, TrainedBase trained)
+    {
+        Directory.CreateDirectory(dir);
+        SaveWeights(Path.Combine(dir, trained.Manifest.WeightsFile), trained.Model, trained.Manifest.Model);
+        File.WriteAllText(Path.Combine(dir, "base.json"), JsonSerializer.Serialize(trained.Manifest, Json));
+    }
+
+    /// <summary>The full state dict (parameters and buffers), with the spec in the safetensors metadata.</summary>
+    public static void SaveWeights(string path, ImageClassifier model, ModelSpec spec)
+    {
+        var dict = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
+        Safetensors.Save(path, dict, new Dictionary<string, string> { ["pdiff.model"] = spec.ToJson(), ["format"] = "pt" });
+    }
+
+    /// <summary>Reads <c>base.json</c> from <paramref name="dir"/>.</summary>
+    public static BaseManifest ReadManifest(string dir)
+    {
+        var path = Path.Combine(dir, "base.json");
+        if (!File.Exists(path)) throw new FileNotFoundException($"No base model manifest at {path}: train one with `pdiff zoo build`, or import a model.", path);
+        return JsonSerializer.Deserialize<BaseManifest>(File.ReadAllText(path), Json) ?? throw new InvalidDataException($"{path} holds JSON null.");
+    }
+
+    /// <summary>Builds <paramref name="spec"/> and loads a safetensors or torch.save (.pth/.pt) state dict into it (strict).</summary>
+    public static ImageClassifier LoadWeights(string path, ModelSpec spec)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Base model weights not found: {path}", path);
+        var model = ModelRegistry.Create(spec, 0);
+        try
+        {
+            var tensors = ReadStateDict(path);
+            try
+            {
+                var stripped = StateDicts.MatchPrefix(tensors, model.state_dict().Select(kv => kv.Key).ToHashSet(), path);
+                model.load_state_dict(stripped);
+            }
+            finally
+            {
+                foreach (var t in tensors.Values) t.Dispose();
+            }
+            model.eval();
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Name → tensor from a safetensors file or a torch.save file (by extension).</summary>
+    public static OrderedDictionary<string, Tensor> ReadStateDict(string path)
+    {
+        var ext = Path.GetExtension(path).ToLowerInvariant();
+        if (ext == ".safetensors")
+        {
+            var content = Safetensors.Load(path);
+            return content.Tensors;
+        }
+        if (ext is ".pth" or ".pt" or ".bin" or ".ckpt") return PtCheckpoint.Load(path);
+        throw new ArgumentException($"Cannot read weights from {path}: use a .safetensors file or a torch.save file (.pth / .pt).");
+    }
+}
+
+/// <summary>Name matching between a stored state dict and a model.</summary>
+public static class StateDicts
+{
+    static readonly string[] KnownPrefixes = { "", "model.", "module.", "net.", "model.module." };
+
+    /// <summary>
+    /// Drops a wrapper prefix (<c>model.</c> as the reference's CIFAR wrapper writes, <c>module.</c> from
+    /// DataParallel) so that the keys are the model's. The prefix chosen is the one under which every
+    /// key that has it names a tensor of the model; none fits → an error listing examples of both sides.
+    /// </summary>
+    public static List<KeyValuePair<string, Tensor>> MatchPrefix(IEnumerable<KeyValuePair<string, Tensor>> source, ISet<string> modelKeys, string origin)
+    {
+        var items = source.ToList();
+        foreach (var p in KnownPrefixes)
+        {
+            if (!items.All(kv => kv.Key.StartsWith(p, StringComparison.Ordinal))) continue;
+            var renamed = items.Select(kv => new KeyValuePair<string, Tensor>(kv.Key[p.Length..], kv.Value)).ToList();
+            if (renamed.All(kv => modelKeys.Contains(kv.Key))) return renamed;
+        }
+        var unknown = items.Select(kv => kv.Key).Where(k => !modelKeys.Contains(k)).Take(5);
+        throw new KeyNotFoundException(
+            $"{origin}: tensor names do not match the model (also tried dropping the prefixes {string.Join(", ", KnownPrefixes.Skip(1))}). " +
+            $"Unknown here: [{string.Join(", ", unknown)}]; the model has e.g. [{string.Join(", ", modelKeys.Take(5))}]. " +
+            "Check the architecture spec (arch, width, depth) matches the network that wrote the file.");
+    }
+}

@@ -1,0 +1,121 @@
+using PDiff.Models;
+using PDiff.Torch;
+
+namespace PDiff.Zoo;
+
+/// <summary>Images [n, C, H, W] float32 and labels [n] int64 of one evaluation split (not owned).</summary>
+public sealed record LabeledImages(Tensor X, Tensor Y)
+{
+    public long Count => Y.size(0);
+}
+
+/// <summary>
+/// Shared plumbing of the two scorers: argument checks, the two splits, restoring the base model's own
+/// subset values afterwards, and turning logits into accuracy + wrong-prediction sets.
+/// Both write vectors into the one base model they are given: not thread-safe, and the model's subset
+/// tensors are restored when a call returns.
+/// </summary>
+public abstract class SubsetScorerBase : ISubsetScorer
+{
+    protected SubsetScorerBase(ImageClassifier model, SubsetLayout layout, LabeledImages validation, LabeledImages test)
+    {
+        Model = model;
+        Layout = layout;
+        Validation = validation;
+        Test = test;
+        foreach (var (name, s) in new[] { ("validation", validation), ("test", test) })
+            if (s.X.dim() != 4 || s.Y.dim() != 1 || s.X.size(0) != s.Y.size(0))
+                throw new ArgumentException($"Scorer {name} split: want images [n, C, H, W] and labels [n]; got [{string.Join(", ", s.X.shape)}] and [{string.Join(", ", s.Y.shape)}].");
+        Subsets.Tensors(model, layout); // fails early, naming the tensor, when the layout does not fit the model
+    }
+
+    public ImageClassifier Model { get; }
+    public SubsetLayout Layout { get; }
+    public LabeledImages Validation { get; }
+    public LabeledImages Test { get; }
+
+    protected LabeledImages Split(EvalSplit s) => s == EvalSplit.Validation ? Validation : Test;
+
+    /// <summary>Logits [M, n, classes] of every vector (rows of <paramref name="vectors"/>) on the split.</summary>
+    public Tensor Logits(Tensor vectors, EvalSplit split)
+    {
+        if (vectors.dim() == 1) { using var v = vectors.unsqueeze(0); return Logits(v, split); }
+        if (vectors.dim() != 2 || vectors.size(1) != Layout.Length)
+            throw new ArgumentException($"{GetType().Name}: vectors must be [M, {Layout.Length}] (one subset vector a row); got [{string.Join(", ", vectors.shape)}].", nameof(vectors));
+        using var original = Subsets.Flatten(Model, Layout);
+        var wasTraining = Model.training;
+        Model.eval();
+        try
+        {
+            using (torch.no_grad())
+            using (var v = vectors.to(ScalarType.Float32))
+                return ComputeLogits(v, Split(split));
+        }
+        finally
+        {
+            Subsets.WriteBack(Model, Layout, original);
+            Model.train(wasTraining);
+        }
+    }
+
+    protected abstract Tensor ComputeLogits(Tensor vectors, LabeledImages data);
+
+    public IReadOnlyList<ModelScore> Score(Tensor vectors, EvalSplit split)
+    {
+        using var logits = Logits(vectors, split);
+        return ScoresFromLogits(logits, Split(split).Y);
+    }
+
+    /// <summary>Accuracy and wrong set of each row of logits [M, n, classes] against labels [n].</summary>
+    public static IReadOnlyList<ModelScore> ScoresFromLogits(Tensor logits, Tensor labels)
+    {
+        using var scope = torch.NewDisposeScope();
+        var m = (int)logits.size(0);
+        var n = (int)logits.size(1);
+        var wrong = logits.argmax(2).ne(labels.unsqueeze(0)).data<bool>();
+        var result = new List<ModelScore>(m);
+        for (var i = 0; i < m; i++)
+        {
+            var w = WrongSet.FromBools(wrong.AsSpan(i * n, n));
+            result.Add(new ModelScore(n == 0 ? 0 : 1.0 - (double)w.Count / n, w));
+        }
+        return result;
+    }
+}
+
+/// <summary>
+/// The reference scorer: writes each vector into the base model and runs the full forward pass (eval
+/// mode) over the split in batches. Simple and slow; the cached scorer is tested against it.
+/// </summary>
+public sealed class FullScorer : SubsetScorerBase
+{
+    readonly int batchSize;
+
+    public FullScorer(ImageClassifier model, SubsetLayout layout, LabeledImages validation, LabeledImages test, int batchSize = 500)
+        : base(model, layout, validation, test) => this.batchSize = batchSize;
+
+    protected override Tensor ComputeLogits(Tensor vectors, LabeledImages data)
+    {
+        var perVector = new List<Tensor>();
+        try
+        {
+            for (long i = 0; i < vectors.size(0); i++)
+            {
+                using (var row = vectors.select(0, i)) Subsets.WriteBack(Model, Layout, row);
+                var parts = new List<Tensor>();
+                for (long s = 0; s < data.Count; s += batchSize)
+                {
+                    using var x = data.X.narrow(0, s, Math.Min(batchSize, data.Count - s));
+                    parts.Add(Model.forward(x));
+                }
+                perVector.Add(torch.cat(parts));
+                parts.ForEach(p => p.Dispose());
+            }
+            return torch.stack(perVector);
+        }
+        finally
+        {
+            perVector.ForEach(p => p.Dispose());
+        }
+    }
+}

@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using PDiff.Data;
+using PDiff.Models;
+using PDiff.Torch;
+
+namespace PDiff.Zoo;
+
+/// <summary>What <c>pdiff zoo build</c> does; unset fields take the profile's values (<see cref="ZooProfiles"/>).</summary>
+public sealed record ZooBuildOptions
+{
+    public string Dataset { get; init; } = "fashion-mnist";
+    public string Arch { get; init; } = "resnet18";
+    public string Subset { get; init; } = Subsets.DefaultPreset;
+    public Profile Profile { get; init; } = Profile.Quick;
+    public RecipeKind Recipe { get; init; } = RecipeKind.V2;
+    public int? K { get; init; }
+    public required string Out { get; init; }
+    /// <summary>Seed of the validation split (and train subset).</summary>
+    public ulong DataSeed { get; init; } = 0;
+    public ModelSpec? Model { get; init; }
+    public TrainConfig? Train { get; init; }
+    public CollectionRecipe? Collection { get; init; }
+    public DataOptions? Data { get; init; }
+    /// <summary>Retrain the base model even when a matching one is in the output folder.</summary>
+    public bool Retrain { get; init; }
+}
+
+/// <summary>
+/// Dataset → base model → subset → K checkpoints → scores → task folder. A base model already in the
+/// output folder is reused when its architecture, data split and training recipe match, so rebuilding a
+/// zoo with another subset, recipe or K does not retrain.
+/// </summary>
+public static class ZooBuilder
+{
+    public static ZooTask Build(ZooBuildOptions o, TextWriter? log = null)
+    {
+        var clock = Stopwatch.StartNew();
+        var seconds = new Dictionary<string, double>();
+        var dataset = Datasets.Canonical(o.Dataset);
+        var arch = ModelRegistry.Canonical(o.Arch);
+        var dataOptions = o.Data ?? ZooProfiles.Data(o.Profile);
+        Directory.CreateDirectory(o.Out);
+        log?.WriteLine($"[zoo] {dataset} × {arch} × {o.Subset}, profile {o.Profile.Name()}, recipe {o.Recipe}, torch {torch.Version}, {torch.get_num_threads()} threads → {Path.GetFullPath(o.Out)}");
+
+        var t = Stopwatch.StartNew();
+        using var data = Datasets.Load(dataset, o.DataSeed, dataOptions);
+        seconds["data"] = t.Elapsed.TotalSeconds;
+        log?.WriteLine($"[zoo] data: {data.Info.Train} train / {data.Info.Validation} validation / {data.Info.Test} test images (split seed {o.DataSeed}, fingerprint {data.Info.Fingerprint})");
+        var spec = ModelRegistry.Complete((o.Model ?? ZooProfiles.Model(o.Profile, arch)) with
+        {
+            Classes = data.Train.Classes, InChannels = (int)data.Train.X.size(1), ImageSize = (int)data.Train.X.size(2),
+        });
+        var train = o.Train ?? ZooProfiles.Train(o.Profile, arch);
+
+        t.Restart();
+        using var trained = ReuseOrTrain(o, spec, data, dataOptions, train, log);
+        seconds["base"] = t.Elapsed.TotalSeconds;
+        var baseModel = trained.Model;
+
+        var layout = Subsets.Resolve(baseModel, o.Subset);
+        var k = o.K ?? ZooProfiles.K(o.Profile);
+        var recipe = o.Collection ?? (o.Recipe == RecipeKind.V2 ? CollectionRecipe.V2(k, arch) : CollectionRecipe.V1(k, ZooProfiles.V1SaveEvery(o.Profile)));
+        if (o.K is { } kk) recipe = recipe with { K = kk };
+        log?.WriteLine($"[zoo] subset '{o.Subset}': {string.Join(", ", layout.Tensors.Select(x => $"{x.Name}[{string.Join("×", x.Shape)}]"))} = {layout.Length:N0} numbers");
+
+        t.Restart();
+        using var collected = Collector.Collect(baseModel, layout, data.Train, recipe, log);
+        seconds["collect"] = t.Elapsed.TotalSeconds;
+
+        t.Restart();
+        IReadOnlyList<ModelScore> val, test;
+        string cut;
+        using (var scorer = new CachedScorer(baseModel, layout, new LabeledImages(data.Validation.X, data.Validation.Y), new LabeledImages(data.Test.X, data.Test.Y)))
+        {
+            log?.WriteLine($"[zoo] scoring {recipe.K} checkpoints on {data.Info.Validation} validation and {data.Info.Test} test images (cached up to stage '{scorer.CutStageName}')");
+            val = scorer.Score(collected.Vectors, EvalSplit.Validation);
+            test = scorer.Score(collected.Vectors, EvalSplit.Test);
+            cut = scorer.CutStageName;
+        }
+        seconds["score"] = t.Elapsed.TotalSeconds;
+
+        var checkpoints = Enumerable.Range(0, recipe.K).Select(i => new CheckpointRecord(i, ZooStore.CheckpointFile(i),
+            collected.Iterations[i], collected.TrainLoss[i], val[i].Accuracy, test[i].Accuracy)).ToList();
+        seconds["total"] = clock.Elapsed.TotalSeconds;
+        var manifest = new ZooManifest
+        {
+            Task = ZooStore.TaskName(dataset, arch, o.Subset),
+            Dataset = dataset,
+            Data = data.Info,
+            DataOptions = dataOptions,
+            Model = spec,
+            BaseModel = trained.Manifest.WeightsFile,
+            BaseManifest = "base.json",
+            BaseValAccuracy = trained.Manifest.ValAccuracy,
+            BaseTestAccuracy = trained.Manifest.TestAccuracy,
+            Subset = new SubsetRecord(o.Subset, layout.Tensors, layout.Length),
+            Recipe = recipe,
+            Profile = o.Profile.Name(),
+            Seeds = new Dictionary<string, ulong> { ["data"] = o.DataSeed, ["base"] = train.Seed, ["collection"] = recipe.Seed },
+            Checkpoints = checkpoints,
+            Validation = AccuracyStats.Of(checkpoints.Select(c => c.ValAccuracy).ToList()),
+            Test = AccuracyStats.Of(checkpoints.Select(c => c.TestAccuracy).ToList()),
+            CutStage = cut,
+            Seconds = seconds,
+            Torch = torch.Version,
+            Threads = torch.get_num_threads(),
+            Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
+        };
+        ClearCheckpoints(o.Out);
+        var task = ZooStore.Save(o.Out, manifest, collected.Vectors);
+        log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"[zoo] base: val {100 * trained.Manifest.ValAccuracy:F2}%, test {100 * trained.Manifest.TestAccuracy:F2}%; " +
+            $"{recipe.K} checkpoints: val {100 * manifest.Validation!.Mean:F2}% (min {100 * manifest.Validation.Min:F2}, max {100 * manifest.Validation.Max:F2}), " +
+            $"test {100 * manifest.Test!.Mean:F2}% (min {100 * manifest.Test.Min:F2}, max {100 * manifest.Test.Max:F2})"));
+        log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"[zoo] time: data {seconds["data"]:F0}s, base {seconds["base"]:F0}s, collect {seconds["collect"]:F0}s, score {seconds["score"]:F0}s, total {seconds["total"]:F0}s"));
+        log?.WriteLine($"[zoo] wrote {Path.GetFullPath(Path.Combine(o.Out, "manifest.json"))}");
+        return task;
+    }
+
+    static TrainedBase ReuseOrTrain(ZooBuildOptions o, ModelSpec spec, DataSplits data, DataOptions dataOptions, TrainConfig train, TextWriter? log)
+    {
+        var manifestPath = Path.Combine(o.Out, "base.json");
+        if (!o.Retrain && File.Exists(manifestPath))
+        {
+            var m = BaseModels.ReadManifest(o.Out);
+            var same = m.Model.SameAs(spec) && m.Data.Fingerprint == data.Info.Fingerprint &&
+                       JsonSerializer.Serialize(m.Train) == JsonSerializer.Serialize(train);
+            if (same && File.Exists(Path.Combine(o.Out, m.WeightsFile)))
+            {
+                log?.WriteLine($"[zoo] reusing the base model in {o.Out} (same architecture, split and recipe; --retrain to train anew)");
+                return new TrainedBase(BaseModels.LoadWeights(Path.Combine(o.Out, m.WeightsFile), m.Model), m);
+            }
+            log?.WriteLine($"[zoo] the base model in {o.Out} was made with other settings: training a new one");
+        }
+        var trained = BaseTrainer.Train(spec, data, dataOptions, train, log);
+        BaseModels.Save(o.Out, trained);
+        return trained;
+    }
+
+    static void ClearCheckpoints(string dir)
+    {
+        var c = Path.Combine(dir, "checkpoints");
+        if (!Directory.Exists(c)) return;
+        foreach (var f in Directory.GetFiles(c, "*.safetensors")) File.Delete(f);
+    }
+}

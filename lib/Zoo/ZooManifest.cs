@@ -1,0 +1,71 @@
+using PDiff.Data;
+using PDiff.Models;
+
+namespace PDiff.Zoo;
+
+/// <summary>
+/// One checkpoint: its file, when it was taken, and its scores on the fixed base model (NaN when an
+/// import had no data to score on). <see cref="Origin"/> names the file it was imported from.
+/// </summary>
+public sealed record CheckpointRecord(int Index, string File, long Iteration, double TrainLoss, double ValAccuracy, double TestAccuracy, string? Origin = null);
+
+/// <summary>Mean / min / max / median / population std of a list of accuracies.</summary>
+public sealed record AccuracyStats(double Mean, double Min, double Max, double Median, double Std)
+{
+    public static AccuracyStats Of(IReadOnlyList<double> xs)
+    {
+        if (xs.Count == 0) return new(double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
+        var s = xs.OrderBy(x => x).ToArray();
+        var mean = s.Average();
+        var median = s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+        return new(mean, s[0], s[^1], median, Math.Sqrt(s.Sum(x => (x - mean) * (x - mean)) / s.Length));
+    }
+}
+
+/// <summary>The subset part of a zoo manifest: the selector the user gave and the resolved tensors in order.</summary>
+public sealed record SubsetRecord(string Selector, IReadOnlyList<TensorSpec> Tensors, long Length)
+{
+    public SubsetLayout Layout() => new(Tensors);
+}
+
+/// <summary>
+/// The <c>manifest.json</c> of one zoo task (dataset × architecture × subset): everything needed to
+/// rebuild the data split and the fixed base model, how the checkpoints were made, and each
+/// checkpoint's validation and test accuracy measured on the fixed base model.
+/// </summary>
+public sealed record ZooManifest
+{
+    public string Format { get; init; } = "pdiff-zoo";
+    public int Version { get; init; } = 1;
+    /// <summary>E.g. "fashion-mnist_resnet18_last-two-norms".</summary>
+    public required string Task { get; init; }
+    public required string Dataset { get; init; }
+    /// <summary>The split (seeds, sizes, normalisation, fingerprint); null for imports made without data.</summary>
+    public SplitInfo? Data { get; init; }
+    public DataOptions? DataOptions { get; init; }
+    public required ModelSpec Model { get; init; }
+    /// <summary>The fixed base model the vectors belong to, relative to the task folder.</summary>
+    public string BaseModel { get; init; } = "base.safetensors";
+    /// <summary>The base training manifest (relative), when the base was trained here.</summary>
+    public string? BaseManifest { get; init; }
+    public double? BaseValAccuracy { get; init; }
+    public double? BaseTestAccuracy { get; init; }
+    public required SubsetRecord Subset { get; init; }
+    /// <summary>The collection recipe; null for imported zoos (see <see cref="Source"/>).</summary>
+    public CollectionRecipe? Recipe { get; init; }
+    /// <summary>"collected" or "imported:&lt;folder&gt;".</summary>
+    public string Source { get; init; } = "collected";
+    public string? Profile { get; init; }
+    public IReadOnlyDictionary<string, ulong> Seeds { get; init; } = new Dictionary<string, ulong>();
+    public required IReadOnlyList<CheckpointRecord> Checkpoints { get; init; }
+    public AccuracyStats? Validation { get; init; }
+    public AccuracyStats? Test { get; init; }
+    /// <summary>Stage from which collection and scoring ran (earlier stages frozen and cached).</summary>
+    public string? CutStage { get; init; }
+    public IReadOnlyDictionary<string, double> Seconds { get; init; } = new Dictionary<string, double>();
+    public string Torch { get; init; } = "";
+    public int Threads { get; init; }
+    public string Created { get; init; } = "";
+
+    public int K => Checkpoints.Count;
+}

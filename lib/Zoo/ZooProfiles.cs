@@ -1,0 +1,64 @@
+using PDiff.Data;
+using PDiff.Models;
+
+namespace PDiff.Zoo;
+
+/// <summary>
+/// What each <see cref="Profile"/> means for a zoo (design §5). One table, so a profile's cost is read
+/// in one place. Measured on the 2-core machine (see bench/ and the zoo report):
+/// <list type="bullet">
+/// <item><b>smoke</b> — seconds: 2,000 training images, 500 validation, 1,000 test; narrow nets
+/// (ResNet-18 width 4); 1 epoch; K = 10.</item>
+/// <item><b>quick</b> — the README's main job: ResNet-18 at width 8 (widths 8–64 instead of 64–512:
+/// 1/64 of the multiply-adds), trained 2 epochs on 20,000 Fashion-MNIST images, validation 2,000, the full
+/// 10,000 test images; K = 200. Narrow, because a full-width ResNet-18 costs ~0.56 GMAC per 28×28 image
+/// and would need hours on 2 cores.</item>
+/// <item><b>paper</b> — full widths, the reference's V1 base recipe (30 epochs, SGD, MultiStep), all
+/// 55,000/5,000/10,000 images; K = 200.</item>
+/// </list>
+/// </summary>
+public static class ZooProfiles
+{
+    public static DataOptions Data(Profile p) => p switch
+    {
+        Profile.Smoke => new DataOptions { MaxTrain = 2000, ValidationSize = 500, MaxTest = 1000 },
+        Profile.Quick => new DataOptions { MaxTrain = 20000, ValidationSize = 2000 },
+        _ => new DataOptions(),
+    };
+
+    public static ModelSpec Model(Profile p, string arch) => (ModelRegistry.Canonical(arch), p) switch
+    {
+        ("resnet18", Profile.Smoke) => new ModelSpec { Arch = "resnet18", Width = 4 },
+        ("resnet18", Profile.Quick) => new ModelSpec { Arch = "resnet18", Width = 8 },
+        ("resnet18", _) => new ModelSpec { Arch = "resnet18", Width = 64 },
+        ("convnet3", Profile.Smoke) => new ModelSpec { Arch = "convnet3", Width = 8 },
+        ("convnet3", Profile.Quick) => new ModelSpec { Arch = "convnet3", Width = 32 },
+        ("convnet3", _) => new ModelSpec { Arch = "convnet3", Width = 128 },
+        ("mlp", Profile.Smoke) => new ModelSpec { Arch = "mlp", Hidden = new[] { 64, 32 } },
+        ("mlp", _) => new ModelSpec { Arch = "mlp" },
+        ("vit", Profile.Smoke) => new ModelSpec { Arch = "vit", Dim = 32, Heads = 2, MlpDim = 64, Depth = 2 },
+        ("vit", Profile.Quick) => new ModelSpec { Arch = "vit", Depth = 2 },
+        ("vit", _) => new ModelSpec { Arch = "vit", Depth = 12 },
+        _ => throw new InvalidOperationException(),
+    };
+
+    /// <summary>
+    /// Smoke and quick: SGD 0.05 (momentum 0.9, wd 5e-4) with a cosine schedule, which converges in the
+    /// few epochs they can afford; ViTs use AdamW 1e-3. Paper: the reference's V1 recipe (§1.1), AdamW
+    /// 5e-4 cosine (V2, §1.2) for the ViT.
+    /// </summary>
+    public static TrainConfig Train(Profile p, string arch)
+    {
+        var vit = ModelRegistry.Canonical(arch) == "vit";
+        var epochs = p switch { Profile.Smoke => 1, Profile.Quick => 2, _ => vit ? 50 : 30 };
+        if (p == Profile.Paper) return vit ? TrainConfig.V2(epochs) with { Lr = 1e-3, WeightDecay = 0.05 } : TrainConfig.V1(epochs);
+        return vit
+            ? TrainConfig.V2(epochs) with { Lr = 1e-3, WeightDecay = 0.05, Augment = false }
+            : new TrainConfig { Optimizer = "sgd", Lr = 0.05, Momentum = 0.9, WeightDecay = 5e-4, Schedule = "cosine", Epochs = epochs, BatchSize = p == Profile.Smoke ? 32 : 128, Augment = p != Profile.Smoke };
+    }
+
+    public static int K(Profile p) => p == Profile.Smoke ? 10 : 200;
+
+    /// <summary>V1 saves once per epoch in the reference; here every 100 iterations (quick/paper) or 5 (smoke).</summary>
+    public static int V1SaveEvery(Profile p) => p == Profile.Smoke ? 5 : 100;
+}

@@ -1,0 +1,134 @@
+using System.Globalization;
+using System.Text.Json;
+using PDiff.Data;
+using PDiff.Models;
+using PDiff.Torch;
+
+namespace PDiff.Zoo;
+
+/// <summary>
+/// A zoo task on disk:
+/// <code>
+/// &lt;dir&gt;/manifest.json                 what, how, seeds, per-checkpoint accuracies
+/// &lt;dir&gt;/base.safetensors              the fixed base model (full state dict)
+/// &lt;dir&gt;/base.json                     its training manifest (when trained here)
+/// &lt;dir&gt;/checkpoints/0000.safetensors  checkpoint k: the subset tensors by name
+/// </code>
+/// Checkpoints keep the reference's per-checkpoint-file form (tensors by name, so any tool can read one)
+/// and are read back in manifest order, never in directory order (reference §8-4).
+/// </summary>
+public sealed class ZooTask
+{
+    ZooTask(string dir, ZooManifest manifest) => (Directory, Manifest) = (dir, manifest);
+
+    public string Directory { get; }
+    public ZooManifest Manifest { get; }
+    public SubsetLayout Layout => Manifest.Subset.Layout();
+    public int K => Manifest.K;
+    public string BaseModelPath => Path.Combine(Directory, Manifest.BaseModel);
+
+    public static ZooTask Open(string dir)
+    {
+        var path = Path.Combine(dir, "manifest.json");
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"No zoo manifest at {path}. Build one with `pdiff zoo build ... --out {dir}` or import PyTorch checkpoints with `pdiff zoo import`.", path);
+        ZooManifest? m;
+        try { m = JsonSerializer.Deserialize<ZooManifest>(File.ReadAllText(path), BaseModels.Json); }
+        catch (JsonException e) { throw new InvalidDataException($"{path} is not a valid zoo manifest: {e.Message}", e); }
+        if (m is null || m.Format != "pdiff-zoo") throw new InvalidDataException($"{path} is not a pdiff-zoo manifest (format '{m?.Format}').");
+        if (m.Version != 1) throw new InvalidDataException($"{path}: zoo format version {m.Version} is not supported (this library reads version 1).");
+        return new ZooTask(dir, m);
+    }
+
+    /// <summary>The checkpoints as a matrix [K, N] float32, row k = checkpoint k in manifest order.</summary>
+    public Tensor LoadMatrix()
+    {
+        var layout = Layout;
+        var rows = new List<Tensor>(K);
+        try
+        {
+            foreach (var c in Manifest.Checkpoints) rows.Add(ReadCheckpoint(Path.Combine(Directory, c.File), layout));
+            return torch.stack(rows);
+        }
+        finally
+        {
+            rows.ForEach(r => r.Dispose());
+        }
+    }
+
+    /// <summary>One checkpoint file as a vector [N], checked against the layout (names and shapes).</summary>
+    public static Tensor ReadCheckpoint(string path, SubsetLayout layout)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Zoo checkpoint missing: {path}", path);
+        using var content = Safetensors.Load(path);
+        var names = layout.Tensors.Select(t => t.Name).ToHashSet();
+        var extra = content.Tensors.Keys.Where(k => !names.Contains(k)).ToList();
+        if (extra.Count > 0) throw new InvalidDataException($"{path} holds tensors the subset does not name: [{string.Join(", ", extra)}].");
+        var parts = new List<Tensor>();
+        foreach (var spec in layout.Tensors)
+        {
+            if (!content.Tensors.TryGetValue(spec.Name, out var t)) throw new InvalidDataException($"{path} lacks the subset tensor '{spec.Name}'.");
+            if (!t.shape.SequenceEqual(spec.Shape))
+                throw new InvalidDataException($"{path}: '{spec.Name}' has shape [{string.Join(", ", t.shape)}], the manifest says [{string.Join(", ", spec.Shape)}].");
+            parts.Add(t.reshape(-1).to(ScalarType.Float32));
+        }
+        try { return torch.cat(parts); }
+        finally { parts.ForEach(p => p.Dispose()); }
+    }
+
+    /// <summary>The fixed base model, in eval mode.</summary>
+    public ImageClassifier LoadBaseModel() => BaseModels.LoadWeights(BaseModelPath, Manifest.Model);
+
+    /// <summary>Rebuilds the data split recorded in the manifest (same seeds, sizes and normalisation).</summary>
+    public DataSplits LoadData(string? dataDirectory = null)
+    {
+        if (Manifest.Data is null) throw new InvalidOperationException($"The zoo at {Directory} records no data split (imported without --dataset); pass the data yourself.");
+        var options = (Manifest.DataOptions ?? new DataOptions()) with { Directory = dataDirectory ?? Manifest.DataOptions?.Directory, Normalization = Manifest.Data.Normalization };
+        var data = Datasets.Load(Manifest.Dataset, Manifest.Data.Seed, options);
+        if (data.Info.Fingerprint != Manifest.Data.Fingerprint)
+        {
+            data.Dispose();
+            throw new InvalidDataException($"The data split rebuilt for {Directory} differs from the recorded one (fingerprint {Manifest.Data.Fingerprint}); the dataset files changed.");
+        }
+        return data;
+    }
+}
+
+public static class ZooStore
+{
+    /// <summary>
+    /// Writes a task folder: the checkpoints (row k of <paramref name="vectors"/> to checkpoints/kkkk.safetensors),
+    /// then the manifest (last, so a folder with a manifest is complete). The base model file must already
+    /// be in <paramref name="dir"/> under <see cref="ZooManifest.BaseModel"/>.
+    /// </summary>
+    public static ZooTask Save(string dir, ZooManifest manifest, Tensor vectors)
+    {
+        var layout = manifest.Subset.Layout();
+        if (vectors.dim() != 2 || vectors.size(0) != manifest.K || vectors.size(1) != layout.Length)
+            throw new ArgumentException($"ZooStore.Save: vectors are [{string.Join(", ", vectors.shape)}] but the manifest lists {manifest.K} checkpoints of {layout.Length} numbers.");
+        if (!File.Exists(Path.Combine(dir, manifest.BaseModel)))
+            throw new FileNotFoundException($"ZooStore.Save: the base model {manifest.BaseModel} is not in {dir}; write it first (BaseModels.SaveWeights).");
+        System.IO.Directory.CreateDirectory(Path.Combine(dir, "checkpoints"));
+        var offsets = layout.Offsets();
+        for (var k = 0; k < manifest.K; k++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var row = vectors.select(0, k);
+            var dict = new Dictionary<string, Tensor>();
+            for (var i = 0; i < layout.Tensors.Count; i++)
+                dict[layout.Tensors[i].Name] = row.narrow(0, offsets[i], layout.Tensors[i].Numel).reshape(layout.Tensors[i].Shape).contiguous();
+            Safetensors.Save(Path.Combine(dir, manifest.Checkpoints[k].File), dict, new Dictionary<string, string>
+            {
+                ["pdiff.task"] = manifest.Task,
+                ["pdiff.index"] = k.ToString(CultureInfo.InvariantCulture),
+            });
+        }
+        File.WriteAllText(Path.Combine(dir, "manifest.json"), JsonSerializer.Serialize(manifest, BaseModels.Json));
+        return ZooTask.Open(dir);
+    }
+
+    public static string CheckpointFile(int k) => $"checkpoints/{k:0000}.safetensors";
+
+    public static string TaskName(string dataset, string arch, string subset) =>
+        $"{dataset}_{arch}_{string.Concat(subset.Select(c => char.IsLetterOrDigit(c) || c is '-' or '.' ? c : '_'))}";
+}

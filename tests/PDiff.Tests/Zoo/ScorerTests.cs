@@ -1,0 +1,133 @@
+using PDiff.Models;
+using PDiff.Torch;
+using PDiff.Zoo;
+using Xunit;
+
+namespace PDiff.Tests.Zoo;
+
+public class ScorerTests
+{
+    /// <summary>Random images, labels from a fixed random teacher (so accuracies are neither 0 nor 1).</summary>
+    static (LabeledImages val, LabeledImages test) Data(int n = 64)
+    {
+        using var g = new Generator(11);
+        var xv = torch.randn(new long[] { n, 1, 28, 28 }, g).DetachFromDisposeScope();
+        var yv = torch.randint(0, 10, new long[] { n }, g).DetachFromDisposeScope();
+        var xt = torch.randn(new long[] { n + 37, 1, 28, 28 }, g).DetachFromDisposeScope();
+        var yt = torch.randint(0, 10, new long[] { n + 37 }, g).DetachFromDisposeScope();
+        return (new LabeledImages(xv, yv), new LabeledImages(xt, yt));
+    }
+
+    /// <summary>M vectors near the model's own: the base vector plus noise of growing size.</summary>
+    static Tensor Vectors(ImageClassifier m, SubsetLayout l, int count)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var g = new Generator(3);
+        var v = Subsets.Flatten(m, l);
+        var rows = Enumerable.Range(0, count).Select(i => v.add(torch.randn(new[] { l.Length }, g).mul(0.3 * i))).ToList();
+        var all = torch.stack(rows);
+        var offsets = l.Offsets();
+        for (var i = 0; i < l.Tensors.Count; i++)
+            if (l.Tensors[i].IsRunningVar) // variances stay positive
+            {
+                var part = all.narrow(1, offsets[i], l.Tensors[i].Numel);
+                part.copy_(part.abs().add(0.05));
+            }
+        return all.MoveToOuterDisposeScope();
+    }
+
+    static ImageClassifier Model(string arch)
+    {
+        var spec = arch switch
+        {
+            "resnet18" => new ModelSpec { Arch = arch, Width = 4 },
+            "vit" => new ModelSpec { Arch = arch, Dim = 16, Heads = 2, MlpDim = 32, Depth = 2 },
+            "convnet3" => new ModelSpec { Arch = arch, Width = 8 },
+            _ => new ModelSpec { Arch = arch, Hidden = new[] { 32, 16 } },
+        };
+        var m = ModelRegistry.Create(spec, 2);
+        // Non-trivial running statistics, so eval-mode normalisation is exercised.
+        using (torch.no_grad())
+        using (var g = new Generator(9))
+            foreach (var (name, b) in m.named_buffers())
+                if (name.EndsWith("running_var")) b.uniform_(0.5, 1.5, g);
+                else if (name.EndsWith("running_mean")) b.uniform_(-0.1, 0.1, g);
+        return m;
+    }
+
+    [Theory]
+    [InlineData("resnet18", "last-two-norms", "layer4.1.bn1")]
+    [InlineData("resnet18", "bn10-14", "layer3.0.bn1")]
+    [InlineData("resnet18", "classifier", "fc")]
+    [InlineData("resnet18", "first-conv", "conv1")]
+    [InlineData("resnet18", "layer2.0.shortcut", "layer2.0.shortcut")]
+    [InlineData("resnet18", "layer4.1.bn1.running_var,layer4.1.bn2", "layer4.1.bn1")]
+    [InlineData("vit", "last-two-norms", "blocks.1.norm2")]
+    [InlineData("vit", "blocks.0.attn", "blocks.0.attn")]
+    [InlineData("convnet3", "last-two-norms", "features.5")]
+    [InlineData("mlp", "last-two-norms", "bn1")]
+    public void CachedScoringEqualsTheFullForwardPass(string arch, string subset, string cutStage)
+    {
+        using var m = Model(arch);
+        var layout = Subsets.Resolve(m, subset);
+        var (val, test) = Data();
+        using var vectors = Vectors(m, layout, 5);
+        using var before = Subsets.Flatten(m, layout);
+        var full = new FullScorer(m, layout, val, test, batchSize: 40);
+        using var cached = new CachedScorer(m, layout, val, test, batchSize: 40, rowsPerForward: 150, maxStack: 3);
+        Assert.Equal(cutStage, cached.CutStageName);
+        foreach (var split in new[] { EvalSplit.Validation, EvalSplit.Test })
+        {
+            using var lf = full.Logits(vectors, split);
+            using var lc = cached.Logits(vectors, split);
+            Assert.Equal(lf.shape, lc.shape);
+            Assert.True(lf.allclose(lc, 1e-5, 1e-5), $"{arch}/{subset}: cached logits differ from the full pass");
+            var sf = SubsetScorerBase.ScoresFromLogits(lf, split == EvalSplit.Validation ? val.Y : test.Y);
+            var sc = cached.Score(vectors, split);
+            for (var i = 0; i < sf.Count; i++)
+            {
+                Assert.Equal(sf[i].Accuracy, sc[i].Accuracy);
+                Assert.Equal(sf[i].Wrong.Words, sc[i].Wrong.Words);
+            }
+            // The vectors really change the outputs (the test would be vacuous otherwise).
+            using var first = lf.select(0, 0);
+            using var last = lf.select(0, 4);
+            Assert.False(first.allclose(last, 1e-3, 1e-3));
+            Assert.All(sf, x => Assert.InRange(x.Accuracy, 0.0, 1.0));
+        }
+        using var after = Subsets.Flatten(m, layout);
+        Assert.Equal(before.data<float>(), after.data<float>()); // the base model is left as it was
+        Assert.True(cached.CacheBytes > 0);
+    }
+
+    [Fact]
+    public void ScoreMatchesAHandCountOfTheBaseModel()
+    {
+        using var m = Model("resnet18");
+        var layout = Subsets.Resolve(m, "last-two-norms");
+        var (val, test) = Data(100);
+        using var v = Subsets.Flatten(m, layout);
+        using var cached = new CachedScorer(m, layout, val, test);
+        var s = cached.Score(v, EvalSplit.Validation).Single();
+        m.eval();
+        using var logits = m.forward(val.X);
+        var pred = logits.argmax(1).data<long>();
+        var y = val.Y.data<long>();
+        var wrong = pred.Zip(y, (p, t) => p != t).ToArray();
+        Assert.Equal(wrong.Count(w => w), s.Wrong.Count);
+        Assert.Equal(1 - wrong.Count(w => w) / 100.0, s.Accuracy, 12);
+        for (var i = 0; i < 100; i++) Assert.Equal(wrong[i], s.Wrong[i]);
+    }
+
+    [Fact]
+    public void BadVectorShapesAreRejected()
+    {
+        using var m = Model("mlp");
+        var layout = Subsets.Resolve(m, "last-two-norms");
+        var (val, test) = Data(20);
+        using var cached = new CachedScorer(m, layout, val, test);
+        using var bad = torch.zeros(new long[] { 2, layout.Length + 1 });
+        var e = Assert.Throws<ArgumentException>(() => cached.Score(bad, EvalSplit.Test));
+        Assert.Contains($"[M, {layout.Length}]", e.Message);
+    }
+}

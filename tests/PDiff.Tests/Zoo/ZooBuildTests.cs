@@ -1,0 +1,96 @@
+using System.Text.Json;
+using PDiff.Data;
+using PDiff.Models;
+using PDiff.Torch;
+using PDiff.Zoo;
+using Xunit;
+
+namespace PDiff.Tests.Zoo;
+
+/// <summary>The whole zoo build in the smoke profile on real Fashion-MNIST, and its task folder.</summary>
+public class ZooBuildTests
+{
+    [Fact]
+    public void SmokeBuildWritesACompleteTaskFolder()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "pdiff-zoo-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var log = new StringWriter();
+            var options = new ZooBuildOptions
+            {
+                Dataset = "fashion-mnist", Arch = "resnet18", Subset = "last-two-norms", Profile = Profile.Smoke, K = 5, Out = dir,
+                Data = new DataOptions { MaxTrain = 600, ValidationSize = 200, MaxTest = 300 },
+            };
+            var task = ZooBuilder.Build(options, log);
+            var text = log.ToString();
+            Assert.Contains("[base]", text);
+            Assert.Contains("[collect]", text);
+            Assert.Contains("wrote", text);
+
+            // manifest.json, read back as plain JSON: the fields a user relies on.
+            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json")));
+            var root = doc.RootElement;
+            Assert.Equal("pdiff-zoo", root.GetProperty("format").GetString());
+            Assert.Equal("fashion-mnist", root.GetProperty("dataset").GetString());
+            Assert.Equal("resnet18", root.GetProperty("model").GetProperty("arch").GetString());
+            Assert.Equal(4, root.GetProperty("model").GetProperty("width").GetInt32());
+            Assert.Equal(600, root.GetProperty("data").GetProperty("train").GetInt32());
+            Assert.Equal(200, root.GetProperty("data").GetProperty("validation").GetInt32());
+            Assert.Equal(300, root.GetProperty("data").GetProperty("test").GetInt32());
+            Assert.Equal("base.safetensors", root.GetProperty("baseModel").GetString());
+            var tensors = root.GetProperty("subset").GetProperty("tensors").EnumerateArray().Select(t => t.GetProperty("name").GetString()).ToArray();
+            Assert.Equal(new[] { "layer4.1.bn1.weight", "layer4.1.bn1.bias", "layer4.1.bn2.weight", "layer4.1.bn2.bias" }, tensors);
+            Assert.Equal(128, root.GetProperty("subset").GetProperty("length").GetInt64());
+            Assert.Equal("V2", root.GetProperty("recipe").GetProperty("kind").GetString());
+            Assert.Equal(40UL, root.GetProperty("seeds").GetProperty("collection").GetUInt64());
+            Assert.Equal("smoke", root.GetProperty("profile").GetString());
+            var cps = root.GetProperty("checkpoints").EnumerateArray().ToList();
+            Assert.Equal(5, cps.Count);
+            Assert.Equal("checkpoints/0000.safetensors", cps[0].GetProperty("file").GetString());
+            Assert.Equal(2, cps[0].GetProperty("iteration").GetInt64());
+            foreach (var c in cps)
+            {
+                Assert.True(File.Exists(Path.Combine(dir, c.GetProperty("file").GetString()!)));
+                // A smoke model (19 steps) is barely trained: only the range is certain.
+                Assert.InRange(c.GetProperty("valAccuracy").GetDouble(), 0.0, 1.0);
+                Assert.InRange(c.GetProperty("testAccuracy").GetDouble(), 0.0, 1.0);
+            }
+            Assert.True(File.Exists(Path.Combine(dir, "base.safetensors")));
+            Assert.True(File.Exists(Path.Combine(dir, "base.json")));
+
+            // The recorded accuracies are exactly what re-evaluating the stored vectors gives, on the
+            // rebuilt split, with the uncached reference scorer.
+            using var matrix = task.LoadMatrix();
+            Assert.Equal(new long[] { 5, 128 }, matrix.shape);
+            using var data = task.LoadData();
+            using var model = task.LoadBaseModel();
+            var scorer = new FullScorer(model, task.Layout, new LabeledImages(data.Validation.X, data.Validation.Y), new LabeledImages(data.Test.X, data.Test.Y));
+            var val = scorer.Score(matrix, EvalSplit.Validation);
+            var test = scorer.Score(matrix, EvalSplit.Test);
+            for (var k = 0; k < 5; k++)
+            {
+                Assert.Equal(task.Manifest.Checkpoints[k].ValAccuracy, val[k].Accuracy);
+                Assert.Equal(task.Manifest.Checkpoints[k].TestAccuracy, test[k].Accuracy);
+            }
+
+            // Rebuilding with another K reuses the base model instead of retraining it.
+            var log2 = new StringWriter();
+            var again = ZooBuilder.Build(options with { K = 3 }, log2);
+            Assert.Contains("reusing the base model", log2.ToString());
+            Assert.Equal(3, again.K);
+            Assert.Equal(3, Directory.GetFiles(Path.Combine(dir, "checkpoints")).Length); // stale files removed
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void OpeningAFolderWithoutManifestSaysHowToMakeOne()
+    {
+        var e = Assert.Throws<FileNotFoundException>(() => ZooTask.Open("/nonexistent/zoo"));
+        Assert.Contains("pdiff zoo build", e.Message);
+    }
+}

@@ -1,0 +1,228 @@
+using System.Globalization;
+using PDiff.Data;
+using PDiff.Models;
+using PDiff.Torch;
+using PDiff.Zoo;
+
+namespace PDiff.Cli.Commands;
+
+/// <summary>`pdiff zoo build|import|info|subsets`: base models and checkpoint zoos (lib/Zoo).</summary>
+public sealed class ZooCommand : ICommand
+{
+    public string Name => "zoo";
+    public string Summary => "train a base model and collect K subset checkpoints (or import PyTorch ones); inspect a zoo";
+
+    public string Usage => """
+        usage:
+          pdiff zoo build --out <dir> [--dataset fashion-mnist|mnist] [--arch resnet18|convnet3|mlp|vit]
+                          [--subset last-two-norms] [--k 200] [--profile smoke|quick|paper] [--recipe v2|v1]
+                          [--seed 0] [--base-seed 42] [--collect-seed 40] [--width W] [--depth D] [--epochs E]
+                          [--lr X] [--save-every N] [--augment] [--frozen-norms-train] [--eval-after-first-save]
+                          [--retrain] [--threads N]
+              Trains the base model (reused from <dir> when it matches), collects K checkpoints of the subset,
+              scores each on validation and test, and writes <dir>/manifest.json, base.safetensors and
+              checkpoints/*.safetensors. --subset takes a preset (last-two-norms, classifier, first-conv, all,
+              and for resnet18 bn14-16, bn10-14), layer or parameter names, globs (layer4.*.bn?) or re:regexes,
+              comma-separated. --recipe v2 (default): AdamW, constant lr, one checkpoint per iteration;
+              v1: SGD continued, a checkpoint every --save-every iterations. --frozen-norms-train and
+              --eval-after-first-save reproduce the reference's BN-mode behaviour (off by default).
+          pdiff zoo import --checkpoints <dir of .pth> --base <state dict .pth|.safetensors> --arch <arch>
+                           --out <dir> [--width W] [--hidden 256,128] [--depth D] [--dim D] [--heads H]
+                           [--mlp-dim M] [--classes 10] [--dataset fashion-mnist [--seed 0]]
+              Converts a folder of PyTorch subset checkpoints (dicts of tensors, e.g. from the reference's
+              finetune.py) plus their base model into a zoo; scores them when --dataset is given.
+          pdiff zoo info <dir>
+              Prints a zoo's task, subset, recipe and accuracy summary.
+          pdiff zoo subsets --arch <arch> [--width W] [--depth D]
+              Lists the subset presets of an architecture with the tensors each selects.
+
+        """;
+
+    public int Run(string[] args)
+    {
+        if (args.Length == 0) throw new UsageException("missing subcommand (build, import, info or subsets).");
+        var o = Options.Parse(args[1..]);
+        return args[0] switch
+        {
+            "build" => Build(o),
+            "import" => Import(o),
+            "info" => Info(o),
+            "subsets" => ListSubsets(o),
+            _ => throw new UsageException($"unknown subcommand '{args[0]}' (expected build, import, info or subsets)."),
+        };
+    }
+
+    static int Build(Options o)
+    {
+        o.Allow("out", "dataset", "arch", "subset", "k", "profile", "recipe", "seed", "base-seed", "collect-seed", "width", "depth",
+            "epochs", "lr", "save-every", "augment", "frozen-norms-train", "eval-after-first-save", "retrain", "threads");
+        SetThreads(o);
+        var profile = Profiles.Parse(o.Get("profile") ?? "quick");
+        var arch = ModelRegistry.Canonical(o.Get("arch") ?? "resnet18");
+        var recipeKind = (o.Get("recipe") ?? "v2").ToLowerInvariant() switch
+        {
+            "v2" => RecipeKind.V2,
+            "v1" => RecipeKind.V1,
+            var r => throw new UsageException($"--recipe must be v1 or v2, not '{r}'."),
+        };
+        var k = o.Int("k") ?? ZooProfiles.K(profile);
+        var model = ZooProfiles.Model(profile, arch);
+        if (o.Int("width") is { } w) model = model with { Width = w };
+        if (o.Int("depth") is { } d) model = model with { Depth = d };
+        var train = ZooProfiles.Train(profile, arch);
+        if (o.Int("epochs") is { } e) train = train with { Epochs = e, Milestones = train.Schedule == "multistep" ? TrainConfig.V1(e).Milestones : train.Milestones };
+        if (o.ULong("base-seed") is { } bs) train = train with { Seed = bs };
+        var recipe = recipeKind == RecipeKind.V2 ? CollectionRecipe.V2(k, arch) : CollectionRecipe.V1(k, ZooProfiles.V1SaveEvery(profile));
+        if (o.Double("lr") is { } lr) recipe = recipe with { Lr = lr };
+        if (o.Int("save-every") is { } se) recipe = recipe with { SaveEvery = se };
+        if (o.ULong("collect-seed") is { } cs) recipe = recipe with { Seed = cs };
+        recipe = recipe with
+        {
+            Augment = o.Flag("augment"),
+            FrozenNormsTrain = o.Flag("frozen-norms-train"),
+            EvalAfterFirstSave = o.Flag("eval-after-first-save"),
+        };
+        var task = ZooBuilder.Build(new ZooBuildOptions
+        {
+            Dataset = o.Get("dataset") ?? "fashion-mnist",
+            Arch = arch,
+            Subset = o.Get("subset") ?? Subsets.DefaultPreset,
+            Profile = profile,
+            Recipe = recipeKind,
+            K = k,
+            Out = o.Required("out"),
+            DataSeed = o.ULong("seed") ?? 0,
+            Model = model,
+            Train = train,
+            Collection = recipe,
+            Retrain = o.Flag("retrain"),
+        }, Console.Out);
+        Console.Out.WriteLine($"zoo written to {Path.GetFullPath(task.Directory)} ({task.K} checkpoints × {task.Layout.Length} numbers)");
+        return ExitCodes.Ok;
+    }
+
+    static int Import(Options o)
+    {
+        o.Allow("checkpoints", "base", "arch", "out", "width", "hidden", "depth", "dim", "heads", "mlp-dim", "classes", "dataset", "seed", "threads");
+        SetThreads(o);
+        var task = ZooImport.FromPthFolder(new ZooImportOptions
+        {
+            Checkpoints = o.Required("checkpoints"),
+            BaseModel = o.Required("base"),
+            Model = Spec(o),
+            Out = o.Required("out"),
+            Dataset = o.Get("dataset"),
+            DataSeed = o.ULong("seed") ?? 0,
+        }, Console.Out);
+        Console.Out.WriteLine($"zoo written to {Path.GetFullPath(task.Directory)} ({task.K} checkpoints × {task.Layout.Length} numbers)");
+        return ExitCodes.Ok;
+    }
+
+    static int Info(Options o)
+    {
+        var dir = o.Positional.FirstOrDefault() ?? o.Get("dir") ?? throw new UsageException("pdiff zoo info needs the zoo folder.");
+        var m = ZooTask.Open(dir).Manifest;
+        var inv = CultureInfo.InvariantCulture;
+        Console.Out.WriteLine($"task      {m.Task} ({m.Source}{(m.Profile is null ? "" : $", profile {m.Profile}")})");
+        Console.Out.WriteLine($"model     {m.Model}  base {m.BaseModel}" + (m.BaseTestAccuracy is { } bt ? string.Format(inv, "  val {0:P2} test {1:P2}", m.BaseValAccuracy, bt) : ""));
+        if (m.Data is { } d) Console.Out.WriteLine($"data      {m.Dataset}: {d.Train} train / {d.Validation} validation / {d.Test} test (seed {d.Seed}, fingerprint {d.Fingerprint})");
+        Console.Out.WriteLine($"subset    '{m.Subset.Selector}': {m.Subset.Length:N0} numbers in {m.Subset.Tensors.Count} tensors");
+        foreach (var t in m.Subset.Tensors) Console.Out.WriteLine($"            {t.Name} [{string.Join(", ", t.Shape)}]");
+        if (m.Recipe is { } r) Console.Out.WriteLine(string.Format(inv, "recipe    {0}, K {1}, lr {2}, batch {3}, save every {4}, seed {5}{6}{7}", r.Kind, r.K, r.Lr, r.BatchSize, r.SaveEvery, r.Seed,
+            r.FrozenNormsTrain ? ", frozen norms in train mode (V1)" : "", r.EvalAfterFirstSave ? ", eval after first save (V2 quirk)" : ""));
+        if (m.Validation is { } v) Console.Out.WriteLine(string.Format(inv, "val acc   mean {0:P2}  min {1:P2}  median {2:P2}  max {3:P2}  std {4:P3}", v.Mean, v.Min, v.Median, v.Max, v.Std));
+        if (m.Test is { } te) Console.Out.WriteLine(string.Format(inv, "test acc  mean {0:P2}  min {1:P2}  median {2:P2}  max {3:P2}  std {4:P3}", te.Mean, te.Min, te.Median, te.Max, te.Std));
+        if (m.Seconds.Count > 0) Console.Out.WriteLine("seconds   " + string.Join(", ", m.Seconds.Select(kv => string.Format(inv, "{0} {1:F0}", kv.Key, kv.Value))));
+        return ExitCodes.Ok;
+    }
+
+    static int ListSubsets(Options o)
+    {
+        o.Allow("arch", "width", "hidden", "depth", "dim", "heads", "mlp-dim", "classes");
+        using var model = ModelRegistry.Create(Spec(o), 0);
+        Console.Out.WriteLine($"{model.Spec}: {model.parameter_count():N0} parameters");
+        foreach (var p in Subsets.PresetNames(model))
+        {
+            try
+            {
+                var l = Subsets.Resolve(model, p);
+                var names = l.Tensors.Select(t => t.Name).ToList();
+                Console.Out.WriteLine($"  {p,-15} {l.Length,12:N0} numbers  {string.Join(", ", names.Take(6))}{(names.Count > 6 ? $", … ({names.Count} tensors)" : "")}");
+            }
+            catch (ArgumentException e)
+            {
+                Console.Out.WriteLine($"  {p,-15} (not available: {e.Message})");
+            }
+        }
+        return ExitCodes.Ok;
+    }
+
+    static ModelSpec Spec(Options o)
+    {
+        var spec = new ModelSpec { Arch = ModelRegistry.Canonical(o.Get("arch") ?? throw new UsageException("--arch is required.")) };
+        spec = spec with
+        {
+            Width = o.Int("width"), Depth = o.Int("depth"), Dim = o.Int("dim"), Heads = o.Int("heads"), MlpDim = o.Int("mlp-dim"),
+            Classes = o.Int("classes") ?? 10,
+            Hidden = o.Get("hidden") is { } h ? h.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() : null,
+        };
+        try { return ModelRegistry.Complete(spec); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+    }
+
+    static void SetThreads(Options o)
+    {
+        if (o.Int("threads") is { } t) torch.set_num_threads(t);
+    }
+
+    /// <summary>`--name value` and `--flag` options plus positionals; unknown names are usage errors.</summary>
+    sealed class Options
+    {
+        readonly Dictionary<string, string?> values = new();
+        public List<string> Positional { get; } = new();
+
+        static readonly HashSet<string> Flags = new() { "augment", "frozen-norms-train", "eval-after-first-save", "retrain" };
+
+        public static Options Parse(string[] args)
+        {
+            var o = new Options();
+            for (var i = 0; i < args.Length; i++)
+            {
+                if (!args[i].StartsWith("--", StringComparison.Ordinal)) { o.Positional.Add(args[i]); continue; }
+                var name = args[i][2..];
+                string? value = null;
+                var eq = name.IndexOf('=');
+                if (eq >= 0) (name, value) = (name[..eq], name[(eq + 1)..]);
+                else if (!Flags.Contains(name))
+                {
+                    if (i + 1 >= args.Length) throw new UsageException($"--{name} needs a value.");
+                    value = args[++i];
+                }
+                o.values[name] = value;
+            }
+            return o;
+        }
+
+        public void Allow(params string[] names)
+        {
+            var unknown = values.Keys.Where(k => !names.Contains(k)).ToList();
+            if (unknown.Count > 0) throw new UsageException($"unknown option{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown.Select(u => "--" + u))}.");
+        }
+
+        public string? Get(string name) => values.TryGetValue(name, out var v) ? v : null;
+        public string Required(string name) => Get(name) ?? throw new UsageException($"--{name} is required.");
+        public bool Flag(string name) => values.ContainsKey(name);
+
+        public int? Int(string name) => Get(name) is { } s
+            ? int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : throw new UsageException($"--{name} wants an integer, not '{s}'.")
+            : null;
+
+        public ulong? ULong(string name) => Get(name) is { } s
+            ? ulong.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : throw new UsageException($"--{name} wants a non-negative integer, not '{s}'.")
+            : null;
+
+        public double? Double(string name) => Get(name) is { } s
+            ? double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : throw new UsageException($"--{name} wants a number, not '{s}'.")
+            : null;
+    }
+}
