@@ -259,11 +259,4 @@ internal static unsafe partial class Native
     [DllImport(Lib)] internal static extern double pd_optim_get_lr(IntPtr o);
     [DllImport(Lib, CharSet = CharSet.Ansi)] internal static extern int pd_optim_save(IntPtr o, [MarshalAs(UnmanagedType.LPUTF8Str)] string path);
     [DllImport(Lib, CharSet = CharSet.Ansi)] internal static extern int pd_optim_load(IntPtr o, [MarshalAs(UnmanagedType.LPUTF8Str)] string path);
-
-    // ---- torch.save reader ----
-    [DllImport(Lib)] internal static extern IntPtr pd_pickle_load(byte* bytes, long n);
-    [DllImport(Lib)] internal static extern int pd_dict_size(IntPtr d);
-    [DllImport(Lib)] internal static extern IntPtr pd_dict_name(IntPtr d, int i);
-    [DllImport(Lib)] internal static extern IntPtr pd_dict_tensor(IntPtr d, int i);
-    [DllImport(Lib)] internal static extern void pd_dict_free(IntPtr d);
 }

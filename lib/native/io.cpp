@@ -1,48 +1,40 @@
-// Reading PyTorch `torch.save` files (zip format) without Python: libtorch's unpickler returns the
-// generic dict of name -> tensor that `torch.save(state_dict)` wrote.
+// Raw access to tensor bytes for the file formats read and written in C# (lib/Torch/Serialization):
+// safetensors, and the storages of torch.save archives. The formats themselves are parsed in C#, where
+// a malformed file can only raise an exception; native code only copies bytes into tensors whose sizes
+// were checked against the file first.
 #include "common.h"
-#include <torch/serialize.h>
-#include <caffe2/serialize/inline_container.h>
 
-struct pd_dict {
-  std::vector<std::string> names;
-  std::vector<at::Tensor> tensors;
-};
-
-static void collect(const c10::IValue& v, const std::string& prefix, pd_dict& out) {
-  if (v.isTensor()) {
-    out.names.push_back(prefix);
-    out.tensors.push_back(v.toTensor());
-  } else if (v.isGenericDict()) {
-    for (const auto& kv : v.toGenericDict()) {
-      if (!kv.key().isString()) throw std::runtime_error("dictionary key is not a string");
-      std::string k = kv.key().toStringRef();
-      collect(kv.value(), prefix.empty() ? k : prefix + "." + k, out);
-    }
-  } else if (v.isNone() || v.isInt() || v.isDouble() || v.isBool() || v.isString()) {
-    // Non-tensor entries (e.g. an epoch counter) are skipped.
-  } else {
-    throw std::runtime_error("unsupported value of type " + v.tagKind() + " at '" + prefix + "'");
-  }
-}
-
-// Parses the bytes of a torch.save file; nested dicts are flattened with dotted names.
-PD_API pd_dict* pd_pickle_load(const char* bytes, int64_t n) {
+// The first byte of a dense, contiguous CPU tensor with at least one element, for bulk copies to and
+// from files; nullptr (with an error) for any other tensor, so a strided or device buffer is never read
+// as flat bytes.
+PD_API void* pd_data_ptr(pd_tensor a) {
   try {
-    std::vector<char> data(bytes, bytes + n);
-    c10::IValue v = torch::pickle_load(data);
-    auto* d = new pd_dict();
-    try {
-      collect(v, "", *d);
-    } catch (...) {
-      delete d;
-      throw;
-    }
-    return d;
+    if (!A.defined() || A.layout() != at::kStrided || !A.device().is_cpu() || !A.is_contiguous() || A.numel() == 0)
+      throw std::runtime_error("raw data access needs a non-empty, dense, contiguous CPU tensor");
+    return A.data_ptr();
   }
   PD_CATCH(return nullptr)
 }
-PD_API int pd_dict_size(pd_dict* d) { return (int)d->names.size(); }
-PD_API const char* pd_dict_name(pd_dict* d, int i) { return d->names.at(i).c_str(); }
-PD_API pd_tensor pd_dict_tensor(pd_dict* d, int i) { PD_T(d->tensors.at(i)) }
-PD_API void pd_dict_free(pd_dict* d) { delete d; }
+
+// A view of a 1-D storage tensor with the given sizes, strides and offset (what torch.save records),
+// detached from autograd like a freshly loaded tensor. Every element it can reach must lie inside the
+// storage: the C# caller checks this too, but a view past its buffer would read foreign memory.
+PD_API pd_tensor pd_storage_view(pd_tensor a, const int64_t* sizes, const int64_t* strides, int ndim, int64_t offset) {
+  try {
+    if (A.dim() != 1 || !A.is_contiguous()) throw std::runtime_error("storage must be a contiguous 1-D tensor");
+    if (offset < 0) throw std::runtime_error("negative storage offset");
+    __int128 last = offset;
+    bool empty = false;
+    for (int d = 0; d < ndim; d++) {
+      if (sizes[d] < 0 || strides[d] < 0) throw std::runtime_error("negative size or stride");
+      if (sizes[d] == 0) empty = true;
+      last += (__int128)(sizes[d] - 1) * strides[d];
+    }
+    if (!empty && last >= (__int128)A.numel())
+      throw std::runtime_error("view reaches element " + std::to_string((long long)last) + " of a storage of " +
+                               std::to_string(A.numel()));
+    at::NoGradGuard no_grad;
+    return pd::wrap(A.as_strided(pd::ints(sizes, ndim), pd::ints(strides, ndim), offset).detach());
+  }
+  PD_CATCH(return nullptr)
+}

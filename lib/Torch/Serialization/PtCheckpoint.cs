@@ -1,0 +1,321 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Text;
+
+namespace PDiff.Torch;
+
+/// <summary>
+/// Reads PyTorch <c>torch.save</c> files (the zip format of PyTorch ≥ 1.6) without Python: a state dict,
+/// or any nest of dicts, lists and tuples holding tensors. Nested names are joined with dots
+/// (<c>{"model": {"fc.weight": t}}</c> gives <c>model.fc.weight</c>), list and tuple items by index.
+/// Numbers, strings, None and pickled Python objects are skipped: nothing in the file is executed.
+/// Tensors land on the CPU (like <c>map_location="cpu"</c>); tensors that shared storage in Python
+/// share it here too.
+/// </summary>
+/// <remarks>
+/// libtorch 1.13's own unpickler (<c>torch::pickle_load</c>) cannot be used: it turns every
+/// <c>OrderedDict</c>, which is what <c>state_dict()</c> returns, into None, and it trusts the sizes
+/// and strides written in the file. The pickle is therefore parsed here (<see cref="TorchPickle"/>), and
+/// libtorch only receives storages whose byte counts were checked against the archive.
+/// </remarks>
+public static class PtCheckpoint
+{
+    const int MaxDepth = 100;
+    const int MaxNameLength = 1 << 16;
+
+    /// <summary>Loads the tensors of a torch.save file, in the order they were saved.</summary>
+    public static OrderedDictionary<string, Tensor> Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        return Load(fs, path);
+    }
+
+    /// <summary>Loads the tensors of a torch.save file held in memory; <paramref name="sourceName"/> names it in errors.</summary>
+    public static OrderedDictionary<string, Tensor> Load(byte[] bytes, string sourceName = "<memory>")
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        using var ms = new MemoryStream(bytes, writable: false);
+        return Load(ms, sourceName);
+    }
+
+    internal static InvalidDataException Bad(string path, string problem) =>
+        new($"'{path}' is not a readable PyTorch checkpoint: {problem}.");
+
+    static OrderedDictionary<string, Tensor> Load(Stream s, string path)
+    {
+        using var archive = new TorchArchive(s, path);
+        var root = TorchPickle.Read(archive.ReadPickle(), path);
+        var result = new OrderedDictionary<string, Tensor>(StringComparer.Ordinal);
+        var skipped = new List<string>();
+        try
+        {
+            var budget = new Budget();
+            Flatten(root, "", 0, result, skipped, archive, budget, path);
+            if (result.Count == 0 && skipped.Count > 0)
+                throw Bad(path, $"it holds no tensors, only pickled Python objects ({string.Join(", ", skipped.Distinct().Take(3))}); " +
+                                "load it in Python and save model.state_dict() instead of the model object");
+            return result;
+        }
+        catch
+        {
+            foreach (var t in result.Values) t.Dispose();
+            throw;
+        }
+    }
+
+    sealed class Budget
+    {
+        public long Visits;
+    }
+
+    static void Flatten(object? v, string name, int depth, OrderedDictionary<string, Tensor> result, List<string> skipped,
+        TorchArchive archive, Budget budget, string path)
+    {
+        // Shared references can make a small pickle describe a huge (or cyclic) tree: bound the walk.
+        if (depth > MaxDepth) throw Bad(path, $"its values nest deeper than {MaxDepth} levels (or form a cycle)");
+        if (++budget.Visits > 10_000_000) throw Bad(path, "its values reference each other too many times");
+        if (name.Length > MaxNameLength) throw Bad(path, $"a joined name is longer than {MaxNameLength} characters");
+        switch (v)
+        {
+            case TensorRef r:
+                var t = archive.Tensor(r);
+                if (!result.TryAdd(name, t))
+                {
+                    t.Dispose();
+                    throw Bad(path, $"the name '{name}' occurs twice once nested names are joined with dots");
+                }
+                break;
+            case PyDict d:
+                foreach (var (k, item) in d.Items)
+                {
+                    var key = k switch
+                    {
+                        string s => s,
+                        long l => l.ToString(CultureInfo.InvariantCulture),
+                        _ => null, // tuple or float keys name no state-dict entry
+                    };
+                    if (key != null) Flatten(item, Join(name, key), depth + 1, result, skipped, archive, budget, path);
+                }
+                break;
+            case PyList l:
+                for (var i = 0; i < l.Count; i++) Flatten(l[i], Join(name, i.ToString(CultureInfo.InvariantCulture)), depth + 1, result, skipped, archive, budget, path);
+                break;
+            case object?[] tuple:
+                for (var i = 0; i < tuple.Length; i++) Flatten(tuple[i], Join(name, i.ToString(CultureInfo.InvariantCulture)), depth + 1, result, skipped, archive, budget, path);
+                break;
+            case PyObject o:
+                skipped.Add(o.Class);
+                break;
+        }
+    }
+
+    static string Join(string prefix, string key) => prefix.Length == 0 ? key : prefix + "." + key;
+}
+
+/// <summary>
+/// The zip container of a torch.save file: <c>&lt;name&gt;/data.pkl</c> (the pickle) and
+/// <c>&lt;name&gt;/data/&lt;key&gt;</c> (one raw little-endian record per storage), all stored
+/// uncompressed. Each record is checked (size, CRC) before its bytes become a tensor.
+/// </summary>
+internal sealed class TorchArchive : IDisposable
+{
+    readonly string path;
+    readonly long fileLength;
+    readonly ZipArchive zip;
+    readonly string prefix;
+    readonly Dictionary<string, (Tensor Storage, ScalarType DType)> storages = new(StringComparer.Ordinal);
+
+    public TorchArchive(Stream s, string path)
+    {
+        this.path = path;
+        fileLength = s.Length;
+        Span<byte> magic = stackalloc byte[2];
+        var got = s.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
+        s.Position = 0;
+        if (got == 2 && magic[0] == 0x80 && magic[1] <= 5)
+            throw PtCheckpoint.Bad(path, "it is in the legacy torch.save format (PyTorch < 1.6, or _use_new_zipfile_serialization=False); " +
+                                         "re-save it with torch.save from PyTorch 1.6 or later");
+        if (got < 2 || magic[0] != (byte)'P' || magic[1] != (byte)'K')
+            throw PtCheckpoint.Bad(path, "it is not a zip archive (torch.save writes zip files)");
+        zip = Zip("its zip directory is corrupt", () => new ZipArchive(s, ZipArchiveMode.Read, leaveOpen: true));
+        try
+        {
+            var pickles = Zip("its zip directory is corrupt", () => zip.Entries.Where(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal) && e.FullName.IndexOf('/') == e.FullName.Length - 9).ToList());
+            if (pickles.Count != 1)
+            {
+                var torchScript = zip.Entries.Any(e => e.FullName.EndsWith("/constants.pkl", StringComparison.Ordinal));
+                throw PtCheckpoint.Bad(path, pickles.Count == 0
+                    ? torchScript ? "it is a TorchScript archive (torch.jit.save), not a torch.save file" : "it has no <name>/data.pkl entry"
+                    : "it has more than one <name>/data.pkl entry");
+            }
+            prefix = pickles[0].FullName[..^"data.pkl".Length];
+            var order = Entry("byteorder");
+            if (order != null)
+            {
+                var text = Encoding.ASCII.GetString(Read(order, 16, "byteorder"));
+                if (text != "little") throw PtCheckpoint.Bad(path, $"its data is stored {text}-endian; only little-endian files can be read");
+            }
+        }
+        catch
+        {
+            zip.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var (t, _) in storages.Values) t.Dispose();
+        zip.Dispose();
+    }
+
+    public byte[] ReadPickle() => Read(Entry("data.pkl")!, int.MaxValue, "data.pkl");
+
+    T Zip<T>(string what, Func<T> f)
+    {
+        try { return f(); }
+        catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException or ArgumentException)
+        {
+            throw PtCheckpoint.Bad(path, $"{what} ({e.Message})");
+        }
+    }
+
+    ZipArchiveEntry? Entry(string name) => Zip("its zip directory is corrupt", () => zip.GetEntry(prefix + name));
+
+    // Sizes come from the zip directory, which a corrupt file can fill with anything: nothing is
+    // allocated before the size is checked against the file.
+    void CheckSize(ZipArchiveEntry e, long want, string name)
+    {
+        if (e.Length != e.CompressedLength)
+            throw PtCheckpoint.Bad(path, $"record '{name}' is compressed; torch.save stores records uncompressed (was the file re-zipped?)");
+        if (e.Length < 0 || e.Length > fileLength)
+            throw PtCheckpoint.Bad(path, $"record '{name}' claims {e.Length} bytes in a file of {fileLength}");
+        if (want >= 0 && e.Length != want)
+            throw PtCheckpoint.Bad(path, $"record '{name}' holds {e.Length} bytes but its tensor storage needs {want}");
+    }
+
+    byte[] Read(ZipArchiveEntry e, int max, string name)
+    {
+        CheckSize(e, -1, name);
+        if (e.Length > max) throw PtCheckpoint.Bad(path, $"record '{name}' is too large ({e.Length} bytes)");
+        var bytes = new byte[e.Length];
+        Zip($"record '{name}' cannot be read", () =>
+        {
+            using var s = e.Open();
+            s.ReadExactly(bytes);
+            return 0;
+        });
+        if (Crc32.Compute(0, bytes) != e.Crc32) throw PtCheckpoint.Bad(path, $"record '{name}' fails its CRC check (the file is corrupt)");
+        return bytes;
+    }
+
+    /// <summary>A tensor of the checkpoint: a view of its storage, which is read once per key.</summary>
+    public unsafe Tensor Tensor(TensorRef r)
+    {
+        var storage = Storage(r.Storage);
+        // The view must stay inside the storage (libtorch would read past it otherwise).
+        long last = r.Offset;
+        var empty = false;
+        try
+        {
+            for (var d = 0; d < r.Size.Length; d++)
+            {
+                if (r.Size[d] < 0 || r.Stride[d] < 0) throw new OverflowException();
+                if (r.Size[d] == 0) empty = true;
+                last = checked(last + checked((r.Size[d] - 1) * r.Stride[d]));
+            }
+        }
+        catch (OverflowException)
+        {
+            throw PtCheckpoint.Bad(path, $"a tensor has invalid sizes [{string.Join(", ", r.Size)}] or strides [{string.Join(", ", r.Stride)}]");
+        }
+        if (r.Offset < 0 || (!empty && last >= r.Storage.Numel))
+            throw PtCheckpoint.Bad(path, $"a tensor (sizes [{string.Join(", ", r.Size)}], strides [{string.Join(", ", r.Stride)}], offset {r.Offset}) " +
+                                         $"reaches outside its storage '{r.Storage.Key}' of {r.Storage.Numel} elements");
+        Tensor t;
+        fixed (long* sz = r.Size)
+        fixed (long* st = r.Stride)
+            t = PDiff.Torch.Tensor.Check(Native.pd_storage_view(storage.Handle, sz, st, r.Size.Length, r.Offset), "torch.load", storage);
+        if (r.RequiresGrad) t.requires_grad = true;
+        return t;
+    }
+
+    unsafe Tensor Storage(StorageRef r)
+    {
+        if (storages.TryGetValue(r.Key, out var known))
+            return known.DType == r.DType ? known.Storage
+                : throw PtCheckpoint.Bad(path, $"storage '{r.Key}' is used both as {known.DType.Name()} and {r.DType.Name()}");
+        var name = "data/" + r.Key;
+        var e = Entry(name) ?? throw PtCheckpoint.Bad(path, $"record '{name}' of a tensor storage is missing");
+        long bytes;
+        try { bytes = checked(r.Numel * r.DType.ElementSize()); }
+        catch (OverflowException) { throw PtCheckpoint.Bad(path, $"storage '{r.Key}' claims {r.Numel} elements"); }
+        CheckSize(e, bytes, name);
+
+        long shape = r.Numel;
+        var t = PDiff.Torch.Tensor.Check(Native.pd_empty(&shape, 1, (int)r.DType, (int)DeviceType.CPU, -1), "empty").DetachFromDisposeScope();
+        try
+        {
+            uint crc = 0;
+            if (bytes > 0)
+            {
+                var p = (byte*)Native.pd_data_ptr(t.Handle);
+                if (p == null) throw TorchException.From("torch.load", t);
+                crc = Zip($"record '{name}' cannot be read", () =>
+                {
+                    using var s = e.Open();
+                    uint c = 0;
+                    for (long at = 0; at < bytes; at += 1 << 30)
+                    {
+                        var span = new Span<byte>(p + at, (int)Math.Min(1 << 30, bytes - at));
+                        s.ReadExactly(span);
+                        c = Crc32.Compute(c, span);
+                    }
+                    return c;
+                });
+            }
+            if (crc != e.Crc32) throw PtCheckpoint.Bad(path, $"record '{name}' fails its CRC check (the file is corrupt)");
+            if (r.DType == ScalarType.Bool && bytes > 0)
+            {
+                var p = (byte*)Native.pd_data_ptr(t.Handle);
+                for (long at = 0; at < bytes; at += 1 << 30)
+                    if (new ReadOnlySpan<byte>(p + at, (int)Math.Min(1 << 30, bytes - at)).IndexOfAnyExcept((byte)0, (byte)1) >= 0)
+                        throw PtCheckpoint.Bad(path, $"bool storage '{r.Key}' holds bytes other than 0 and 1");
+            }
+        }
+        catch
+        {
+            t.Dispose();
+            throw;
+        }
+        storages[r.Key] = (t, r.DType);
+        return t;
+    }
+}
+
+/// <summary>The zip format's CRC-32 (IEEE, reflected); .NET's ZipArchive does not check it when reading.</summary>
+internal static class Crc32
+{
+    static readonly uint[] Table = MakeTable();
+
+    static uint[] MakeTable()
+    {
+        var t = new uint[256];
+        for (uint i = 0; i < 256; i++)
+        {
+            var c = i;
+            for (var k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            t[i] = c;
+        }
+        return t;
+    }
+
+    /// <summary>Continues the CRC <paramref name="crc"/> (0 to start) over <paramref name="data"/>.</summary>
+    public static uint Compute(uint crc, ReadOnlySpan<byte> data)
+    {
+        var c = ~crc;
+        foreach (var x in data) c = Table[(c ^ x) & 0xFF] ^ (c >> 8);
+        return ~c;
+    }
+}

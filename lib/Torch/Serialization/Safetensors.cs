@@ -1,0 +1,257 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text.Json;
+using Microsoft.Win32.SafeHandles;
+
+namespace PDiff.Torch;
+
+/// <summary>
+/// The tensors and metadata read from a safetensors file. Disposing it frees every tensor (they also
+/// belong to the dispose scope that was current during <see cref="Safetensors.Load"/>).
+/// </summary>
+public sealed class SafetensorsContent : IDisposable
+{
+    public SafetensorsContent(OrderedDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string> metadata)
+    {
+        Tensors = tensors;
+        Metadata = metadata;
+    }
+
+    /// <summary>Name to tensor, in the order of the data in the file.</summary>
+    public OrderedDictionary<string, Tensor> Tensors { get; }
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    public void Deconstruct(out OrderedDictionary<string, Tensor> tensors, out IReadOnlyDictionary<string, string> metadata)
+    {
+        tensors = Tensors;
+        metadata = Metadata;
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in Tensors.Values) t.Dispose();
+    }
+}
+
+/// <summary>
+/// The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian header
+/// length N, N bytes of JSON <c>{name: {dtype, shape, data_offsets}, "__metadata__": {..}}</c>, then the
+/// raw little-endian data. Files written here load in Python's <c>safetensors</c> and vice versa.
+/// </summary>
+public static class Safetensors
+{
+    const int Chunk = 1 << 30; // Span lengths are ints: big tensors are copied in pieces.
+
+    /// <summary>
+    /// Writes <paramref name="tensors"/> (any device, any layout; copied to the CPU as needed) with their
+    /// names in ordinal order, so the same tensors always give the same bytes. The file is written to a
+    /// temporary name beside <paramref name="path"/> and renamed over it at the end: a reader never sees
+    /// a half-written file, and a failed save leaves the old one in place.
+    /// </summary>
+    public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(tensors);
+        var names = tensors.Keys.ToArray();
+        Array.Sort(names, StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            if (name == "__metadata__") throw new ArgumentException("'__metadata__' is reserved by the format and cannot name a tensor.", nameof(tensors));
+            var t = tensors[name] ?? throw new ArgumentException($"Tensor '{name}' is null.", nameof(tensors));
+            if (t.IsDisposed) throw new ObjectDisposedException(nameof(Tensor), $"Tensor '{name}' was disposed before it could be saved to '{path}'.");
+            SafetensorsHeader.DTypeName(t.dtype); // throws for element types the format lacks
+        }
+        RequireLittleEndian();
+
+        var full = Path.GetFullPath(path);
+        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                var header = Header(names, tensors, metadata);
+                Span<byte> len = stackalloc byte[8];
+                BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
+                fs.Write(len);
+                fs.Write(header);
+                foreach (var name in names) WriteData(fs, tensors[name]);
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+    }
+
+    static byte[] Header(string[] names, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            if (metadata is { Count: > 0 })
+            {
+                w.WriteStartObject("__metadata__");
+                foreach (var (k, v) in metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                    w.WriteString(k ?? throw new ArgumentException("Metadata keys cannot be null."),
+                        v ?? throw new ArgumentException($"Metadata '{k}' is null; use an empty string."));
+                w.WriteEndObject();
+            }
+            long offset = 0;
+            foreach (var name in names)
+            {
+                var t = tensors[name];
+                var bytes = t.numel() * t.dtype.ElementSize();
+                w.WriteStartObject(name);
+                w.WriteString("dtype", SafetensorsHeader.DTypeName(t.dtype));
+                w.WriteStartArray("shape");
+                foreach (var d in t.shape) w.WriteNumberValue(d);
+                w.WriteEndArray();
+                w.WriteStartArray("data_offsets");
+                w.WriteNumberValue(offset);
+                w.WriteNumberValue(offset + bytes);
+                w.WriteEndArray();
+                w.WriteEndObject();
+                offset += bytes;
+            }
+            w.WriteEndObject();
+        }
+        // Pad with spaces so the data starts 8-byte aligned (what the reference writer does).
+        var n = buffer.WrittenCount;
+        var padded = new byte[(n + 7) / 8 * 8];
+        buffer.WrittenSpan.CopyTo(padded);
+        padded.AsSpan(n).Fill((byte)' ');
+        return padded;
+    }
+
+    static unsafe void WriteData(FileStream fs, Tensor t)
+    {
+        if (t.numel() == 0) return;
+        var direct = t.device == Device.CPU && t.is_contiguous();
+        Tensor? copy = null;
+        try
+        {
+            if (!direct)
+                using (torch.no_grad())
+                {
+                    using var onCpu = t.to(Device.CPU).DetachFromDisposeScope();
+                    copy = onCpu.contiguous().DetachFromDisposeScope();
+                }
+            var src = copy ?? t;
+            var p = (byte*)Native.pd_data_ptr(src.Handle);
+            if (p == null) throw TorchException.From("safetensors save", src);
+            long n = src.numel() * src.dtype.ElementSize();
+            for (long at = 0; at < n; at += Chunk)
+                fs.Write(new ReadOnlySpan<byte>(p + at, (int)Math.Min(Chunk, n - at)));
+        }
+        finally
+        {
+            copy?.Dispose();
+        }
+    }
+
+    /// <summary>Reads and validates only the header: names, element types, shapes, offsets, metadata.</summary>
+    public static SafetensorsHeader ReadHeader(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var h = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        return ReadHeader(h, path);
+    }
+
+    static SafetensorsHeader ReadHeader(SafeFileHandle h, string path)
+    {
+        var length = RandomAccess.GetLength(h);
+        if (length < 8) throw SafetensorsHeader.Bad(path, $"it has {length} bytes, fewer than the 8-byte header length that starts the format");
+        Span<byte> prefix = stackalloc byte[8];
+        ReadExactly(h, prefix, 0, path);
+        var n = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
+        // Both bounds are checked before the header buffer is allocated.
+        if (n > (ulong)(length - 8))
+            throw SafetensorsHeader.Bad(path, $"its header length {n} (the first 8 bytes) reaches beyond the end of the file ({length} bytes): truncated, or not a safetensors file");
+        if (n > SafetensorsHeader.MaxHeaderBytes)
+            throw SafetensorsHeader.Bad(path, $"its header length {n} is above the {SafetensorsHeader.MaxHeaderBytes}-byte limit");
+        var json = new byte[n];
+        ReadExactly(h, json, 8, path);
+        return SafetensorsHeader.Parse(path, json, length - 8 - (long)n);
+    }
+
+    /// <summary>
+    /// Reads every tensor of a safetensors file (onto <paramref name="device"/>, the CPU by default).
+    /// Throws <see cref="InvalidDataException"/> naming the file and the problem for any malformed file;
+    /// no memory is allocated from a size that was not first checked against the file's length.
+    /// </summary>
+    public static unsafe SafetensorsContent Load(string path, Device? device = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        RequireLittleEndian();
+        using var h = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        var header = ReadHeader(h, path);
+        var result = new OrderedDictionary<string, Tensor>(header.Entries.Count, StringComparer.Ordinal);
+        try
+        {
+            foreach (var e in header.Entries)
+            {
+                var t = Empty(e.Shape, e.DType);
+                result.Add(e.Name, t);
+                if (e.ByteLength == 0) continue;
+                var p = (byte*)Native.pd_data_ptr(t.Handle);
+                if (p == null) throw TorchException.From("safetensors load", t);
+                for (long at = 0; at < e.ByteLength; at += Chunk)
+                    ReadExactly(h, new Span<byte>(p + at, (int)Math.Min(Chunk, e.ByteLength - at)), header.DataStart + e.Begin + at, path);
+                if (e.DType == ScalarType.Bool) CheckBools(path, e, p);
+            }
+            var d = device ?? Device.CPU;
+            if (d != Device.CPU)
+                foreach (var name in result.Keys.ToArray())
+                {
+                    var cpu = result[name];
+                    result[name] = cpu.to(d);
+                    cpu.Dispose();
+                }
+        }
+        catch
+        {
+            foreach (var t in result.Values) t.Dispose();
+            throw;
+        }
+        return new SafetensorsContent(result, header.Metadata);
+    }
+
+    static unsafe Tensor Empty(long[] shape, ScalarType dtype)
+    {
+        fixed (long* p = shape)
+            return Tensor.Check(Native.pd_empty(p, shape.Length, (int)dtype, (int)DeviceType.CPU, -1), "empty");
+    }
+
+    // libtorch assumes a bool byte is 0 or 1; any other value would give wrong results silently.
+    static unsafe void CheckBools(string path, SafetensorsEntry e, byte* p)
+    {
+        for (long at = 0; at < e.ByteLength; at += Chunk)
+        {
+            var bytes = new ReadOnlySpan<byte>(p + at, (int)Math.Min(Chunk, e.ByteLength - at));
+            var bad = bytes.IndexOfAnyExcept((byte)0, (byte)1);
+            if (bad >= 0)
+                throw SafetensorsHeader.Bad(path, $"BOOL tensor '{e.Name}' holds the byte {bytes[bad]} at element {at + bad} (only 0 and 1 are booleans)");
+        }
+    }
+
+    static void ReadExactly(SafeFileHandle h, Span<byte> dst, long offset, string path)
+    {
+        while (!dst.IsEmpty)
+        {
+            var got = RandomAccess.Read(h, dst, offset);
+            if (got <= 0) throw SafetensorsHeader.Bad(path, $"the file ended at byte {offset} while reading (was it truncated while being read?)");
+            dst = dst[got..];
+            offset += got;
+        }
+    }
+
+    static void RequireLittleEndian()
+    {
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("Safetensors stores little-endian data; this reader/writer only runs on little-endian machines.");
+    }
+}
