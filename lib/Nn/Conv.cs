@@ -71,5 +71,15 @@ public sealed class ConvTranspose1d : Module
 
     public Tensor weight => Param("weight")!;
     public Tensor? bias => Param("bias");
-    public override Tensor forward(Tensor x) => F.conv_transpose1d(x, weight, bias, Stride, Padding, OutputPadding, Groups);
+
+    /// <summary>
+    /// Use libtorch's own transposed convolution instead of the equal-valued, faster conv1d form
+    /// (<see cref="ConvTransposePolyphase"/>); groups &gt; 1 always use the native op.
+    /// </summary>
+    public bool UseNative { get; set; }
+
+    public override Tensor forward(Tensor x) =>
+        UseNative || !ConvTransposePolyphase.Supports(Groups, 1)
+            ? F.conv_transpose1d(x, weight, bias, Stride, Padding, OutputPadding, Groups)
+            : ConvTransposePolyphase.Forward(x, weight, bias, Stride, Padding, OutputPadding);
 }

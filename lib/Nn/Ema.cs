@@ -15,22 +15,27 @@ public sealed class Ema : IDisposable
     public long Updates { get; private set; }
 
     /// <param name="shadow">A module of the same architecture; its values are overwritten from <paramref name="source"/>.</param>
-    public Ema(Module source, Module shadow, double decay)
+    /// <param name="copyNow">False keeps the shadow's current values (resuming an average restored from a checkpoint).</param>
+    public Ema(Module source, Module shadow, double decay, bool copyNow = true)
     {
         if (decay is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(decay), decay, "EMA decay must be in [0, 1].");
         (this.source, Shadow, Decay) = (source, shadow, decay);
-        Shadow.load_state_dict(source.state_dict());
+        if (copyNow) Shadow.load_state_dict(source.state_dict());
         Shadow.requires_grad_(false);
         Shadow.eval();
     }
 
-    public void Update()
+    public void Update() => Update(Decay);
+
+    /// <summary>One update with a decay chosen by the caller (e.g. a warm-up schedule).</summary>
+    public void Update(double decay)
     {
+        if (decay is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(decay), decay, "EMA decay must be in [0, 1].");
         using var scope = torch.NewDisposeScope();
         using (torch.no_grad())
         {
             foreach (var ((_, e), (_, p)) in Shadow.named_parameters().Zip(source.named_parameters()))
-                e.lerp_(p, 1 - Decay);
+                e.lerp_(p, 1 - decay);
             foreach (var ((_, e), (_, b)) in Shadow.named_buffers().Zip(source.named_buffers()))
                 e.copy_(b);
         }

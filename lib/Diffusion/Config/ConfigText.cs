@@ -1,0 +1,154 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace PDiff.Diffusion;
+
+/// <summary>
+/// <see cref="PDiffConfig"/> as JSON and as command-line flags. The flags are generated from the record's
+/// properties (<c>AeSteps</c> ↔ <c>--ae-steps</c>), so adding a property adds its flag; parsing goes
+/// through the same JSON names, so both forms accept exactly the same values.
+/// </summary>
+public static class ConfigText
+{
+    static readonly JsonSerializerOptions Options = new()
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter() },
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    static readonly PropertyInfo[] Settable = typeof(PDiffConfig)
+        .GetProperties(BindingFlags.Public | BindingFlags.Instance)
+        .Where(p => p.SetMethod is not null)
+        .ToArray();
+
+    public static string ToJson(PDiffConfig config) => JsonSerializer.Serialize(config, Options);
+
+    public static PDiffConfig FromJson(string json)
+    {
+        try
+        {
+            var c = JsonSerializer.Deserialize<PDiffConfig>(json, Options) ?? throw new InvalidDataException("p-diff configuration JSON is null.");
+            c.Validate();
+            return c;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"Not a p-diff configuration: {e.Message} Valid keys: {string.Join(", ", Settable.Select(p => p.Name))}.", e);
+        }
+    }
+
+    /// <summary>Kebab-case flag of a property: AeSteps → --ae-steps.</summary>
+    public static string FlagOf(string property)
+    {
+        var sb = new StringBuilder("--");
+        for (var i = 0; i < property.Length; i++)
+        {
+            var c = property[i];
+            if (char.IsUpper(c) && i > 0 && !char.IsUpper(property[i - 1])) sb.Append('-');
+            sb.Append(char.ToLowerInvariant(c));
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Every flag with its type and default, for --help.</summary>
+    public static IEnumerable<(string Flag, string Type, string Default)> Flags(PDiffConfig? basis = null)
+    {
+        basis ??= PDiffConfig.Default;
+        foreach (var p in Settable)
+            yield return (FlagOf(p.Name), TypeName(p.PropertyType), Format(p.GetValue(basis)));
+    }
+
+    static string TypeName(Type t) => t.IsEnum ? string.Join("|", Enum.GetNames(t)) : t == typeof(long[]) ? "n,n,…" : t.Name.ToLowerInvariant();
+
+    static string Format(object? v) => v switch
+    {
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        bool b => b ? "true" : "false",
+        long[] a => string.Join(",", a.Select(x => x.ToString(CultureInfo.InvariantCulture))),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        null => "",
+        _ => v.ToString() ?? "",
+    };
+
+    /// <summary>All settings as flags (<c>--ae-steps 500 --latent-noise 0.1 …</c>).</summary>
+    public static string[] ToArgs(PDiffConfig config) =>
+        Settable.SelectMany(p => new[] { FlagOf(p.Name), Format(p.GetValue(config)) }).ToArray();
+
+    /// <summary>
+    /// Applies flags to <paramref name="basis"/> (the Default preset when null). A leading
+    /// <c>--preset v1|v2|default</c> picks the basis. Arguments that are not p-diff flags are returned in
+    /// <paramref name="rest"/> for the caller (e.g. --profile); a p-diff flag with a bad value throws.
+    /// </summary>
+    public static PDiffConfig FromArgs(IReadOnlyList<string> args, PDiffConfig? basis, out List<string> rest)
+    {
+        rest = new List<string>();
+        var byFlag = Settable.ToDictionary(p => FlagOf(p.Name), StringComparer.Ordinal);
+        var node = JsonSerializer.SerializeToNode(basis ?? PDiffConfig.Default, Options)!.AsObject();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var a = args[i];
+            if (a == "--preset")
+            {
+                if (i + 1 >= args.Count) throw new ArgumentException("--preset needs a value: v1, v2 or default.");
+                node = JsonSerializer.SerializeToNode(PDiffConfig.Preset(args[++i]), Options)!.AsObject();
+                continue;
+            }
+            var (flag, inline) = a.Contains('=') && a.StartsWith("--") ? (a[..a.IndexOf('=')], a[(a.IndexOf('=') + 1)..]) : (a, null);
+            if (!byFlag.TryGetValue(flag, out var prop))
+            {
+                rest.Add(a);
+                continue;
+            }
+            string value;
+            if (inline is not null) value = inline;
+            else if (prop.PropertyType == typeof(bool) && (i + 1 >= args.Count || args[i + 1].StartsWith("--"))) value = "true";
+            else if (i + 1 < args.Count) value = args[++i];
+            else throw new ArgumentException($"{flag} needs a value ({TypeName(prop.PropertyType)}).");
+            node[prop.Name] = Parse(flag, prop.PropertyType, value);
+        }
+        return FromJsonNode(node);
+    }
+
+    public static PDiffConfig FromArgs(IReadOnlyList<string> args, PDiffConfig? basis = null)
+    {
+        var c = FromArgs(args, basis, out var rest);
+        if (rest.Count > 0)
+            throw new ArgumentException($"Unknown p-diff flag '{rest[0]}'. Known flags: --preset, {string.Join(", ", Settable.Select(p => FlagOf(p.Name)))}.");
+        return c;
+    }
+
+    static PDiffConfig FromJsonNode(JsonObject node)
+    {
+        var c = node.Deserialize<PDiffConfig>(Options) ?? throw new InvalidOperationException("configuration vanished");
+        c.Validate();
+        return c;
+    }
+
+    static JsonNode Parse(string flag, Type t, string s)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        Exception Bad() => new ArgumentException($"{flag}: '{s}' is not a valid {TypeName(t)}.");
+        if (t == typeof(int)) return int.TryParse(s, NumberStyles.Integer, inv, out var i) ? JsonValue.Create(i) : throw Bad();
+        if (t == typeof(long)) return long.TryParse(s, NumberStyles.Integer, inv, out var l) ? JsonValue.Create(l) : throw Bad();
+        if (t == typeof(double)) return double.TryParse(s, NumberStyles.Float, inv, out var d) && double.IsFinite(d) ? JsonValue.Create(d) : throw Bad();
+        if (t == typeof(bool)) return s.ToLowerInvariant() switch { "true" or "1" or "yes" => JsonValue.Create(true), "false" or "0" or "no" => JsonValue.Create(false), _ => throw Bad() };
+        if (t.IsEnum)
+        {
+            var name = Enum.GetNames(t).FirstOrDefault(n => string.Equals(n, s, StringComparison.OrdinalIgnoreCase)) ?? throw Bad();
+            return JsonValue.Create(name)!;
+        }
+        if (t == typeof(long[]))
+        {
+            var arr = new JsonArray();
+            foreach (var part in s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                arr.Add(long.TryParse(part, NumberStyles.Integer, inv, out var v) ? v : throw Bad());
+            return arr;
+        }
+        throw new NotSupportedException($"{flag}: no command-line form for {t.Name}.");
+    }
+}

@@ -1,0 +1,202 @@
+using System.Text.Json.Serialization;
+using PDiff.Zoo;
+
+namespace PDiff.Diffusion;
+
+public enum AutoencoderKind
+{
+    /// <summary>V1 <c>ODEncoder2Decoder</c> "small" (fold 3, kernel 3).</summary>
+    V1Small,
+    /// <summary>V1 <c>ODEncoder2Decoder</c> "medium" (fold 5, kernel 5; 1,000,497 parameters for N = 2048).</summary>
+    V1Medium,
+    /// <summary>V2 <c>OneDimVAE</c> used as a noise-augmented AE (2,199,201 parameters for N = 2048).</summary>
+    V2OneDim,
+}
+
+public enum DenoiserKind
+{
+    /// <summary>V1 <c>AE_CNN_bottleneck</c>, a 1-D conv UNet with a learned time table.</summary>
+    V1UNet,
+    /// <summary>V2 <c>OneDimCNN</c> with a sinusoidal + MLP time embedding.</summary>
+    V2OneDimCnn,
+}
+
+public enum LrScheduleKind { Constant, Cosine }
+
+/// <summary>
+/// Every hyper-parameter of a p-diff run, in one record: the single source of truth that becomes JSON
+/// (<see cref="ConfigText.ToJson"/>) and command-line flags (<see cref="ConfigText.ToArgs"/>: each
+/// property <c>AeSteps</c> is the flag <c>--ae-steps</c>). Presets: <see cref="V1"/> and <see cref="V2"/>
+/// reproduce the reference versions, bugs included where they change numbers; <see cref="Default"/> is
+/// our corrected variant. Noise amounts of 0 turn that augmentation off; EmaDecay 0 turns EMA off.
+/// </summary>
+public sealed record PDiffConfig
+{
+    // ---- data ----
+    /// <summary>V1 none; V2 per-tensor z-score with log-space running_var (reference §1.4).</summary>
+    public NormalizationKind Normalization { get; init; } = NormalizationKind.PerTensor;
+
+    // ---- autoencoder ----
+    public AutoencoderKind Autoencoder { get; init; } = AutoencoderKind.V2OneDim;
+    /// <summary>Encoder channels of the V2 autoencoder (the decoder mirrors them).</summary>
+    public long[] AeChannels { get; init; } = { 64, 128, 256, 256, 32 };
+    /// <summary>Latent size of the V2 autoencoder (V1's follows from its folds: 12 for N = 2048, medium).</summary>
+    public int LatentDim { get; init; } = 128;
+    /// <summary>Input-noise amount: V1 interpolation factor f in (1−f)x + fε, V2 additive σ.</summary>
+    public double InputNoise { get; init; } = 0.001;
+    /// <summary>Latent-noise amount (V1 interpolation with clamping, V2 additive).</summary>
+    public double LatentNoise { get; init; } = 0.1;
+    /// <summary>Reconstruct the noised input (V2, whose noise is added in place) instead of the clean one (V1).</summary>
+    public bool NoisyTarget { get; init; }
+    public int AeSteps { get; init; } = 500;
+    public int AeBatch { get; init; } = 50;
+    public double AeLr { get; init; } = 2e-5;
+    public double AeWeightDecay { get; init; }
+    public LrScheduleKind AeLrSchedule { get; init; } = LrScheduleKind.Cosine;
+    /// <summary>Switch for reference §8-19: BN at encode/decode after training. Eval (corrected) or PerSample (V2: train-mode BN on batches of one at decode, train-mode batch statistics at encode).</summary>
+    public AeInferenceNorm AeInferenceNorm { get; init; } = AeInferenceNorm.Eval;
+
+    // ---- denoiser and diffusion ----
+    public DenoiserKind Denoiser { get; init; } = DenoiserKind.V2OneDimCnn;
+    /// <summary>Switch for reference §8-5 (V1 UNet only): PerSample (corrected) or BatchShared (V1: t[0]'s embedding for the whole batch).</summary>
+    public TimeEmbeddingMode TimeEmbedding { get; init; } = TimeEmbeddingMode.PerSample;
+    public int Timesteps { get; init; } = 1000;
+    public double BetaStart { get; init; } = 1e-4;
+    public double BetaEnd { get; init; } = 2e-2;
+    public int DiffSteps { get; init; } = 1000;
+    public int DiffBatch { get; init; } = 50;
+    public double DiffLr { get; init; } = 1e-4;
+    public double DiffWeightDecay { get; init; }
+    public LrScheduleKind DiffLrSchedule { get; init; } = LrScheduleKind.Cosine;
+    /// <summary>EMA decay of the denoiser's weights (0 = no EMA; generation then uses the denoiser itself).</summary>
+    public double EmaDecay { get; init; } = 0.999;
+    /// <summary>Use min(decay, (1+n)/(10+n)) after n updates, so a short run does not keep its random initial weights (V1 does not: §8-6).</summary>
+    public bool EmaWarmup { get; init; } = true;
+
+    // ---- sampling ----
+    public SamplerKind Sampler { get; init; } = SamplerKind.Ddpm;
+    public DdpmVariance DdpmVariance { get; init; } = DdpmVariance.FixedSmall;
+    /// <summary>Clamp x̂₀ (and DDPM's x_{t−1}) to ±this (V1: 1, its latents are tanh-bounded); 0 = no clamp.</summary>
+    public double SampleClip { get; init; }
+    /// <summary>DDIM steps.</summary>
+    public int DdimSteps { get; init; } = 50;
+    public double DdimEta { get; init; }
+
+    // ---- seeds (every stage has its own, all logged) ----
+    public long InitSeed { get; init; } = 1;
+    public long AeSeed { get; init; } = 2;
+    public long DiffusionSeed { get; init; } = 3;
+    public long SampleSeed { get; init; } = 4;
+
+    // ---- monitoring and checkpoints (in steps; 0 = never) ----
+    public int LogEvery { get; init; } = 50;
+    public int ValidateEvery { get; init; } = 250;
+    /// <summary>Models generated (or reconstructed, in the AE phase) and scored on the validation split at each validation.</summary>
+    public int ValidateModels { get; init; } = 8;
+    public int CheckpointEvery { get; init; } = 250;
+
+    /// <summary>The sampler this configuration describes.</summary>
+    [JsonIgnore] public SamplerOptions SamplerOptions => new(Sampler, DdpmVariance, SampleClip > 0 ? SampleClip : null, DdimSteps, DdimEta);
+
+    /// <summary>
+    /// V1 (main branch, reference §2.1, §3.1): raw vectors, ODEncoder2Decoder medium with interpolation noise
+    /// 0.001 / 0.5 (the shipped ae_ddpm.yaml), AE_CNN_bottleneck with the batch-shared time embedding,
+    /// AdamW 1e-3 / wd 2e-6, 30,000 + 30,000 steps at batch 200, EMA 0.9999 from the random initial
+    /// weights, DDPM "fixedlarge" with clamping to [−1, 1]; seed 42.
+    /// </summary>
+    public static PDiffConfig V1 => new()
+    {
+        Normalization = NormalizationKind.None,
+        Autoencoder = AutoencoderKind.V1Medium,
+        InputNoise = 0.001, LatentNoise = 0.5, NoisyTarget = false,
+        AeSteps = 30_000, AeBatch = 200, AeLr = 1e-3, AeWeightDecay = 2e-6, AeLrSchedule = LrScheduleKind.Constant,
+        Denoiser = DenoiserKind.V1UNet, TimeEmbedding = TimeEmbeddingMode.BatchShared,
+        DiffSteps = 30_000, DiffBatch = 200, DiffLr = 1e-3, DiffWeightDecay = 2e-6, DiffLrSchedule = LrScheduleKind.Constant,
+        EmaDecay = 0.9999, EmaWarmup = false,
+        Sampler = SamplerKind.Ddpm, DdpmVariance = DdpmVariance.FixedLarge, SampleClip = 1.0,
+        InitSeed = 42, AeSeed = 42, DiffusionSeed = 42, SampleSeed = 42,
+        ValidateEvery = 3000, ValidateModels = 10, CheckpointEvery = 3000,
+    };
+
+    /// <summary>
+    /// V2-final (reference §1.4, §2.3, §3.2; workspace/main/cifar100_resnet18.py): per-tensor normalisation,
+    /// OneDimVAE with additive noise 0.001 / 0.1 reconstructing the noised input, AdamW 2e-5 cosine for 500
+    /// steps; OneDimCNN, AdamW 1e-4 cosine for 1000 steps, batch 50, no EMA; DDPM "fixedsmall" unclipped;
+    /// the AE's BN never in eval (per-sample statistics at decode); seed 430.
+    /// </summary>
+    public static PDiffConfig V2 => new()
+    {
+        Normalization = NormalizationKind.PerTensor,
+        Autoencoder = AutoencoderKind.V2OneDim,
+        InputNoise = 0.001, LatentNoise = 0.1, NoisyTarget = true,
+        AeSteps = 500, AeBatch = 50, AeLr = 2e-5, AeWeightDecay = 0, AeLrSchedule = LrScheduleKind.Cosine,
+        AeInferenceNorm = AeInferenceNorm.PerSample,
+        Denoiser = DenoiserKind.V2OneDimCnn,
+        DiffSteps = 1000, DiffBatch = 50, DiffLr = 1e-4, DiffWeightDecay = 0, DiffLrSchedule = LrScheduleKind.Cosine,
+        EmaDecay = 0, EmaWarmup = false,
+        Sampler = SamplerKind.Ddpm, DdpmVariance = DdpmVariance.FixedSmall, SampleClip = 0,
+        InitSeed = 430, AeSeed = 430, DiffusionSeed = 430, SampleSeed = 430,
+        ValidateEvery = 500, ValidateModels = 1, CheckpointEvery = 500,
+    };
+
+    /// <summary>
+    /// Ours: V2's pipeline with the corrections — AE BN in eval mode after training, the clean input as
+    /// the reconstruction target, an EMA of the denoiser (0.999 with warm-up) saved with the checkpoints,
+    /// distinct seeds per stage. (V1's time-embedding fix is the default too, should V1's UNet be chosen.)
+    /// </summary>
+    public static PDiffConfig Default => new();
+
+    public static PDiffConfig Preset(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "v1" => V1,
+        "v2" => V2,
+        "default" => Default,
+        _ => throw new ArgumentException($"Unknown p-diff preset '{name}': use v1, v2 or default."),
+    };
+
+    /// <summary>
+    /// Step budgets per profile. Smoke: a few dozen steps (seconds). Quick: a few minutes for AE +
+    /// diffusion on 2 cores. Paper: the reference budgets, except V1's 30,000 + 30,000 steps at batch 200,
+    /// which would take about a day on 2 CPU cores (reference §6): reduced to 3,000 + 3,000.
+    /// </summary>
+    public PDiffConfig ForProfile(Profile profile)
+    {
+        var v1 = Autoencoder != AutoencoderKind.V2OneDim;
+        return profile switch
+        {
+            Profile.Smoke => this with
+            {
+                AeSteps = Math.Min(AeSteps, 30), DiffSteps = Math.Min(DiffSteps, 30),
+                LogEvery = 10, ValidateEvery = 0, CheckpointEvery = 0, ValidateModels = Math.Min(ValidateModels, 2),
+            },
+            Profile.Quick => this with
+            {
+                AeSteps = Math.Min(AeSteps, v1 ? 400 : 300), DiffSteps = Math.Min(DiffSteps, v1 ? 1000 : 600),
+                LogEvery = 25, ValidateEvery = 200, CheckpointEvery = 200,
+            },
+            Profile.Paper => v1 ? this with { AeSteps = Math.Min(AeSteps, 3000), DiffSteps = Math.Min(DiffSteps, 3000), ValidateEvery = 1000, CheckpointEvery = 500 } : this,
+            _ => throw new ArgumentOutOfRangeException(nameof(profile), profile, null),
+        };
+    }
+
+    /// <summary>Throws naming the first impossible setting.</summary>
+    public void Validate()
+    {
+        void Need(bool ok, string what) { if (!ok) throw new ArgumentException($"Invalid p-diff configuration: {what}."); }
+        Need(AeSteps >= 0 && DiffSteps >= 0, $"steps must be ≥ 0 (ae-steps {AeSteps}, diff-steps {DiffSteps})");
+        Need(AeBatch >= 1 && DiffBatch >= 1, $"batch sizes must be ≥ 1 (ae-batch {AeBatch}, diff-batch {DiffBatch})");
+        Need(AeLr > 0 && DiffLr > 0, $"learning rates must be > 0 (ae-lr {AeLr}, diff-lr {DiffLr})");
+        Need(InputNoise >= 0 && LatentNoise >= 0, $"noise amounts must be ≥ 0 (input-noise {InputNoise}, latent-noise {LatentNoise})");
+        Need(Autoencoder == AutoencoderKind.V2OneDim || (InputNoise <= 1 && LatentNoise <= 1), "V1's interpolation noise factors must be ≤ 1");
+        Need(Timesteps >= 1, $"timesteps must be ≥ 1 (got {Timesteps})");
+        Need(DdimSteps >= 1 && DdimSteps <= Timesteps, $"ddim-steps must be in 1 … timesteps = {Timesteps} (got {DdimSteps})");
+        Need(EmaDecay >= 0 && EmaDecay < 1, $"ema-decay must be in [0, 1) (got {EmaDecay})");
+        Need(SampleClip >= 0 && DdimEta >= 0, $"sample-clip and ddim-eta must be ≥ 0");
+        Need(LatentDim >= 1 && AeChannels.Length >= 1 && AeChannels.All(c => c >= 1), "latent-dim and ae-channels must be positive");
+        Need(LogEvery >= 0 && ValidateEvery >= 0 && CheckpointEvery >= 0 && ValidateModels >= 0, "intervals and counts must be ≥ 0");
+    }
+
+    // Records compare arrays by reference; configurations compare by value.
+    public bool Equals(PDiffConfig? other) => other is not null && ConfigText.ToJson(this) == ConfigText.ToJson(other);
+    public override int GetHashCode() => ConfigText.ToJson(this).GetHashCode();
+}

@@ -1,0 +1,82 @@
+using PDiff.Nn;
+using PDiff.Torch;
+
+namespace PDiff.Diffusion;
+
+/// <summary>
+/// How V1's UNet reads the timestep (switch for reference §8-5): V1 looks up the embedding of the
+/// batch's FIRST sample and adds it to every sample, so in training (random t per sample) all but one
+/// sample of a batch see a wrong time; in sampling all t are equal and it does not matter.
+/// </summary>
+public enum TimeEmbeddingMode
+{
+    /// <summary>Corrected: each sample gets the embedding of its own t.</summary>
+    PerSample,
+    /// <summary>Faithful to V1: the embedding of t[0] for the whole batch.</summary>
+    BatchShared,
+}
+
+/// <summary>
+/// V1's latent denoiser <c>AE_CNN_bottleneck</c> (reference §3.1): a 1-D conv UNet at constant length D
+/// (the flattened latent, 12 for the medium AE), channels 1 → 64 → 128 → 256 → 512 and back with additive
+/// skips, InstanceNorm (no affine) and LeakyReLU, k3/p1 convs. A learned table Embedding(T, D) gives τ(t),
+/// added (broadcast over channels) to the input of every block. 2,362,273 parameters for D = 12.
+/// </summary>
+public sealed class AeCnnBottleneck : Denoiser
+{
+    readonly Embedding timeTable;
+    readonly ModuleList<Sequential> enc, dec;
+
+    public TimeEmbeddingMode TimeMode { get; set; }
+
+    public AeCnnBottleneck(long latentSize, long timesteps, Generator gen, long[]? channels = null,
+        TimeEmbeddingMode timeMode = TimeEmbeddingMode.PerSample)
+        : base(latentSize)
+    {
+        var ch = channels ?? new long[] { 64, 128, 256, 512 };
+        TimeMode = timeMode;
+        timeTable = RegisterModule("time_encode", new Embedding(timesteps, latentSize, gen));
+        enc = RegisterModule("enc", new ModuleList<Sequential>());
+        dec = RegisterModule("dec", new ModuleList<Sequential>());
+        long cin = 1;
+        for (var i = 0; i < ch.Length; i++)
+        {
+            enc.Add(Block(cin, ch[i], ch[i], leadingAct: i > 0, latentSize, gen));
+            cin = ch[i];
+        }
+        for (var i = ch.Length - 1; i > 0; i--)
+            dec.Add(Block(ch[i], ch[i - 1], ch[i - 1], leadingAct: true, latentSize, gen));
+        dec.Add(Block(ch[0], ch[0], 1, leadingAct: true, latentSize, gen));
+    }
+
+    static Sequential Block(long cin, long mid, long cout, bool leadingAct, long len, Generator gen)
+    {
+        var s = new Sequential();
+        if (leadingAct) s.Add(new LeakyReLU());
+        s.Add(new InstanceNorm1d(len)).Add(new Conv1d(cin, mid, 3, gen, 1, 1)).Add(new LeakyReLU())
+         .Add(new InstanceNorm1d(len)).Add(new Conv1d(mid, cout, 3, gen, 1, 1));
+        return s;
+    }
+
+    public override Tensor forward(Tensor x, Tensor t)
+    {
+        Check(x, t);
+        using var scope = torch.NewDisposeScope();
+        var tt = TimeMode == TimeEmbeddingMode.BatchShared ? t.narrow(0, 0, 1) : t;
+        var tau = timeTable.forward(tt).unsqueeze(1);                  // [B or 1, 1, D]
+        var h = x.unsqueeze(1);
+        var skips = new List<Tensor>();
+        foreach (var block in enc.Items)
+        {
+            h = block.forward(h.add(tau));
+            skips.Add(h);
+        }
+        for (var j = 0; j < dec.Count; j++)
+        {
+            h = dec[j].forward(h.add(tau));
+            var skip = skips.Count - 2 - j;                               // dec1 + enc3, dec2 + enc2, dec3 + enc1
+            if (skip >= 0) h = h.add(skips[skip]);
+        }
+        return h.select(1, 0).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,88 @@
+using PDiff.Nn;
+using PDiff.Torch;
+using F = PDiff.Torch.torch.nn.functional;
+
+namespace PDiff.Diffusion;
+
+/// <summary>
+/// V2's denoiser <c>OneDimCNN</c> (reference §3.2) on latents of length D (128): stride-1 k7 convs over
+/// channels 1 → 64 → 128 → 256 → 512 → 256 → 128 → 64 → 1, BatchNorm + ELU after every conv but the
+/// last, the outputs of the first three blocks added back on the way up. The time embedding is DiT's:
+/// [cos(t·f), sin(t·f)] with f_i = exp(−ln(10000)·i/D), i &lt; D, then Linear(2D → D) → SiLU → Linear(D → D);
+/// it is added, broadcast over channels, before every conv. 2,462,977 parameters for D = 128.
+/// </summary>
+public sealed class OneDimCNN : Denoiser
+{
+    readonly Linear time1, time2;
+    readonly ModuleList<Module> convs, norms;
+    readonly Tensor freqs;
+    const int EncoderBlocks = 5, Skips = 3;
+
+    public OneDimCNN(long latentSize, Generator gen, long[]? channels = null, long kernel = 7) : base(latentSize)
+    {
+        var ch = channels ?? new long[] { 1, 64, 128, 256, 512, 256, 128, 64, 1 };
+        if (ch.Length != 9 || ch[0] != 1 || ch[^1] != 1 || ch[1] != ch[7] || ch[2] != ch[6] || ch[3] != ch[5])
+            throw new ArgumentException($"OneDimCNN: channels must be 9 counts 1, a, b, c, d, c, b, a, 1 (skips add equal widths); got [{string.Join(", ", ch)}].");
+        time1 = RegisterModule("time_mlp1", new Linear(2 * latentSize, latentSize, gen));
+        time2 = RegisterModule("time_mlp2", new Linear(latentSize, latentSize, gen));
+        convs = RegisterModule("convs", new ModuleList<Module>());
+        norms = RegisterModule("norms", new ModuleList<Module>());
+        for (var i = 0; i < ch.Length - 1; i++)
+        {
+            convs.Add(new Conv1d(ch[i], ch[i + 1], kernel, gen, 1, kernel / 2));
+            if (i < ch.Length - 2) norms.Add(new BatchNorm1d(ch[i + 1]));
+        }
+        using (torch.no_grad())
+        {
+            using var i = torch.arange(0, latentSize, 1, ScalarType.Float32);
+            using var scaled = i.mul(-Math.Log(10000) / latentSize);
+            freqs = scaled.exp().DetachFromDisposeScope();
+        }
+    }
+
+    /// <summary>τ(t) [B, D].</summary>
+    public Tensor TimeEmbedding(Tensor t)
+    {
+        using var scope = torch.NewDisposeScope();
+        var a = torch.outer(t.to(ScalarType.Float32), freqs);
+        var e = torch.cat(new[] { a.cos(), a.sin() }, 1);
+        return time2.forward(F.silu(time1.forward(e))).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Run the convolutions on channels-last [B, C, 1, L] activations (faster on CPU; same values). False: plain 1-D ops.</summary>
+    public bool UseChannelsLast { get; set; } = true;
+
+    public override Tensor forward(Tensor x, Tensor t)
+    {
+        Check(x, t);
+        using var scope = torch.NewDisposeScope();
+        var tau = TimeEmbedding(t).unsqueeze(1);                       // [B, 1, D]
+        var h = x.unsqueeze(1);                                         // [B, 1, D]
+        if (UseChannelsLast)
+        {
+            tau = tau.unsqueeze(1);                                     // [B, 1, 1, D]
+            h = ChannelsLast.From3d(h);
+        }
+        var skips = new List<Tensor>();
+        for (var i = 0; i < convs.Count; i++)
+        {
+            if (i > EncoderBlocks - 1 && i - EncoderBlocks < Skips) h = h.add(skips[Skips - 1 - (i - EncoderBlocks)]);
+            var conv = (Conv1d)convs[i];
+            h = UseChannelsLast ? ChannelsLast.Conv(h.add(tau), conv) : conv.forward(h.add(tau));
+            if (i < norms.Count)
+            {
+                var bn = (BatchNorm1d)norms[i];
+                h = F.elu(UseChannelsLast ? ChannelsLast.BatchNorm(h, bn) : bn.forward(h), 1.0);
+            }
+            if (i < Skips) skips.Add(h);
+        }
+        var y = UseChannelsLast ? h.select(2, 0).select(1, 0) : h.select(1, 0);
+        return y.contiguous().MoveToOuterDisposeScope();
+    }
+
+    public override void Dispose()
+    {
+        freqs.Dispose();
+        base.Dispose();
+    }
+}

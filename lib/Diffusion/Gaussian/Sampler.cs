@@ -1,0 +1,74 @@
+using PDiff.Torch;
+
+namespace PDiff.Diffusion;
+
+public enum SamplerKind { Ddpm, Ddim }
+
+/// <summary>How latents are drawn: which reverse process, its steps and variance, and V1's clipping.</summary>
+/// <param name="Kind">DDPM (every one of the T steps) or DDIM (<paramref name="Steps"/> steps).</param>
+/// <param name="Variance">DDPM's σ²_t: V1 "fixedlarge", V2 "fixedsmall".</param>
+/// <param name="Clip">Clamp x̂₀ (and, for DDPM, each x_{t−1}) to ±Clip, as V1 does for its tanh-bounded latents; null = no clamp (V2).</param>
+/// <param name="Steps">DDIM steps (ignored by DDPM).</param>
+/// <param name="Eta">DDIM's η: 0 deterministic, 1 the DDPM posterior variance.</param>
+public sealed record SamplerOptions(SamplerKind Kind = SamplerKind.Ddpm, DdpmVariance Variance = DdpmVariance.FixedSmall,
+    double? Clip = null, int Steps = 50, double Eta = 0.0);
+
+/// <summary>
+/// Runs a reverse chain for M latents at once (one batched chain: 200 models cost about as much as a
+/// few, reference §6), from x_T ~ N(0, I). The denoiser runs in eval mode and without gradients; its
+/// previous mode is restored afterwards.
+/// </summary>
+public static class Sampler
+{
+    public static Tensor Sample(GaussianDiffusion diffusion, Denoiser model, long count, SamplerOptions options, Generator g,
+        Action<int, int>? progress = null)
+    {
+        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "Sample at least one latent.");
+        var wasTraining = model.training;
+        model.eval();
+        try
+        {
+            using var _ = torch.no_grad();
+            var x = torch.randn(new[] { count, model.LatentSize }, g).DetachFromDisposeScope();
+            var ts = options.Kind == SamplerKind.Ddpm ? Enumerable.Range(0, diffusion.T).Reverse().ToArray() : diffusion.DdimTimesteps(options.Steps);
+            for (var i = 0; i < ts.Length; i++)
+            {
+                var t = ts[i];
+                Tensor next;
+                using (var scope = torch.NewDisposeScope())
+                {
+                    var tt = torch.full(new[] { count }, t, ScalarType.Int64);
+                    var eps = model.forward(x, tt);
+                    if (options.Kind == SamplerKind.Ddpm)
+                    {
+                        var z = t > 0 ? torch.randn_like(x, g) : null;
+                        next = diffusion.DdpmStep(x, t, eps, z, options.Variance, options.Clip);
+                    }
+                    else
+                    {
+                        var tPrev = i + 1 < ts.Length ? ts[i + 1] : -1;
+                        var z = options.Eta > 0 ? torch.randn_like(x, g) : null;
+                        next = diffusion.DdimStep(x, t, tPrev, eps, options.Eta, z, options.Clip);
+                    }
+                    next.DetachFromDisposeScope();
+                }
+                x.Dispose();
+                x = next;
+                progress?.Invoke(i + 1, ts.Length);
+            }
+            using (var nan = x.isnan())
+            using (var n = nan.sum())
+                if (n.item<long>() > 0)
+                {
+                    x.Dispose();
+                    throw new InvalidOperationException($"The {options.Kind} sampler produced NaN latents ({n.item<long>()} values): the denoiser diverged; check its training loss.");
+                }
+            DisposeScope.Current?.Add(x);
+            return x;
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+    }
+}

@@ -1,0 +1,180 @@
+using PDiff.Nn;
+using PDiff.Torch;
+
+namespace PDiff.Diffusion;
+
+/// <summary>Generated parameter vectors [M, N] in the original parameter space, and the latents [M, D] they were decoded from.</summary>
+public sealed class GenerationResult : IDisposable
+{
+    public GenerationResult(Tensor vectors, Tensor latents) => (Vectors, Latents) = (vectors, latents);
+    public Tensor Vectors { get; }
+    public Tensor Latents { get; }
+
+    public void Dispose()
+    {
+        Vectors.Dispose();
+        Latents.Dispose();
+    }
+}
+
+/// <summary>
+/// A p-diff system: normaliser, parameter autoencoder, denoiser (plus its EMA copy) and the diffusion,
+/// built from a <see cref="PDiffConfig"/>. It generates new parameter vectors and encodes existing ones.
+/// Saved as a folder: config.json, normalizer.json, model.safetensors (keys "ae.*", "denoiser.*", "ema.*").
+/// </summary>
+public sealed class PDiffModel : IDisposable
+{
+    public PDiffConfig Config { get; }
+    public ParamNormalizer Normalizer { get; }
+    public ParamAutoencoder Autoencoder { get; }
+    public Denoiser Denoiser { get; }
+    /// <summary>The EMA copy of the denoiser, or null when EmaDecay is 0.</summary>
+    public Denoiser? EmaDenoiser { get; }
+    public GaussianDiffusion Diffusion { get; }
+
+    /// <summary>Builds fresh (randomly initialised, from InitSeed) modules for vectors of the normaliser's length.</summary>
+    public PDiffModel(PDiffConfig config, ParamNormalizer normalizer)
+    {
+        config.Validate();
+        (Config, Normalizer) = (config, normalizer);
+        using var gen = new Generator((ulong)config.InitSeed);
+        var n = normalizer.Length;
+        Autoencoder = config.Autoencoder switch
+        {
+            AutoencoderKind.V1Small => ODEncoder2Decoder.Small(n, gen, config.InputNoise, config.LatentNoise),
+            AutoencoderKind.V1Medium => ODEncoder2Decoder.Medium(n, gen, config.InputNoise, config.LatentNoise),
+            AutoencoderKind.V2OneDim => new OneDimVAE(n, gen, config.AeChannels, config.LatentDim, 7, config.InputNoise, config.LatentNoise),
+            _ => throw new ArgumentOutOfRangeException(nameof(config), config.Autoencoder, "unknown autoencoder"),
+        };
+        Autoencoder.InferenceNorm = config.AeInferenceNorm;
+        Denoiser = MakeDenoiser(config, Autoencoder.LatentSize, gen);
+        if (config.EmaDecay > 0)
+        {
+            EmaDenoiser = MakeDenoiser(config, Autoencoder.LatentSize, gen);
+            EmaDenoiser.load_state_dict(Denoiser.state_dict());
+            EmaDenoiser.requires_grad_(false);
+            EmaDenoiser.eval();
+        }
+        Diffusion = new GaussianDiffusion(config.Timesteps, config.BetaStart, config.BetaEnd);
+    }
+
+    static Denoiser MakeDenoiser(PDiffConfig c, long latentSize, Generator gen) => c.Denoiser switch
+    {
+        DenoiserKind.V1UNet => new AeCnnBottleneck(latentSize, c.Timesteps, gen, null, c.TimeEmbedding),
+        DenoiserKind.V2OneDimCnn => new OneDimCNN(latentSize, gen),
+        _ => throw new ArgumentOutOfRangeException(nameof(c), c.Denoiser, "unknown denoiser"),
+    };
+
+    /// <summary>The denoiser generation uses: the EMA copy when there is one.</summary>
+    public Denoiser SamplingDenoiser => EmaDenoiser ?? Denoiser;
+
+    /// <summary>Latents [M, D] of raw parameter vectors [M, N] (for t-SNE of originals, noise baselines…), in inference mode.</summary>
+    public Tensor EncodeVectors(Tensor rawVectors)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        var x = Normalizer.Normalize(rawVectors);
+        return InferenceEncode(x).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Encodes normalised vectors the way this configuration encodes after training (see AeInferenceNorm).</summary>
+    internal Tensor InferenceEncode(Tensor x)
+    {
+        var wasTraining = Autoencoder.training;
+        // V2 never leaves train mode: its latents carry the batch's statistics. Under no_grad, as V2 does.
+        Autoencoder.train(Config.AeInferenceNorm == AeInferenceNorm.PerSample);
+        try { return Autoencoder.Encode(x); }
+        finally { Autoencoder.train(wasTraining); }
+    }
+
+    /// <summary>Vectors [M, N] in the original parameter space from latents [M, D].</summary>
+    public Tensor DecodeLatents(Tensor latents)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        var wasTraining = Autoencoder.training;
+        Autoencoder.eval();
+        try { return Normalizer.Denormalize(Autoencoder.Decode(latents)).MoveToOuterDisposeScope(); }
+        finally { Autoencoder.train(wasTraining); }
+    }
+
+    /// <summary>
+    /// Generates <paramref name="count"/> new parameter vectors in one batched sampling chain (or in chunks
+    /// of <paramref name="chunk"/> to bound memory), with the configured sampler unless
+    /// <paramref name="options"/> overrides it.
+    /// </summary>
+    public GenerationResult Generate(int count, Generator g, SamplerOptions? options = null, int? chunk = null, Action<int, int>? progress = null)
+    {
+        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "Generate at least one model.");
+        var size = chunk ?? count;
+        if (size < 1) throw new ArgumentOutOfRangeException(nameof(chunk), chunk, "Chunks hold at least one model.");
+        var opts = options ?? Config.SamplerOptions;
+        var latents = new List<Tensor>();
+        for (var done = 0; done < count; done += size)
+            latents.Add(Sampler.Sample(Diffusion, SamplingDenoiser, Math.Min(size, count - done), opts, g, progress));
+        var z = latents.Count == 1 ? latents[0] : torch.cat(latents, 0);
+        if (latents.Count > 1) foreach (var l in latents) l.Dispose();
+        return new GenerationResult(DecodeLatents(z), z);
+    }
+
+    // ---- persistence ----
+    public IEnumerable<KeyValuePair<string, Tensor>> NamedState()
+    {
+        foreach (var kv in Autoencoder.state_dict("ae")) yield return kv;
+        foreach (var kv in Denoiser.state_dict("denoiser")) yield return kv;
+        if (EmaDenoiser is not null)
+            foreach (var kv in EmaDenoiser.state_dict("ema")) yield return kv;
+    }
+
+    /// <summary>Loads weights saved by <see cref="NamedState"/> (strict: every key of every part must be there).</summary>
+    public void LoadNamedState(IReadOnlyDictionary<string, Tensor> state, string source)
+    {
+        void Part(Module m, string prefix)
+        {
+            var mine = state.Where(kv => kv.Key.StartsWith(prefix + ".", StringComparison.Ordinal))
+                .Select(kv => new KeyValuePair<string, Tensor>(kv.Key[(prefix.Length + 1)..], kv.Value)).ToList();
+            try { m.load_state_dict(mine); }
+            catch (Exception e) when (e is KeyNotFoundException or ArgumentException)
+            { throw new InvalidDataException($"'{source}' does not match this configuration's {prefix}: {e.Message}", e); }
+        }
+        Part(Autoencoder, "ae");
+        Part(Denoiser, "denoiser");
+        if (EmaDenoiser is not null) Part(EmaDenoiser, "ema");
+    }
+
+    public void Save(string dir)
+    {
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "config.json"), ConfigText.ToJson(Config));
+        Normalizer.Save(Path.Combine(dir, "normalizer.json"));
+        Safetensors.Save(Path.Combine(dir, "model.safetensors"), NamedState().ToDictionary(kv => kv.Key, kv => kv.Value),
+            new Dictionary<string, string> { ["format"] = "pdiff-model" });
+    }
+
+    public static PDiffModel Load(string dir)
+    {
+        var cfgPath = Path.Combine(dir, "config.json");
+        if (!File.Exists(cfgPath)) throw new FileNotFoundException($"No p-diff model in '{dir}': config.json is missing.", cfgPath);
+        var model = new PDiffModel(ConfigText.FromJson(File.ReadAllText(cfgPath)), ParamNormalizer.Load(Path.Combine(dir, "normalizer.json")));
+        try
+        {
+            var weights = Path.Combine(dir, "model.safetensors");
+            using var content = Safetensors.Load(weights);
+            model.LoadNamedState(content.Tensors, weights);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        Autoencoder.Dispose();
+        Denoiser.Dispose();
+        EmaDenoiser?.Dispose();
+        Diffusion.Dispose();
+    }
+}

@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Text.Json;
+using PDiff.Torch;
+
+namespace PDiff.Diffusion;
+
+// Periodic checkpoints and resume. A checkpoint is a folder <dir>/checkpoint holding state.safetensors
+// (weights of every part, generator states, batch orders, loss histories; counters, config and normaliser
+// in its metadata) and the two optimisers' own archives. It is written beside the old one and swapped in
+// by renames, so a kill during a save leaves the previous checkpoint intact.
+public sealed partial class PDiffTrainer
+{
+    const string Current = "checkpoint", Writing = "checkpoint.tmp", Previous = "checkpoint.old";
+    const string StateFile = "state.safetensors", AeOptimFile = "ae_optim.pt", DiffOptimFile = "diffusion_optim.pt";
+    string? pendingAeOptim, pendingDiffOptim;
+
+    void SaveCheckpoint(string dir)
+    {
+        Directory.CreateDirectory(dir);
+        var tmp = Path.Combine(dir, Writing);
+        if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+        Directory.CreateDirectory(tmp);
+        using (var scope = torch.NewDisposeScope())
+        {
+            var tensors = Model.NamedState().ToDictionary(kv => "model." + kv.Key, kv => kv.Value);
+            tensors["rng.ae"] = aeGen.GetState();
+            tensors["rng.diffusion"] = diffGen.GetState();
+            if (aeBatches.Permutation is { } pa) tensors["batches.ae"] = pa;
+            if (diffBatches.Permutation is { } pd) tensors["batches.diffusion"] = pd;
+            if (aeLosses.Count > 0) tensors["loss.ae"] = torch.tensor(aeLosses.ToArray());
+            if (diffLosses.Count > 0) tensors["loss.diffusion"] = torch.tensor(diffLosses.ToArray());
+            var inv = CultureInfo.InvariantCulture;
+            var meta = new Dictionary<string, string>
+            {
+                ["format"] = "pdiff-training-checkpoint",
+                ["ae_step"] = aeStep.ToString(inv),
+                ["diffusion_step"] = diffStep.ToString(inv),
+                ["ae_batch_position"] = aeBatches.Position.ToString(inv),
+                ["diffusion_batch_position"] = diffBatches.Position.ToString(inv),
+                ["ema_updates"] = emaUpdates.ToString(inv),
+                ["config"] = ConfigText.ToJson(config),
+                ["normalizer"] = Model.Normalizer.ToJson(),
+                ["validations"] = JsonSerializer.Serialize(validations),
+            };
+            Safetensors.Save(Path.Combine(tmp, StateFile), tensors, meta);
+        }
+        aeOpt?.Save(Path.Combine(tmp, AeOptimFile));
+        diffOpt?.Save(Path.Combine(tmp, DiffOptimFile));
+        var cur = Path.Combine(dir, Current);
+        var old = Path.Combine(dir, Previous);
+        if (Directory.Exists(old)) Directory.Delete(old, true);
+        if (Directory.Exists(cur)) Directory.Move(cur, old);
+        Directory.Move(tmp, cur);
+        if (Directory.Exists(old)) Directory.Delete(old, true);
+        Log($"[p-diff] checkpoint at ae step {aeStep}, diffusion step {diffStep} → {cur}");
+    }
+
+    /// <summary>Restores the latest checkpoint in <paramref name="dir"/>, if there is one.</summary>
+    bool TryResume(string dir)
+    {
+        var folder = new[] { Current, Previous }.Select(n => Path.Combine(dir, n)).FirstOrDefault(p => File.Exists(Path.Combine(p, StateFile)));
+        if (folder is null) return false;
+        var file = Path.Combine(folder, StateFile);
+        using var content = Safetensors.Load(file);
+        var meta = content.Metadata;
+        string Meta(string key) => meta.TryGetValue(key, out var v) ? v
+            : throw new InvalidDataException($"'{file}' is not a p-diff training checkpoint: metadata '{key}' is missing.");
+        if (Meta("format") != "pdiff-training-checkpoint") throw new InvalidDataException($"'{file}' is not a p-diff training checkpoint (format '{meta["format"]}').");
+        var saved = ConfigText.FromJson(Meta("config"));
+        if (!saved.Equals(config))
+            throw new InvalidOperationException($"The checkpoint in '{folder}' was made with a different configuration; resume with the same settings or use another checkpoint folder. Saved: {string.Join(" ", ConfigText.ToArgs(saved))}");
+        if (Meta("normalizer") != Model.Normalizer.ToJson())
+            throw new InvalidOperationException($"The checkpoint in '{folder}' was trained on different parameter vectors (its normalisation statistics differ from this zoo's).");
+
+        var t = content.Tensors;
+        Tensor Need(string key) => t.TryGetValue(key, out var v) ? v : throw new InvalidDataException($"'{file}' lacks tensor '{key}'.");
+        Model.LoadNamedState(t.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key["model.".Length..], kv => kv.Value), file);
+        aeGen.SetState(Need("rng.ae"));
+        diffGen.SetState(Need("rng.diffusion"));
+        var inv = CultureInfo.InvariantCulture;
+        aeStep = int.Parse(Meta("ae_step"), inv);
+        diffStep = int.Parse(Meta("diffusion_step"), inv);
+        emaUpdates = long.Parse(Meta("ema_updates"), inv);
+        aeBatches.Restore(t.GetValueOrDefault("batches.ae"), long.Parse(Meta("ae_batch_position"), inv));
+        diffBatches.Restore(t.GetValueOrDefault("batches.diffusion"), long.Parse(Meta("diffusion_batch_position"), inv));
+        aeLosses.Clear();
+        if (t.TryGetValue("loss.ae", out var la)) aeLosses.AddRange(la.data<float>());
+        diffLosses.Clear();
+        if (t.TryGetValue("loss.diffusion", out var ld)) diffLosses.AddRange(ld.data<float>());
+        validations.Clear();
+        validations.AddRange(JsonSerializer.Deserialize<List<ValidationRecord>>(Meta("validations")) ?? new());
+        if (aeLosses.Count != aeStep || diffLosses.Count != diffStep)
+            throw new InvalidDataException($"'{file}' is inconsistent: {aeLosses.Count} AE losses for {aeStep} steps, {diffLosses.Count} diffusion losses for {diffStep} steps.");
+        // Optimiser archives are loaded when each phase builds its optimiser.
+        var ao = Path.Combine(folder, AeOptimFile);
+        var dopt = Path.Combine(folder, DiffOptimFile);
+        pendingAeOptim = aeStep > 0 && aeStep < config.AeSteps ? RequireFile(ao) : null;
+        pendingDiffOptim = diffStep > 0 && diffStep < config.DiffSteps ? RequireFile(dopt) : null;
+        return true;
+    }
+
+    static string RequireFile(string path) =>
+        File.Exists(path) ? path : throw new InvalidDataException($"Checkpoint optimiser state '{path}' is missing; the checkpoint is incomplete.");
+}

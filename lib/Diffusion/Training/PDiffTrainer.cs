@@ -1,0 +1,245 @@
+using System.Diagnostics;
+using System.Globalization;
+using PDiff.Nn;
+using PDiff.Torch;
+using PDiff.Zoo;
+
+namespace PDiff.Diffusion;
+
+/// <summary>One validation: scores of a few generated (diffusion phase) or reconstructed (AE phase) models on the validation split.</summary>
+public sealed record ValidationRecord(string Phase, int Step, int Models, double MeanAccuracy, double MedianAccuracy, double MaxAccuracy, double MinAccuracy);
+
+/// <summary>Where and how a training run reports, checkpoints and stops.</summary>
+public sealed record TrainerOptions
+{
+    /// <summary>Folder for periodic checkpoints (null: none). A run started on a folder with a checkpoint resumes from it.</summary>
+    public string? CheckpointDir { get; init; }
+    /// <summary>Scores generated models on the VALIDATION split during training (null: no monitoring).</summary>
+    public ISubsetScorer? Scorer { get; init; }
+    /// <summary>Progress lines (step, loss, ETA); null is silent.</summary>
+    public TextWriter? Log { get; init; } = Console.Out;
+    /// <summary>Cancelling stops the run between steps, like a kill: nothing more is saved.</summary>
+    public CancellationToken Cancellation { get; init; }
+    /// <summary>Called after every optimiser step with (phase, steps done in that phase).</summary>
+    public Action<string, int>? OnStep { get; init; }
+}
+
+/// <summary>
+/// Trains a p-diff system on K subset vectors [K, N] (raw parameters): fit the normaliser, train the
+/// autoencoder with noise augmentation, then the latent diffusion model on the (clean) latents, with EMA.
+/// Every random draw comes from one of two seeded generators (AE phase, diffusion phase) whose states are
+/// checkpointed with the weights, the optimisers, the batch order and the counters, so a killed run that
+/// is restarted on the same folder ends exactly as an uninterrupted one.
+/// </summary>
+public sealed partial class PDiffTrainer : IDisposable
+{
+    public const string AePhase = "ae", DiffusionPhase = "diffusion";
+
+    readonly PDiffConfig config;
+    readonly TrainerOptions options;
+    readonly Tensor data;                 // normalised [K, N]
+    readonly SubsetLayout layout;
+    PDiffModel? model;
+    readonly Generator aeGen, diffGen;
+    readonly MinibatchSampler aeBatches, diffBatches;
+    Optimizer? aeOpt, diffOpt;
+    int aeStep, diffStep;
+    long emaUpdates;
+    readonly List<float> aeLosses = new(), diffLosses = new();
+    readonly List<ValidationRecord> validations = new();
+
+    public PDiffTrainer(PDiffConfig config, Tensor rawVectors, SubsetLayout layout, TrainerOptions? options = null)
+    {
+        config.Validate();
+        (this.config, this.layout, this.options) = (config, layout, options ?? new TrainerOptions());
+        if (rawVectors.dim() != 2 || rawVectors.size(1) != layout.Length)
+            throw new ArgumentException($"PDiffTrainer: expected training vectors [K, {layout.Length}] for the subset layout; got {TorchException.ShapeString(rawVectors.shape)}.");
+        if (this.options.Scorer is { } s && s.Layout.Length != layout.Length)
+            throw new ArgumentException($"PDiffTrainer: the scorer's subset has {s.Layout.Length} numbers, the training vectors {layout.Length}.");
+        var normalizer = ParamNormalizer.Fit(rawVectors, layout, config.Normalization);
+        data = normalizer.Normalize(rawVectors).DetachFromDisposeScope();
+        model = new PDiffModel(config, normalizer);
+        aeGen = new Generator((ulong)config.AeSeed);
+        diffGen = new Generator((ulong)config.DiffusionSeed);
+        aeBatches = new MinibatchSampler(data.size(0), config.AeBatch);
+        diffBatches = new MinibatchSampler(data.size(0), config.DiffBatch);
+    }
+
+    PDiffModel Model => model ?? throw new InvalidOperationException("Train() already handed its model to the caller.");
+    public IReadOnlyList<float> AeLosses => aeLosses;
+    public IReadOnlyList<float> DiffusionLosses => diffLosses;
+    public IReadOnlyList<ValidationRecord> Validations => validations;
+
+    void Log(string line) => options.Log?.WriteLine(line);
+
+    /// <summary>Runs (or resumes) both phases and hands the trained model to the caller, who disposes it.</summary>
+    public PDiffModel Train()
+    {
+        var resumed = options.CheckpointDir is { } dir && TryResume(dir);
+        Log($"[p-diff] K = {data.size(0)} vectors of N = {data.size(1)}; {config.Autoencoder} ({Model.Autoencoder.parameter_count():N0} params, latent [{string.Join(", ", Model.Autoencoder.LatentShape)}]), " +
+            $"{config.Denoiser} ({Model.Denoiser.parameter_count():N0} params); seeds init {config.InitSeed}, ae {config.AeSeed}, diffusion {config.DiffusionSeed}, sample {config.SampleSeed}" +
+            (resumed ? $"; resumed at ae step {aeStep}, diffusion step {diffStep}" : ""));
+        TrainAutoencoder();
+        TrainDenoiser();
+        if (options.CheckpointDir is { } d) SaveCheckpoint(d);
+        var m = Model;
+        m.Autoencoder.eval();
+        m.Denoiser.eval();
+        model = null;
+        return m;
+    }
+
+    // ---- phase 1: the parameter autoencoder ----
+    void TrainAutoencoder()
+    {
+        var ae = Model.Autoencoder;
+        if (aeStep >= config.AeSteps) return;
+        aeOpt ??= new AdamW(ae.parameters(), config.AeLr, weightDecay: config.AeWeightDecay);
+        if (pendingAeOptim is { } p) { aeOpt.Load(p); pendingAeOptim = null; }
+        var sched = new LrScheduler(aeOpt, Schedule(config.AeLrSchedule, config.AeLr, config.AeSteps), aeStep);
+        var clock = new Progress(AePhase, config.AeSteps, aeStep);
+        ae.train();
+        while (aeStep < config.AeSteps)
+        {
+            options.Cancellation.ThrowIfCancellationRequested();
+            float loss;
+            using (var scope = torch.NewDisposeScope())
+            {
+                var x = data.index_select(0, aeBatches.Next(aeGen));
+                var l = ae.TrainingLoss(x, aeGen, config.NoisyTarget);
+                aeOpt.zero_grad();
+                l.backward();
+                aeOpt.step();
+                loss = l.item<float>();
+            }
+            sched.step();
+            aeLosses.Add(loss);
+            aeStep++;
+            AfterStep(AePhase, aeStep, config.AeSteps, loss, aeOpt.LearningRate, clock, ValidateAutoencoder);
+        }
+        ae.eval();
+    }
+
+    // ---- phase 2: the latent diffusion model ----
+    void TrainDenoiser()
+    {
+        if (diffStep >= config.DiffSteps) return;
+        var m = Model;
+        m.Autoencoder.requires_grad_(false);
+        using var cached = config.AeInferenceNorm == AeInferenceNorm.Eval ? EncodeAll() : null;
+        var den = m.Denoiser;
+        diffOpt ??= new AdamW(den.parameters(), config.DiffLr, weightDecay: config.DiffWeightDecay);
+        if (pendingDiffOptim is { } p) { diffOpt.Load(p); pendingDiffOptim = null; }
+        var sched = new LrScheduler(diffOpt, Schedule(config.DiffLrSchedule, config.DiffLr, config.DiffSteps), diffStep);
+        var ema = m.EmaDenoiser is { } shadow ? new Ema(den, shadow, config.EmaDecay, copyNow: false) : null;
+        var clock = new Progress(DiffusionPhase, config.DiffSteps, diffStep);
+        den.train();
+        while (diffStep < config.DiffSteps)
+        {
+            options.Cancellation.ThrowIfCancellationRequested();
+            float loss;
+            using (var scope = torch.NewDisposeScope())
+            {
+                var idx = diffBatches.Next(diffGen);
+                Tensor x0;
+                if (cached is not null) x0 = cached.index_select(0, idx);
+                else using (torch.no_grad()) x0 = m.InferenceEncode(data.index_select(0, idx));
+                var l = m.Diffusion.TrainingLoss(den, x0, diffGen);
+                diffOpt.zero_grad();
+                l.backward();
+                diffOpt.step();
+                loss = l.item<float>();
+            }
+            sched.step();
+            if (ema is not null)
+            {
+                ema.Update(config.EmaWarmup ? Math.Min(config.EmaDecay, (1.0 + emaUpdates) / (10.0 + emaUpdates)) : config.EmaDecay);
+                emaUpdates++;
+            }
+            diffLosses.Add(loss);
+            diffStep++;
+            AfterStep(DiffusionPhase, diffStep, config.DiffSteps, loss, diffOpt.LearningRate, clock, ValidateGenerated);
+        }
+        den.eval();
+    }
+
+    Tensor EncodeAll()
+    {
+        using var _ = torch.no_grad();
+        return Model.InferenceEncode(data).DetachFromDisposeScope();
+    }
+
+    static LrSchedule Schedule(LrScheduleKind kind, double lr, int steps) =>
+        kind == LrScheduleKind.Cosine ? new CosineLr(lr, steps) : new ConstantLr(lr);
+
+    void AfterStep(string phase, int step, int total, float loss, double lr, Progress clock, Action<int> validate)
+    {
+        options.OnStep?.Invoke(phase, step);
+        if (!float.IsFinite(loss)) throw new InvalidOperationException($"p-diff {phase} training diverged at step {step}: loss {loss}. Lower the learning rate ({lr:G3}).");
+        if (config.LogEvery > 0 && (step % config.LogEvery == 0 || step == total))
+            Log($"[p-diff {phase}] step {step}/{total}  loss {loss.ToString("E3", CultureInfo.InvariantCulture)}  lr {lr.ToString("G3", CultureInfo.InvariantCulture)}  {clock.Report(step)}");
+        if (options.Scorer is not null && config.ValidateEvery > 0 && config.ValidateModels > 0 && (step % config.ValidateEvery == 0 || step == total))
+            validate(step);
+        if (options.CheckpointDir is { } dir && config.CheckpointEvery > 0 && step % config.CheckpointEvery == 0 && step < total)
+            SaveCheckpoint(dir);
+    }
+
+    /// <summary>AE phase: reconstructions of the first few training vectors, scored on validation.</summary>
+    void ValidateAutoencoder(int step)
+    {
+        using var scope = torch.NewDisposeScope();
+        var m = Model;
+        var wasTraining = m.Autoencoder.training;
+        Tensor vectors;
+        using (torch.no_grad())
+        {
+            var x = data.narrow(0, 0, Math.Min(config.ValidateModels, data.size(0)));
+            vectors = m.DecodeLatents(m.InferenceEncode(x));
+        }
+        m.Autoencoder.train(wasTraining);
+        Record(AePhase, step, vectors);
+    }
+
+    /// <summary>Diffusion phase: a few generated models (own generator per step, so monitoring never shifts training's random stream).</summary>
+    void ValidateGenerated(int step)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var g = new Generator((ulong)config.SampleSeed ^ (0x9E3779B97F4A7C15UL * (ulong)step));
+        using var r = Model.Generate(config.ValidateModels, g);
+        Record(DiffusionPhase, step, r.Vectors);
+    }
+
+    void Record(string phase, int step, Tensor vectors)
+    {
+        var acc = options.Scorer!.Score(vectors, EvalSplit.Validation).Select(s => s.Accuracy).OrderBy(a => a).ToArray();
+        var median = acc.Length % 2 == 1 ? acc[acc.Length / 2] : (acc[acc.Length / 2 - 1] + acc[acc.Length / 2]) / 2;
+        var rec = new ValidationRecord(phase, step, acc.Length, acc.Average(), median, acc[^1], acc[0]);
+        validations.Add(rec);
+        Log($"[p-diff {phase}] validation at step {step}: {acc.Length} {(phase == AePhase ? "reconstructed" : "generated")} models, accuracy mean {rec.MeanAccuracy:P2}, median {rec.MedianAccuracy:P2}, max {rec.MaxAccuracy:P2}, min {rec.MinAccuracy:P2}");
+    }
+
+    /// <summary>Steps per second and time left, from the steps done in this process.</summary>
+    sealed class Progress(string phase, int total, int start)
+    {
+        readonly Stopwatch watch = Stopwatch.StartNew();
+        public string Report(int step)
+        {
+            var done = step - start;
+            var rate = done / Math.Max(1e-9, watch.Elapsed.TotalSeconds);
+            var left = TimeSpan.FromSeconds(rate > 0 ? (total - step) / rate : 0);
+            return $"{rate.ToString("F2", CultureInfo.InvariantCulture)} it/s  ETA {(int)left.TotalMinutes}m{left.Seconds:D2}s ({phase})";
+        }
+    }
+
+    public void Dispose()
+    {
+        data.Dispose();
+        model?.Dispose();
+        aeGen.Dispose();
+        diffGen.Dispose();
+        aeBatches.Dispose();
+        diffBatches.Dispose();
+        aeOpt?.Dispose();
+        diffOpt?.Dispose();
+    }
+}
