@@ -7,9 +7,9 @@ namespace PDiff.Evaluation;
 /// std (divide by n), as numpy's default that p-diff's evaluate.py reports; the median of an even count
 /// is the mean of the two middle values (numpy), not the lower one (torch.median).
 /// </summary>
-public sealed record AccuracyStats(int Count, double Mean, double Median, double Std, double Min, double Max)
+public sealed record AccuracySummary(int Count, double Mean, double Median, double Std, double Min, double Max)
 {
-    public static AccuracyStats Of(IReadOnlyList<double> values)
+    public static AccuracySummary Of(IReadOnlyList<double> values)
     {
         if (values.Count == 0) throw new ArgumentException("Accuracy statistics of an empty group: every group needs at least one scored model.", nameof(values));
         foreach (var v in values)
@@ -19,7 +19,7 @@ public sealed record AccuracyStats(int Count, double Mean, double Median, double
         var variance = values.Sum(v => (v - mean) * (v - mean)) / n;
         var sorted = values.OrderBy(v => v).ToArray();
         var median = n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-        return new AccuracyStats(n, mean, median, Math.Sqrt(variance), sorted[0], sorted[^1]);
+        return new AccuracySummary(n, mean, median, Math.Sqrt(variance), sorted[0], sorted[^1]);
     }
 }
 
@@ -45,10 +45,10 @@ public sealed record BestPick(EvalSplit SelectedOn, int Index, double Validation
 
 /// <summary>One group's accuracies on both splits and its best model chosen both ways.</summary>
 public sealed record GroupSummary(
-    string Group, int Count, AccuracyStats Validation, AccuracyStats Test, BestPick BestOnValidation, BestPick BestOnTest)
+    string Group, int Count, AccuracySummary Validation, AccuracySummary Test, BestPick BestOnValidation, BestPick BestOnTest)
 {
     public static GroupSummary From(string group, IReadOnlyList<double> validation, IReadOnlyList<double> test) =>
-        new(group, test.Count, AccuracyStats.Of(validation), AccuracyStats.Of(test),
+        new(group, test.Count, AccuracySummary.Of(validation), AccuracySummary.Of(test),
             BestPick.Choose(EvalSplit.Validation, validation, test), BestPick.Choose(EvalSplit.Test, validation, test));
 
     /// <summary>One row per group: counts, test mean / median / std / min, both "best" lines, validation mean.</summary>

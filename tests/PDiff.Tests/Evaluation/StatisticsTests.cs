@@ -9,16 +9,16 @@ public class StatisticsTests
     [Fact]
     public void StatsUsePopulationStdAndNumpyMedian()
     {
-        var s = AccuracyStats.Of(new[] { 0.7, 0.9, 0.8, 0.5 });
+        var s = AccuracySummary.Of(new[] { 0.7, 0.9, 0.8, 0.5 });
         Assert.Equal(4, s.Count);
         Assert.Equal(0.725, s.Mean, 12);
         Assert.Equal(0.75, s.Median, 12);                             // mean of the two middle values
         Assert.Equal(Math.Sqrt(0.0875 / 4), s.Std, 12);               // Σ(x − 0.725)² = 0.0875, divided by n
         Assert.Equal(0.5, s.Min);
         Assert.Equal(0.9, s.Max);
-        Assert.Equal(0.8, AccuracyStats.Of(new[] { 0.9, 0.1, 0.8 }).Median);
-        Assert.Equal(0.0, AccuracyStats.Of(new[] { 0.3 }).Std);
-        Assert.Throws<ArgumentException>(() => AccuracyStats.Of(Array.Empty<double>()));
+        Assert.Equal(0.8, AccuracySummary.Of(new[] { 0.9, 0.1, 0.8 }).Median);
+        Assert.Equal(0.0, AccuracySummary.Of(new[] { 0.3 }).Std);
+        Assert.Throws<ArgumentException>(() => AccuracySummary.Of(Array.Empty<double>()));
     }
 
     [Fact]
