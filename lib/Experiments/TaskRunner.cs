@@ -1,0 +1,114 @@
+using System.Globalization;
+using System.Text.Json;
+using PDiff.Diffusion;
+using PDiff.Evaluation;
+using PDiff.Zoo;
+
+namespace PDiff.Experiments;
+
+/// <summary>
+/// One row of the main-results table for a task, p-diff averaged over its runs (the paper: "average in three
+/// runs"), with the spread across runs. Accuracies are fractions; "best" is labelled by the split that chose it.
+/// </summary>
+public sealed record MainResultRow(
+    string Task, int K, int Runs, int GeneratedPerRun,
+    double OriginalBestOnTest, double OriginalBestOnValidation, double OriginalMean, double OriginalMedian,
+    double Ensemble,
+    double PDiffBestOnTest, double PDiffBestOnTestSpread, double PDiffBestOnValidation, double PDiffBestOnValidationSpread,
+    double PDiffMean, double PDiffMeanSpread, double PDiffMedian, double PDiffMedianSpread)
+{
+    /// <summary>The paper's cell "original / ensemble / p-diff" (best chosen on test, in %).</summary>
+    public string PaperCell => string.Create(CultureInfo.InvariantCulture, $"{100 * OriginalBestOnTest:F1}/{100 * Ensemble:F1}/{100 * PDiffBestOnTest:F1}");
+    /// <summary>Our honest cell: best chosen on validation, reported on test.</summary>
+    public string HonestCell => string.Create(CultureInfo.InvariantCulture, $"{100 * OriginalBestOnValidation:F1}/{100 * Ensemble:F1}/{100 * PDiffBestOnValidation:F1}");
+
+    public static TextTable ToTable(IEnumerable<MainResultRow> rows)
+    {
+        var t = new TextTable("Main results (test accuracy %; p-diff = mean over runs, ± = spread over runs)", new[]
+        {
+            TableColumn.Text("task"), TableColumn.Text("paper_cell", "orig/ens/p-diff (best on test)"),
+            TableColumn.Text("honest_cell", "orig/ens/p-diff (best on val)"),
+            TableColumn.Percent("orig_mean", "orig mean"), TableColumn.Percent("pdiff_mean", "p-diff mean"),
+            TableColumn.Percent("orig_median", "orig median"), TableColumn.Percent("pdiff_median", "p-diff median"),
+            TableColumn.Text("runs"),
+        });
+        foreach (var r in rows)
+            t.Add(r.Task, r.PaperCell, r.HonestCell, r.OriginalMean, r.PDiffMean, r.OriginalMedian, r.PDiffMedian, $"{r.Runs}×{r.GeneratedPerRun}");
+        return t;
+    }
+}
+
+/// <summary>Runs a task end to end (zoo, p-diff × runs, evaluation) and writes everything under a results folder.</summary>
+public static class TaskRunner
+{
+    /// <summary>
+    /// Builds or reuses the zoo, then for each run trains p-diff with seeds offset by the run index, generates,
+    /// evaluates and writes <c>&lt;results&gt;/run&lt;i&gt;/</c>; returns the reports of every run and the table row.
+    /// </summary>
+    public static TaskResult Run(TaskSpec task, PDiffConfig preset, Profile profile, int runs, string resultsDir,
+        TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null)
+    {
+        var zoo = Workbench.EnsureZoo(task, profile, log);
+        using var ctx = Workbench.OpenContext(zoo);
+        var reports = new List<EvaluationReport>();
+        var runInfos = new List<RunSummary>();
+        for (var r = 0; r < runs; r++)
+        {
+            var config = SeedsFor(Workbench.SamplingFor(profile, preset.ForProfile(profile)), r);
+            log?.WriteLine($"[run {r + 1}/{runs}] {task}, profile {profile.Name()}, seeds init {config.InitSeed} ae {config.AeSeed} diffusion {config.DiffusionSeed} sample {config.SampleSeed}");
+            using var run = Workbench.TrainAndGenerate(ctx, config, generate ?? Workbench.GeneratedCount(profile), log, useK: useK);
+            var report = Workbench.Evaluate(ctx, run, evaluation ?? Workbench.EvaluationFor(profile), log);
+            var dir = Path.Combine(resultsDir, $"run{r}");
+            report.Write(dir);
+            File.WriteAllText(Path.Combine(dir, "pdiff_config.json"), ConfigText.ToJson(config));
+            File.WriteAllText(Path.Combine(dir, "losses.json"), JsonSerializer.Serialize(new { ae = run.AeLosses, diffusion = run.DiffusionLosses, validations = run.Validations }));
+            runInfos.Add(new RunSummary(r, run.TrainSeconds, run.GenerateSeconds));
+            reports.Add(report);
+            log?.WriteLine(report.Table.ToPlain());
+        }
+        var row = Aggregate(task, zoo, reports);
+        Directory.CreateDirectory(resultsDir);
+        File.WriteAllText(Path.Combine(resultsDir, "main_row.json"), JsonSerializer.Serialize(row, ResultsJson.Options));
+        File.WriteAllText(Path.Combine(resultsDir, "zoo_manifest.json"), File.ReadAllText(Path.Combine(zoo.Directory, "manifest.json")));
+        return new TaskResult(task, zoo, reports, runInfos, row);
+    }
+
+    /// <summary>Run r shifts every stage's seed by 1000·r, so runs differ and each is reproducible.</summary>
+    public static PDiffConfig SeedsFor(PDiffConfig c, int run) => c with
+    {
+        InitSeed = c.InitSeed + 1000 * run, AeSeed = c.AeSeed + 1000 * run,
+        DiffusionSeed = c.DiffusionSeed + 1000 * run, SampleSeed = c.SampleSeed + 1000 * run,
+    };
+
+    public static MainResultRow Aggregate(TaskSpec task, ZooTask zoo, IReadOnlyList<EvaluationReport> reports)
+    {
+        if (reports.Count == 0) throw new ArgumentException("No runs to aggregate.");
+        var o = reports[0].Summary(Evaluator.Original);
+        var ens = reports[0].Summary(Evaluator.Ensemble);
+        var gens = reports.Select(r => r.Summary(Evaluator.Generated)).ToList();
+        (double mean, double spread) Over(Func<GroupSummary, double> f)
+        {
+            var v = gens.Select(f).ToList();
+            var m = v.Average();
+            return (m, v.Count > 1 ? Math.Sqrt(v.Sum(x => (x - m) * (x - m)) / (v.Count - 1)) : 0);
+        }
+        var bt = Over(g => g.BestOnTest.TestAccuracy);
+        var bv = Over(g => g.BestOnValidation.TestAccuracy);
+        var mean = Over(g => g.Test.Mean);
+        var med = Over(g => g.Test.Median);
+        return new MainResultRow(task.ToString(), zoo.K, reports.Count, gens[0].Count,
+            o.BestOnTest.TestAccuracy, o.BestOnValidation.TestAccuracy, o.Test.Mean, o.Test.Median, ens.Test.Mean,
+            bt.mean, bt.spread, bv.mean, bv.spread, mean.mean, mean.spread, med.mean, med.spread);
+    }
+}
+
+public sealed record RunSummary(int Run, double TrainSeconds, double GenerateSeconds);
+
+/// <summary>Everything a task produced: its zoo, one evaluation report per p-diff run, and the table row.</summary>
+public sealed record TaskResult(TaskSpec Task, ZooTask Zoo, IReadOnlyList<EvaluationReport> Reports, IReadOnlyList<RunSummary> Runs, MainResultRow Row) : IDisposable
+{
+    public void Dispose()
+    {
+        foreach (var r in Reports) r.Dispose();
+    }
+}

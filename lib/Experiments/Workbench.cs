@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using PDiff.Data;
+using PDiff.Diffusion;
+using PDiff.Evaluation;
+using PDiff.Models;
+using PDiff.Torch;
+using PDiff.Zoo;
+
+namespace PDiff.Experiments;
+
+/// <summary>
+/// The whole pipeline on one task, as the reference's run_all: collect the zoo if it is not cached, train
+/// the autoencoder and the latent diffusion model, generate, and evaluate against the originals, their
+/// weight average and the baselines. Notebooks and the CLI call this; each stage is also usable alone.
+/// </summary>
+public static class Workbench
+{
+    /// <summary>The repository root (the folder holding PDiff.Lib.csproj), or the current directory.</summary>
+    public static string RepoRoot => DataPaths.FindRepoRoot() ?? Directory.GetCurrentDirectory();
+
+    /// <summary>Where zoos are cached: $PDIFF_ZOO_CACHE, else data/cache/zoos/&lt;profile&gt;/.</summary>
+    public static string ZooCacheDir(Profile p) =>
+        Environment.GetEnvironmentVariable("PDIFF_ZOO_CACHE") is { Length: > 0 } env
+            ? Path.Combine(env, p.Name())
+            : Path.Combine(RepoRoot, "data", "cache", "zoos", p.Name());
+
+    /// <summary>Opens the task's cached zoo when its manifest matches, else builds it (base model + collection).</summary>
+    public static ZooTask EnsureZoo(TaskSpec task, Profile profile, TextWriter? log = null, string? dir = null, bool rebuild = false)
+    {
+        dir ??= Path.Combine(ZooCacheDir(profile), task.ZooName(profile));
+        if (!rebuild && File.Exists(Path.Combine(dir, "manifest.json")))
+        {
+            var zoo = ZooTask.Open(dir);
+            var m = zoo.Manifest;
+            if (m.K == task.KFor(profile) && m.Profile == profile.Name() && m.Subset.Selector == task.Subset && m.Recipe.Kind == task.Recipe)
+            {
+                log?.WriteLine($"[zoo] reusing {dir} ({m.K} checkpoints, test mean {100 * m.Test!.Mean:F2}%)");
+                return zoo;
+            }
+            log?.WriteLine($"[zoo] cached zoo in {dir} does not match {task} (K {m.K}, profile {m.Profile}): rebuilding");
+        }
+        return ZooBuilder.Build(new ZooBuildOptions
+        {
+            Dataset = task.Dataset, Arch = task.Arch, Subset = task.Subset, Profile = profile, Recipe = task.Recipe,
+            K = task.KFor(profile), Out = dir,
+        }, log);
+    }
+
+    /// <summary>The base model, its data and a cached scorer of subset vectors on validation and test.</summary>
+    public static TaskContext OpenContext(ZooTask zoo)
+    {
+        var data = zoo.LoadData();
+        var model = zoo.LoadBaseModel();
+        var scorer = new CachedScorer(model, zoo.Layout, new LabeledImages(data.Validation.X, data.Validation.Y), new LabeledImages(data.Test.X, data.Test.Y));
+        return new TaskContext(zoo, data, model, scorer);
+    }
+
+    /// <summary>Trains p-diff on the zoo's K vectors (optionally the first <paramref name="useK"/>) and generates models.</summary>
+    public static PDiffRun TrainAndGenerate(TaskContext ctx, PDiffConfig config, int generate, TextWriter? log = null,
+        string? checkpointDir = null, int? useK = null)
+    {
+        config.Validate();
+        var clock = Stopwatch.StartNew();
+        using var all = ctx.Zoo.LoadMatrix();
+        var k = Math.Min(useK ?? ctx.Zoo.K, ctx.Zoo.K);
+        var originals = all.slice(0, 0, k).contiguous().DetachFromDisposeScope();
+        using var trainer = new PDiffTrainer(config, originals, ctx.Zoo.Layout, new TrainerOptions
+        {
+            CheckpointDir = checkpointDir, Scorer = ctx.Scorer, Log = log,
+        });
+        var model = trainer.Train();
+        var trainSeconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        using var g = new Generator((ulong)config.SampleSeed);
+        var gen = model.Generate(generate, g, chunk: 100);
+        log?.WriteLine($"[p-diff] generated {generate} models in {clock.Elapsed.TotalSeconds:F1}s");
+        return new PDiffRun(config, model, originals, gen, trainer.AeLosses.ToArray(), trainer.DiffusionLosses.ToArray(),
+            trainer.Validations.ToList(), trainSeconds, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Continues the zoo's collection recipe for <c>steps</c> iterations from a given vector: the paper's
+    /// "fine-tuned" baseline (reference §4.6, inferred construction).
+    /// </summary>
+    public static Func<Tensor, int, Generator, Tensor> FineTuner(TaskContext ctx) => (start, steps, g) =>
+    {
+        using var work = ModelRegistry.Create(ctx.Model.Spec, 0);
+        work.load_state_dict(ctx.Model.state_dict());
+        Subsets.WriteBack(work, ctx.Zoo.Layout, start);
+        var recipe = ctx.Zoo.Manifest.Recipe with { K = 1, SaveEvery = steps, SkipFirst = 0, Seed = g.NextSeed() };
+        using var result = Collector.Collect(work, ctx.Zoo.Layout, ctx.Data.Train, recipe);
+        return result.Vectors.select(0, 0).clone();
+    };
+
+    /// <summary>Scores originals, generated models, ensemble and baselines; computes similarity, novelty, embeddings.</summary>
+    public static EvaluationReport Evaluate(TaskContext ctx, PDiffRun run, EvaluationOptions? options = null, TextWriter? log = null)
+    {
+        var evaluator = new Evaluator(ctx.Scorer, options, FineTuner(ctx));
+        var latents = new LatentInputs { Encoder = v => run.Model.EncodeVectors(v), Generated = run.Generation.Latents };
+        var clock = Stopwatch.StartNew();
+        var report = evaluator.Evaluate(run.Originals, run.Generation.Vectors, latents, ctx.Zoo.Manifest.Task);
+        log?.WriteLine($"[eval] scored and compared in {clock.Elapsed.TotalSeconds:F1}s");
+        return report;
+    }
+
+    /// <summary>Evaluation options scaled to a profile (fewer baseline models and no t-SNE in smoke).</summary>
+    public static EvaluationOptions EvaluationFor(Profile p) => p switch
+    {
+        Profile.Smoke => new EvaluationOptions
+        {
+            Baselines = new BaselineOptions { RelativeNoiseCount = 4, AbsoluteNoiseCount = 4, AverageCount = 4, AverageOf = 4, GaussianCount = 4, FineTunedCount = 2, FineTuneSteps = 3 },
+            Tsne = false, WriteIouMatrix = false,
+        },
+        Profile.Quick => new EvaluationOptions
+        {
+            Baselines = new BaselineOptions { RelativeNoiseCount = 50, AbsoluteNoiseCount = 50, AverageCount = 50, GaussianCount = 50, FineTunedCount = 10, FineTuneSteps = 20 },
+            WriteIouMatrix = false, EmbeddingMaxPerGroup = 100,
+        },
+        _ => new EvaluationOptions(),
+    };
+
+    /// <summary>
+    /// The smoke profile samples with 20 DDIM steps instead of 1,000 DDPM steps: it proves the code path,
+    /// and 1,000 denoiser passes would dominate CI on 2 cores. Quick and paper keep the preset's sampler.
+    /// </summary>
+    public static PDiffConfig SamplingFor(Profile p, PDiffConfig c) =>
+        p == Profile.Smoke ? c with { Sampler = SamplerKind.Ddim, DdimSteps = Math.Min(c.DdimSteps, 20) } : c;
+
+    /// <summary>Models generated per run in each profile (the reference generates 100 (V1) or 200 (V2)).</summary>
+    public static int GeneratedCount(Profile p) => p switch { Profile.Smoke => 8, Profile.Quick => 100, _ => 200 };
+}
+
+/// <summary>A zoo with what evaluating its vectors needs: data, the fixed base model and a cached scorer.</summary>
+public sealed class TaskContext(ZooTask zoo, DataSplits data, ImageClassifier model, CachedScorer scorer) : IDisposable
+{
+    public ZooTask Zoo { get; } = zoo;
+    public DataSplits Data { get; } = data;
+    public ImageClassifier Model { get; } = model;
+    public CachedScorer Scorer { get; } = scorer;
+
+    public void Dispose()
+    {
+        Scorer.Dispose();
+        Model.Dispose();
+        Data.Dispose();
+    }
+}
+
+/// <summary>A trained p-diff model with its training curves and the models it generated.</summary>
+public sealed record PDiffRun(
+    PDiffConfig Config, PDiffModel Model, Tensor Originals, GenerationResult Generation,
+    float[] AeLosses, float[] DiffusionLosses, IReadOnlyList<ValidationRecord> Validations,
+    double TrainSeconds, double GenerateSeconds) : IDisposable
+{
+    public void Dispose()
+    {
+        Generation.Dispose();
+        Originals.Dispose();
+        Model.Dispose();
+    }
+}
