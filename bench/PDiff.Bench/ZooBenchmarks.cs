@@ -1,0 +1,206 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using PDiff.Models;
+using PDiff.Torch;
+using PDiff.Zoo;
+using F = PDiff.Torch.torch.nn.functional;
+
+namespace PDiff.Bench;
+
+/// <summary>
+/// Operations of seconds, timed once per iteration by the wall clock and by the benchmark thread's CPU
+/// time. The zoo benchmarks run libtorch on one thread, so the thread's CPU time is the whole cost of a
+/// call however busy the machine is (on 2 free cores, wall time is about that divided by 1.7–2).
+/// </summary>
+public sealed class SecondsConfig : ManualConfig
+{
+    public SecondsConfig()
+    {
+        var job = Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance)
+            .WithWarmupCount(1).WithIterationCount(5).WithInvocationCount(1).WithUnrollFactor(1).WithLaunchCount(1);
+        AddJob(job.WithId("Wall"));
+        AddJob(job.WithClock(ThreadCpuClock.Instance).WithId("ThreadCpu"));
+        AddColumn(StatisticColumn.Median, StatisticColumn.Min);
+        WithOptions(ConfigOptions.DisableOptimizationsValidator);
+    }
+}
+
+static class ZooBench
+{
+    public static ModelSpec Spec(string name) => name switch
+    {
+        "mlp" => new ModelSpec { Arch = "mlp" },
+        "convnet3" => new ModelSpec { Arch = "convnet3", Width = 128 },
+        "resnet18-w8" => new ModelSpec { Arch = "resnet18", Width = 8 },
+        "resnet18-w16" => new ModelSpec { Arch = "resnet18", Width = 16 },
+        "resnet18-w64" => new ModelSpec { Arch = "resnet18", Width = 64 },
+        "vit-d6" => new ModelSpec { Arch = "vit", Depth = 6 },
+        _ => throw new ArgumentException(name),
+    };
+}
+
+/// <summary>
+/// One SGD step (batch 128, 28×28) of each base architecture. An epoch of Fashion-MNIST (55,000 training
+/// images) is 430 such steps.
+/// </summary>
+[Config(typeof(SecondsConfig))]
+public class ZooTrainStepBenchmarks
+{
+    ImageClassifier model = null!;
+    PDiff.Nn.SGD opt = null!;
+    Tensor x = null!, y = null!;
+
+    /// <summary>All six by default; PDIFF_BENCH_ARCHS=a,b picks some (the ViT needs an optimised BLAS to finish quickly).</summary>
+    public static IEnumerable<string> Archs() =>
+        Environment.GetEnvironmentVariable("PDIFF_BENCH_ARCHS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        ?? new[] { "mlp", "convnet3", "resnet18-w8", "resnet18-w16", "resnet18-w64", "vit-d6" };
+
+    [ParamsSource(nameof(Archs))]
+    public string Arch { get; set; } = "";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        torch.set_num_threads(1);
+        model = ModelRegistry.Create(ZooBench.Spec(Arch), 1);
+        model.train();
+        opt = new PDiff.Nn.SGD(model.parameters(), 0.05, 0.9, 5e-4);
+        using var g = new Generator(2);
+        x = torch.randn(new long[] { 128, 1, 28, 28 }, g);
+        y = torch.randint(0, 10, new long[] { 128 }, g);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        opt.Dispose();
+        model.Dispose();
+        x.Dispose();
+        y.Dispose();
+    }
+
+    [Benchmark(Description = "train step, batch 128")]
+    public void TrainStep()
+    {
+        using var scope = torch.NewDisposeScope();
+        var loss = F.cross_entropy(model.forward(x), y);
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+    }
+}
+
+/// <summary>
+/// Scoring subset vectors (ResNet-18, last-two-norms): 4 vectors on 256 images, with the cached scorer
+/// (activations entering layer4.1.bn1 computed once, in setup) and with the full forward pass.
+/// Scoring 200 vectors on the 10,000 test images is 50 × 39 = 1,953 times this work.
+/// </summary>
+[Config(typeof(SecondsConfig))]
+public class ZooScoringBenchmarks
+{
+    ImageClassifier model = null!;
+    CachedScorer cached = null!;
+    FullScorer full = null!;
+    Tensor vectors = null!, x = null!, yl = null!;
+
+    [Params("resnet18-w8", "resnet18-w16", "resnet18-w64")]
+    public string Arch { get; set; } = "";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        torch.set_num_threads(1);
+        model = ModelRegistry.Create(ZooBench.Spec(Arch), 1);
+        model.eval();
+        var layout = Subsets.Resolve(model, "last-two-norms");
+        using var g = new Generator(2);
+        x = torch.randn(new long[] { 256, 1, 28, 28 }, g);
+        yl = torch.randint(0, 10, new long[] { 256 }, g);
+        var data = new LabeledImages(x, yl);
+        using (var v = Subsets.Flatten(model, layout))
+        using (var noise = torch.randn(new long[] { 4, layout.Length }, g))
+            vectors = noise.mul(0.1).add(v);
+        cached = new CachedScorer(model, layout, data, data);
+        full = new FullScorer(model, layout, data, data, batchSize: 256);
+        cached.Score(vectors, EvalSplit.Test); // builds the cache once, as a zoo or evaluation run would
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        cached.Dispose();
+        model.Dispose();
+        vectors.Dispose();
+        x.Dispose();
+        yl.Dispose();
+    }
+
+    [Benchmark(Description = "score 4 vectors × 256 images, cached")]
+    public void Cached() => cached.Score(vectors, EvalSplit.Test);
+
+    [Benchmark(Description = "score 4 vectors × 256 images, full pass")]
+    public void Full() => full.Score(vectors, EvalSplit.Test);
+}
+
+/// <summary>
+/// One V2 collection step (batch 128, AdamW on last-two-norms of ResNet-18): the frozen layers under
+/// no_grad, the tail with autograd. Collecting K = 200 is 201 steps, then scoring (above).
+/// </summary>
+[Config(typeof(SecondsConfig))]
+public class ZooCollectStepBenchmarks
+{
+    ImageClassifier model = null!;
+    PDiff.Nn.AdamW opt = null!;
+    Tensor x = null!, y = null!;
+    int cut;
+
+    [Params("resnet18-w8", "resnet18-w16", "resnet18-w64")]
+    public string Arch { get; set; } = "";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        torch.set_num_threads(1);
+        model = ModelRegistry.Create(ZooBench.Spec(Arch), 1);
+        model.eval();
+        model.requires_grad_(false);
+        var layout = Subsets.Resolve(model, "last-two-norms");
+        var trainable = Subsets.Tensors(model, layout);
+        foreach (var t in trainable) t.requires_grad = true;
+        cut = model.FirstStageTouching(layout.Tensors.Select(t => t.Name));
+        opt = new PDiff.Nn.AdamW(trainable, 0.03, weightDecay: 5e-4);
+        using var g = new Generator(2);
+        x = torch.randn(new long[] { 128, 1, 28, 28 }, g);
+        y = torch.randint(0, 10, new long[] { 128 }, g);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        opt.Dispose();
+        model.Dispose();
+        x.Dispose();
+        y.Dispose();
+    }
+
+    [Benchmark(Description = "collection step, batch 128")]
+    public void Step()
+    {
+        using var scope = torch.NewDisposeScope();
+        Activations head;
+        using (torch.no_grad())
+        using (var input = new Activations(x.alias()))
+            head = model.RunStages(input, 0, cut);
+        using (head)
+        using (var tail = model.RunStages(head, cut, model.Stages.Count))
+        {
+            var loss = F.cross_entropy(tail.Main, y);
+            opt.zero_grad();
+            loss.backward();
+            opt.step();
+        }
+    }
+}
