@@ -10,7 +10,9 @@ set -euo pipefail
 PDIFF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 say() { printf '[setup] %s\n' "$*"; }
 
-APT_PACKAGES=(libtorch-dev cmake g++ make dataset-fashion-mnist chromium nodejs npm ca-certificates)
+# libopenblas0-pthread replaces the reference BLAS that libtorch-dev pulls in (libblas3) through Debian's
+# alternatives: matrix products (MLP, ViT, linear layers) run 10-35x faster; convolutions use oneDNN either way.
+APT_PACKAGES=(libtorch-dev libopenblas0-pthread cmake g++ make dataset-fashion-mnist chromium nodejs npm ca-certificates)
 MNIST_VERSION=1.1.0
 PLOTLY_VERSION=2.35.2
 
