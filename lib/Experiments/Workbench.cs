@@ -39,11 +39,37 @@ public static class Workbench
             }
             log?.WriteLine($"[zoo] cached zoo in {dir} does not match {task} (K {m.K}, profile {m.Profile}): rebuilding");
         }
+        SeedBaseModel(task, profile, dir, log);
         return ZooBuilder.Build(new ZooBuildOptions
         {
             Dataset = task.Dataset, Arch = task.Arch, Subset = task.Subset, Profile = profile, Recipe = task.Recipe,
             K = task.KFor(profile), Out = dir,
         }, log);
+    }
+
+    /// <summary>
+    /// Zoos of one dataset and architecture (other subsets, other K) share their base model: copy a sibling's
+    /// into the new folder, and the builder reuses it when architecture, split and training recipe match
+    /// (it checks, and trains anew otherwise), so an ablation over subsets trains one base model, not one each.
+    /// </summary>
+    static void SeedBaseModel(TaskSpec task, Profile profile, string dir, TextWriter? log)
+    {
+        if (File.Exists(Path.Combine(dir, "base.json"))) return;
+        var root = Path.GetDirectoryName(Path.GetFullPath(dir))!;
+        if (!Directory.Exists(root)) return;
+        var prefix = ZooStore.TaskName(task.Dataset, task.Arch, "");
+        foreach (var sibling in Directory.GetDirectories(root, prefix + "*").OrderBy(d => d, StringComparer.Ordinal))
+        {
+            var manifest = Path.Combine(sibling, "base.json");
+            if (Path.GetFullPath(sibling) == Path.GetFullPath(dir) || !File.Exists(manifest)) continue;
+            var weights = BaseModels.ReadManifest(sibling).WeightsFile;
+            if (!File.Exists(Path.Combine(sibling, weights))) continue;
+            Directory.CreateDirectory(dir);
+            File.Copy(Path.Combine(sibling, weights), Path.Combine(dir, weights), overwrite: true);
+            File.Copy(manifest, Path.Combine(dir, "base.json"), overwrite: true);
+            log?.WriteLine($"[zoo] offering the base model of {sibling} for reuse");
+            return;
+        }
     }
 
     /// <summary>The base model, its data and a cached scorer of subset vectors on validation and test.</summary>
