@@ -80,12 +80,12 @@ void DenoiserBench(string name, Func<Generator, Denoiser> make, int batch, doubl
 
 void GenerateBench(string name, PDiffConfig cfg, SamplerOptions opts)
 {
-    var layout = new PDiff.Zoo.SubsetLayout(new[] { new PDiff.Zoo.TensorSpec("v", new long[] { N }) });
     using var model = new PDiffModel(cfg, ParamNormalizer.Identity(N));
     using var g = new Generator(1);
     var w = Stopwatch.StartNew();
-    using (var scope = torch.NewDisposeScope())
-    using (var r = model.Generate(200, g, opts)) { }
+    var verbose = Environment.GetEnvironmentVariable("PDIFF_BENCH_VERBOSE") == "1";
+    using (var r = model.Generate(200, g, opts, progress: (i, n) => { if (verbose && i % 10 == 0) Console.Error.WriteLine($"  {name} step {i}/{n} at {w.Elapsed.TotalSeconds:F1}s"); }))
+        Console.Error.Write("");
     var s = w.Elapsed.TotalSeconds;
     var steps = opts.Kind == SamplerKind.Ddpm ? cfg.Timesteps : opts.Steps;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

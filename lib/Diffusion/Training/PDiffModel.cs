@@ -161,6 +161,8 @@ public sealed class PDiffModel : IDisposable
             var weights = Path.Combine(dir, "model.safetensors");
             using var content = Safetensors.Load(weights);
             model.LoadNamedState(content.Tensors, weights);
+            model.Autoencoder.eval();
+            model.Denoiser.eval();
             return model;
         }
         catch
