@@ -98,6 +98,32 @@ public abstract class ImageClassifier : Module
     /// <summary>
     /// Runs stages [from, to) on <paramref name="input"/> (not disposed), freeing intermediates as it goes.
     /// </summary>
+    /// <summary>
+    /// Runs stages [0, <paramref name="cut"/>) over all of <paramref name="x"/> in batches, without a graph, and
+    /// returns the concatenated activations: the frozen-layer cache shared by scoring and collection.
+    /// </summary>
+    public Activations PrecomputeStages(Tensor x, int cut, long batch)
+    {
+        var parts = new List<Activations>();
+        try
+        {
+            using (torch.no_grad())
+                for (long s = 0, n = x.size(0); s < n; s += batch)
+                {
+                    using var chunk = x.narrow(0, s, Math.Min(batch, n - s));
+                    using var input = new Activations(chunk.alias());
+                    using var head = RunStages(input, 0, cut);
+                    parts.Add(head.DetachedCopy());
+                }
+            using var all = Activations.Cat(parts);
+            return all.DetachedCopy();
+        }
+        finally
+        {
+            parts.ForEach(p => p.Dispose());
+        }
+    }
+
     public Activations RunStages(Activations input, int from, int to)
     {
         if (from < 0 || to > Stages.Count || from > to)

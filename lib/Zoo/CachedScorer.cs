@@ -50,23 +50,7 @@ public sealed class CachedScorer : SubsetScorerBase, IDisposable
     Activations Cached(EvalSplit split, LabeledImages data)
     {
         if (cache.TryGetValue(split, out var a)) return a;
-        var parts = new List<Activations>();
-        try
-        {
-            for (long s = 0; s < data.Count; s += batchSize)
-            {
-                using var x = data.X.narrow(0, s, Math.Min(batchSize, data.Count - s));
-                using var input = new Activations(x.alias());
-                using var head = Model.RunStages(input, 0, cut);
-                parts.Add(head.DetachedCopy());
-            }
-            using var all = Activations.Cat(parts);
-            a = all.DetachedCopy();
-        }
-        finally
-        {
-            parts.ForEach(p => p.Dispose());
-        }
+        a = Model.PrecomputeStages(data.X, cut, batchSize);
         cache[split] = a;
         return a;
     }

@@ -156,25 +156,6 @@ public static class Collector
         }
     }
 
-    static Activations Precompute(ImageClassifier work, ImageDataset train, int cut, int batch = 500)
-    {
-        var parts = new List<Activations>();
-        try
-        {
-            using (torch.no_grad())
-                for (long s = 0; s < train.Count; s += batch)
-                {
-                    using var x = train.X.narrow(0, s, Math.Min(batch, train.Count - s));
-                    using var input = new Activations(x.alias());
-                    using var head = work.RunStages(input, 0, cut);
-                    parts.Add(head.DetachedCopy());
-                }
-            using var all = Activations.Cat(parts);
-            return all.DetachedCopy();
-        }
-        finally
-        {
-            parts.ForEach(p => p.Dispose());
-        }
-    }
+    static Activations Precompute(ImageClassifier work, ImageDataset train, int cut, int batch = 500) =>
+        work.PrecomputeStages(train.X, cut, batch);
 }
