@@ -1,7 +1,7 @@
 // Console timer for lib/Diffusion, the C# side of /work/shared/bench/torch_v2_reference.py: the same
 // measurements (training steps at the reference batch sizes, generation of 200 models in one batched
 // chain), one JSON line each. Usage: PDiff.Bench.Diffusion [threads] [names…]; names: v2_ae v2_ae_native
-// v2_denoiser v1_ae v1_ae_native v1_denoiser gen_v2_ddpm gen_v2_ddim gen_v1_ddpm gen_v1_ddim (default: all).
+// v2_denoiser v2_denoiser_plain v1_ae v1_ae_native v1_denoiser gen_v2_ddpm gen_v2_ddim gen_v1_ddpm gen_v1_ddim (default: all).
 using System.Diagnostics;
 using System.Globalization;
 using PDiff.Diffusion;
@@ -42,6 +42,8 @@ void AeBench(string name, Func<Generator, ParamAutoencoder> make, int batch, dou
 {
     using var g = new Generator(0);
     using var ae = make(g);
+    // "native": plain [B, C, L] layout with libtorch's own conv_transpose1d (im2col + BLAS), as PyTorch runs it.
+    if (ae is OneDimVAE v) v.UseChannelsLast = !native;
     foreach (var (_, m) in ae.named_modules())
         if (m is ConvTranspose1d ct) ct.UseNative = native;
     using var data = torch.randn(new long[] { 200, N }, g);

@@ -97,6 +97,7 @@ public class ConfigTests
         Assert.Equal(AeInferenceNorm.Eval, d.AeInferenceNorm);
         Assert.Equal(TimeEmbeddingMode.PerSample, d.TimeEmbedding);
         Assert.True(d.EmaDecay > 0);
+        Assert.Equal(2e-4, d.AeLr);         // ours: V2's 2e-5 barely moves the AE in the quick profile's 150 steps
     }
 
     [Fact]
