@@ -11,8 +11,15 @@ dotnet test tests/PDiff.Tests/PDiff.Tests.csproj -c Release --no-build -nologo -
 if [ -f tools/pdiff/pdiff.csproj ] && ls notebooks/*.ipynb >/dev/null 2>&1; then
   echo "[test] notebooks, smoke profile"
   dotnet build tools/pdiff/pdiff.csproj -c Release -nologo -v quiet
+  mkdir -p runs/smoke
+  : > runs/smoke/timings.tsv
   for nb in notebooks/*.ipynb; do
+    start=$SECONDS
     dotnet tools/pdiff/bin/Release/net10.0/pdiff.dll notebook run "$nb" --param profile=smoke --output "runs/smoke/$(basename "$nb")"
+    printf '%s\t%d\n' "$(basename "$nb")" $((SECONDS - start)) >> runs/smoke/timings.tsv
   done
+  # Wall seconds per notebook (the smoke budget is 15 minutes for all of them on 2 cores; reported, not enforced).
+  echo "[test] notebook wall times (s):"; sed 's/^/  /' runs/smoke/timings.tsv
+  awk -F'\t' '{ t += $2 } END { printf "[test] all notebooks: %d s\n", t }' runs/smoke/timings.tsv
 fi
 echo "[test] all passed"

@@ -28,23 +28,24 @@ public static class Workbench
     public static ZooTask EnsureZoo(TaskSpec task, Profile profile, TextWriter? log = null, string? dir = null, bool rebuild = false)
     {
         dir ??= Path.Combine(ZooCacheDir(profile), task.ZooName(profile));
-        if (!rebuild && File.Exists(Path.Combine(dir, "manifest.json")))
-        {
-            var zoo = ZooTask.Open(dir);
-            var m = zoo.Manifest;
-            if (m.K == task.KFor(profile) && m.Profile == profile.Name() && m.Subset.Selector == task.Subset && m.Recipe.Kind == task.Recipe)
-            {
-                log?.WriteLine($"[zoo] reusing {dir} ({m.K} checkpoints, test mean {100 * m.Test!.Mean:F2}%)");
-                return zoo;
-            }
-            log?.WriteLine($"[zoo] cached zoo in {dir} does not match {task} (K {m.K}, profile {m.Profile}): rebuilding");
-        }
-        SeedBaseModel(task, profile, dir, log);
-        return ZooBuilder.Build(new ZooBuildOptions
+        var options = new ZooBuildOptions
         {
             Dataset = task.Dataset, Arch = task.Arch, Subset = task.Subset, Profile = profile, Recipe = task.Recipe,
             K = task.KFor(profile), Out = dir,
-        }, log);
+        };
+        if (!rebuild && File.Exists(Path.Combine(dir, "manifest.json")))
+        {
+            var stale = ZooBuilder.StaleReason(dir, options);
+            if (stale is null)
+            {
+                var zoo = ZooTask.Open(dir);
+                log?.WriteLine($"[zoo] reusing {dir} ({zoo.Manifest.K} checkpoints, test mean {100 * zoo.Manifest.Test!.Mean:F2}%)");
+                return zoo;
+            }
+            log?.WriteLine($"[zoo] cached zoo in {dir} was made with other settings ({stale}): rebuilding");
+        }
+        SeedBaseModel(task, profile, dir, log);
+        return ZooBuilder.Build(options, log);
     }
 
     /// <summary>

@@ -120,6 +120,39 @@ public static class ZooBuilder
         return task;
     }
 
+    /// <summary>
+    /// Why the zoo saved in <paramref name="dir"/> is not what <see cref="Build"/> would make from
+    /// <paramref name="o"/> today (K, profile, subset, data options, architecture, base training recipe,
+    /// collection recipe), or null when it is. Lets a cache of zoos notice a changed default instead of
+    /// silently serving a zoo made under other settings.
+    /// </summary>
+    public static string? StaleReason(string dir, ZooBuildOptions o)
+    {
+        var m = ZooTask.Open(dir).Manifest;
+        if (m.Recipe is null) return $"an imported zoo ({m.Source}), not one this builder made";
+        var arch = ModelRegistry.Canonical(o.Arch);
+        var k = o.K ?? ZooProfiles.K(o.Profile);
+        static string J<T>(T x) => JsonSerializer.Serialize(x);
+        if (m.K != k) return $"K {m.K}, wanted {k}";
+        if (m.Profile != o.Profile.Name()) return $"profile {m.Profile}, wanted {o.Profile.Name()}";
+        if (m.Subset.Selector != o.Subset) return $"subset '{m.Subset.Selector}', wanted '{o.Subset}'";
+        if (J(m.DataOptions) != J(o.Data ?? ZooProfiles.Data(o.Profile))) return "other data options (train/validation/test sizes)";
+        var spec = (o.Model ?? ZooProfiles.Model(o.Profile, arch)) with
+        {
+            Classes = m.Model.Classes, InChannels = m.Model.InChannels, ImageSize = m.Model.ImageSize,
+        };
+        if (!m.Model.SameAs(spec)) return $"architecture {m.Model.ToJson()}, wanted {ModelRegistry.Complete(spec).ToJson()}";
+        var recipe = o.Collection ?? (o.Recipe == RecipeKind.V2 ? CollectionRecipe.V2(k, arch) : CollectionRecipe.V1(k, ZooProfiles.V1SaveEvery(o.Profile)));
+        if (J(m.Recipe with { K = k }) != J(recipe with { K = k })) return $"collection recipe {J(m.Recipe)}, wanted {J(recipe)}";
+        if (m.BaseManifest is { } baseJson && File.Exists(Path.Combine(dir, baseJson)))
+        {
+            var train = o.Train ?? ZooProfiles.Train(o.Profile, arch);
+            var b = BaseModels.ReadManifest(dir);
+            if (J(b.Train) != J(train)) return $"base training {J(b.Train)}, wanted {J(train)}";
+        }
+        return null;
+    }
+
     static TrainedBase ReuseOrTrain(ZooBuildOptions o, ModelSpec spec, DataSplits data, DataOptions dataOptions, TrainConfig train, TextWriter? log)
     {
         var manifestPath = Path.Combine(o.Out, "base.json");

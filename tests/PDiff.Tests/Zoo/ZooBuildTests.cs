@@ -74,6 +74,17 @@ public class ZooBuildTests
                 Assert.Equal(task.Manifest.Checkpoints[k].TestAccuracy, test[k].Accuracy);
             }
 
+            // A cache of zoos asks whether the folder is what these options would build today, and names
+            // the first difference otherwise.
+            Assert.Null(ZooBuilder.StaleReason(dir, options));
+            Assert.Contains("K 5, wanted 3", ZooBuilder.StaleReason(dir, options with { K = 3 }));
+            Assert.Contains("subset", ZooBuilder.StaleReason(dir, options with { Subset = "bn14-16" }));
+            Assert.Contains("data options", ZooBuilder.StaleReason(dir, options with { Data = options.Data! with { MaxTrain = 500 } }));
+            Assert.Contains("architecture", ZooBuilder.StaleReason(dir, options with { Model = new ModelSpec { Arch = "resnet18", Width = 8 } }));
+            Assert.Contains("collection recipe", ZooBuilder.StaleReason(dir, options with { Recipe = RecipeKind.V1 }));
+            var train = ZooProfiles.Train(Profile.Smoke, "resnet18");
+            Assert.Contains("base training", ZooBuilder.StaleReason(dir, options with { Train = train with { Lr = train.Lr / 2 } }));
+
             // Rebuilding with another K reuses the base model instead of retraining it.
             var log2 = new StringWriter();
             var again = ZooBuilder.Build(options with { K = 3 }, log2);
