@@ -43,12 +43,14 @@ public static class TaskRunner
 {
     /// <summary>
     /// Builds or reuses the zoo, then for each run trains p-diff with seeds offset by the run index, generates,
-    /// evaluates and writes <c>&lt;results&gt;/run&lt;i&gt;/</c>; returns the reports of every run and the table row.
+    /// evaluates and writes <c>&lt;results&gt;/run&lt;i&gt;/</c> (the report, the configuration, the losses and the
+    /// generated vectors as a zoo folder, <c>generated_zoo/</c>); returns the reports of every run and the table row.
+    /// <paramref name="zooDir"/> overrides the zoo cache folder (<see cref="Workbench.ZooCacheDir"/>).
     /// </summary>
     public static TaskResult Run(TaskSpec task, PDiffConfig preset, Profile profile, int runs, string resultsDir,
-        TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null)
+        TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, string? zooDir = null)
     {
-        var zoo = Workbench.EnsureZoo(task, profile, log);
+        var zoo = Workbench.EnsureZoo(task, profile, log, zooDir);
         using var ctx = Workbench.OpenContext(zoo);
         var reports = new List<EvaluationReport>();
         var runInfos = new List<RunSummary>();
@@ -62,6 +64,10 @@ public static class TaskRunner
             report.Write(dir);
             File.WriteAllText(Path.Combine(dir, "pdiff_config.json"), ConfigText.ToJson(config));
             File.WriteAllText(Path.Combine(dir, "losses.json"), JsonSerializer.Serialize(new { ae = run.AeLosses, diffusion = run.DiffusionLosses, validations = run.Validations }));
+            var generated = report.ModelsOf(Evaluator.Generated).OrderBy(m => m.Index).ToList();
+            ZooStore.SaveDerived(zoo, Path.Combine(dir, "generated_zoo"), run.Generation.Vectors,
+                $"generated:p-diff run {r}, sample seed {config.SampleSeed}",
+                generated.Select(m => m.ValAcc).ToList(), generated.Select(m => m.TestAcc).ToList());
             runInfos.Add(new RunSummary(r, run.TrainSeconds, run.GenerateSeconds));
             reports.Add(report);
             log?.WriteLine(report.Table.ToPlain());

@@ -129,7 +129,7 @@ public static class ZooBuilder
     public static string? StaleReason(string dir, ZooBuildOptions o)
     {
         var m = ZooTask.Open(dir).Manifest;
-        if (m.Recipe is null) return $"an imported zoo ({m.Source}), not one this builder made";
+        if (m.Recipe is null) return $"not a collected zoo (source {m.Source})";
         var arch = ModelRegistry.Canonical(o.Arch);
         var k = o.K ?? ZooProfiles.K(o.Profile);
         static string J<T>(T x) => JsonSerializer.Serialize(x);

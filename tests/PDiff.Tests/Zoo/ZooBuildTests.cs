@@ -74,6 +74,35 @@ public class ZooBuildTests
                 Assert.Equal(task.Manifest.Checkpoints[k].TestAccuracy, test[k].Accuracy);
             }
 
+            // Vectors made from this zoo (here: originals plus noise) saved as a zoo of their own read back
+            // exactly, score the same on the copied base model, and carry where they came from.
+            var derivedDir = dir + "-derived";
+            try
+            {
+                using var noise = torch.randn(new long[] { 4, 128 }, new Generator(9));
+                using var head = matrix.narrow(0, 0, 4);
+                using var derived = head.add(noise.mul(0.01));
+                var dval = scorer.Score(derived, EvalSplit.Validation).Select(x => x.Accuracy).ToList();
+                var dtest = scorer.Score(derived, EvalSplit.Test).Select(x => x.Accuracy).ToList();
+                var saved = ZooStore.SaveDerived(task, derivedDir, derived, "generated:test", dval, dtest);
+                Assert.Equal(4, saved.K);
+                Assert.Equal("generated:test", saved.Manifest.Source);
+                Assert.Null(saved.Manifest.Recipe);
+                Assert.Equal(dtest, saved.Manifest.Checkpoints.Select(c => c.TestAccuracy));
+                using var back = ZooTask.Open(derivedDir).LoadMatrix();
+                Assert.True(back.allclose(derived, 0, 0));   // bit-exact
+                using var derivedBase = saved.LoadBaseModel();
+                var derivedScorer = new FullScorer(derivedBase, saved.Layout, new LabeledImages(data.Validation.X, data.Validation.Y), new LabeledImages(data.Test.X, data.Test.Y));
+                Assert.Equal(dtest, derivedScorer.Score(back, EvalSplit.Test).Select(x => x.Accuracy));
+                Assert.Contains("not a collected zoo", ZooBuilder.StaleReason(derivedDir, options));
+                Assert.Throws<ArgumentException>(() => ZooStore.SaveDerived(task, dir, derived, "x"));           // over its own source
+                Assert.Throws<ArgumentException>(() => ZooStore.SaveDerived(task, derivedDir, derived, "x", dval.Take(3).ToList()));
+            }
+            finally
+            {
+                if (Directory.Exists(derivedDir)) Directory.Delete(derivedDir, true);
+            }
+
             // A cache of zoos asks whether the folder is what these options would build today, and names
             // the first difference otherwise.
             Assert.Null(ZooBuilder.StaleReason(dir, options));
