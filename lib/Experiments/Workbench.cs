@@ -82,7 +82,13 @@ public static class Workbench
         return new TaskContext(zoo, data, model, scorer);
     }
 
-    /// <summary>Trains p-diff on the zoo's K vectors (optionally the first <paramref name="useK"/>) and generates models.</summary>
+    /// <summary>
+    /// Trains p-diff on the zoo's K vectors (optionally the first <paramref name="useK"/>) and generates models.
+    /// Without <paramref name="checkpointDir"/>, training checkpoints go to <see cref="TrainedModelDir"/>, so
+    /// the same configuration on the same zoo is trained once (notebooks 01, 05 and 06 share their model;
+    /// re-running a notebook after editing a chart cell does not retrain). Training is deterministic, so
+    /// a reused model is the one a new run would give.
+    /// </summary>
     public static PDiffRun TrainAndGenerate(TaskContext ctx, PDiffConfig config, int generate, TextWriter? log = null,
         string? checkpointDir = null, int? useK = null)
     {
@@ -90,6 +96,9 @@ public static class Workbench
         var clock = Stopwatch.StartNew();
         using var all = ctx.Zoo.LoadMatrix();
         var k = Math.Min(useK ?? ctx.Zoo.K, ctx.Zoo.K);
+        checkpointDir ??= TrainedModelDir(ctx.Zoo, config, k);
+        if (checkpointDir is not null && Directory.Exists(checkpointDir))
+            log?.WriteLine($"[p-diff] reusing the training in {checkpointDir} (same zoo, K, configuration and seeds; PDIFF_MODEL_CACHE=off to retrain)");
         var originals = all.slice(0, 0, k).contiguous().DetachFromDisposeScope();
         using var trainer = new PDiffTrainer(config, originals, ctx.Zoo.Layout, new TrainerOptions
         {
@@ -103,6 +112,29 @@ public static class Workbench
         log?.WriteLine($"[p-diff] generated {generate} models in {clock.Elapsed.TotalSeconds:F1}s");
         return new PDiffRun(config, model, originals, gen, trainer.AeLosses.ToArray(), trainer.DiffusionLosses.ToArray(),
             trainer.Validations.ToList(), trainSeconds, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// The training-checkpoint folder for <paramref name="config"/> on the first <paramref name="k"/> vectors of
+    /// <paramref name="zoo"/>: <c>&lt;zoo&gt;/pdiff/&lt;hash&gt;/</c>, the hash over the configuration, K and the zoo's
+    /// creation stamp (a rebuilt zoo gets new folders). Null — train without checkpoints — when
+    /// PDIFF_MODEL_CACHE=off or the zoo folder is not writable.
+    /// </summary>
+    public static string? TrainedModelDir(ZooTask zoo, PDiffConfig config, int k)
+    {
+        if (string.Equals(Environment.GetEnvironmentVariable("PDIFF_MODEL_CACHE"), "off", StringComparison.OrdinalIgnoreCase)) return null;
+        var key = $"{ConfigText.ToJson(config)}|k={k}|zoo={zoo.Manifest.Created}|{zoo.Manifest.Task}";
+        var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)))[..16].ToLowerInvariant();
+        var dir = Path.Combine(zoo.Directory, "pdiff", hash);
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(zoo.Directory, "pdiff"));
+            return dir;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     /// <summary>

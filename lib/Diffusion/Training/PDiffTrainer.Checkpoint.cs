@@ -44,8 +44,10 @@ public sealed partial class PDiffTrainer
             };
             Safetensors.Save(Path.Combine(tmp, StateFile), tensors, meta);
         }
-        aeOpt?.Save(Path.Combine(tmp, AeOptimFile));
-        diffOpt?.Save(Path.Combine(tmp, DiffOptimFile));
+        // A finished phase never loads its optimiser again (resume only needs it mid-phase): the final
+        // checkpoint is then weights and histories alone, a third of the size.
+        if (aeStep < config.AeSteps) aeOpt?.Save(Path.Combine(tmp, AeOptimFile));
+        if (diffStep < config.DiffSteps) diffOpt?.Save(Path.Combine(tmp, DiffOptimFile));
         var cur = Path.Combine(dir, Current);
         var old = Path.Combine(dir, Previous);
         if (Directory.Exists(old)) Directory.Delete(old, true);

@@ -30,7 +30,10 @@ public class PipelineSmokeTests
             using var first = TaskRunner.Run(task, config, Profile.Smoke, 1, Path.Combine(root, "a"), log1, generate: 6, zooDir: zooDir);
             var log2 = new StringWriter();
             using var second = TaskRunner.Run(task, config, Profile.Smoke, 1, Path.Combine(root, "b"), log2, generate: 6, zooDir: zooDir);
-            Assert.Contains("[zoo] reusing", log2.ToString());   // the second run takes the first one's zoo
+            Assert.Contains("[zoo] reusing", log2.ToString());                  // the second run takes the first one's zoo
+            Assert.DoesNotContain("reusing the training", log1.ToString());
+            Assert.Contains("reusing the training", log2.ToString());            // ... and its trained p-diff model
+            Assert.Contains("resumed at ae step 10, diffusion step 10", log2.ToString());
 
             // The table row agrees with the zoo and the report.
             var row = first.Row;
