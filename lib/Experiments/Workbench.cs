@@ -125,10 +125,10 @@ public static class Workbench
         if (string.Equals(Environment.GetEnvironmentVariable("PDIFF_MODEL_CACHE"), "off", StringComparison.OrdinalIgnoreCase)) return null;
         var key = $"{ConfigText.ToJson(config)}|k={k}|zoo={zoo.Manifest.Created}|{zoo.Manifest.Task}";
         var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)))[..16].ToLowerInvariant();
-        var dir = Path.Combine(zoo.Directory, "pdiff", hash);
+        var dir = Path.Combine(zoo.Directory, ZooStore.TrainedModelsFolder, hash);
         try
         {
-            Directory.CreateDirectory(Path.Combine(zoo.Directory, "pdiff"));
+            Directory.CreateDirectory(Path.Combine(zoo.Directory, ZooStore.TrainedModelsFolder));
             return dir;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -175,9 +175,6 @@ public static class ZooBuilder
 
     static void ClearCheckpoints(string dir)
     {
-        // p-diff trainings cached beside the old checkpoints (Workbench.TrainedModelDir) belong to them.
-        var trained = Path.Combine(dir, "pdiff");
-        if (Directory.Exists(trained)) Directory.Delete(trained, true);
         var c = Path.Combine(dir, "checkpoints");
         if (!Directory.Exists(c)) return;
         foreach (var f in Directory.GetFiles(c, "*.safetensors")) File.Delete(f);

@@ -108,6 +108,9 @@ public static class ZooStore
             throw new ArgumentException($"ZooStore.Save: vectors are [{string.Join(", ", vectors.shape)}] but the manifest lists {manifest.K} checkpoints of {layout.Length} numbers.");
         if (!File.Exists(Path.Combine(dir, manifest.BaseModel)))
             throw new FileNotFoundException($"ZooStore.Save: the base model {manifest.BaseModel} is not in {dir}; write it first (BaseModels.SaveWeights).");
+        // p-diff trainings cached beside the old vectors (Workbench.TrainedModelDir, <dir>/pdiff/) belong to them.
+        var trained = Path.Combine(dir, TrainedModelsFolder);
+        if (System.IO.Directory.Exists(trained)) System.IO.Directory.Delete(trained, true);
         System.IO.Directory.CreateDirectory(Path.Combine(dir, "checkpoints"));
         var offsets = layout.Offsets();
         for (var k = 0; k < manifest.K; k++)
@@ -165,6 +168,9 @@ public static class ZooStore
     }
 
     public static string CheckpointFile(int k) => $"checkpoints/{k:0000}.safetensors";
+
+    /// <summary>The sub-folder where p-diff trainings on this zoo's vectors are cached.</summary>
+    public const string TrainedModelsFolder = "pdiff";
 
     public static string TaskName(string dataset, string arch, string subset) =>
         $"{dataset}_{arch}_{string.Concat(subset.Select(c => char.IsLetterOrDigit(c) || c is '-' or '.' ? c : '_'))}";

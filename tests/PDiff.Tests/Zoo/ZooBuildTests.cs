@@ -84,7 +84,10 @@ public class ZooBuildTests
                 using var derived = head.add(noise.mul(0.01));
                 var dval = scorer.Score(derived, EvalSplit.Validation).Select(x => x.Accuracy).ToList();
                 var dtest = scorer.Score(derived, EvalSplit.Test).Select(x => x.Accuracy).ToList();
+                var staleTraining = Path.Combine(derivedDir, ZooStore.TrainedModelsFolder, "0123456789abcdef");
+                Directory.CreateDirectory(staleTraining);   // a p-diff training cached on earlier vectors in this folder
                 var saved = ZooStore.SaveDerived(task, derivedDir, derived, "generated:test", dval, dtest);
+                Assert.False(Directory.Exists(staleTraining));   // new vectors: trainings on the old ones go
                 Assert.Equal(4, saved.K);
                 Assert.Equal("generated:test", saved.Manifest.Source);
                 Assert.Null(saved.Manifest.Recipe);
