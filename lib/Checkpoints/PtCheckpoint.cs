@@ -1,8 +1,7 @@
 using System.Globalization;
-using System.IO.Compression;
-using System.Text;
+using static TorchSharp.torch;
 
-namespace PDiff.Torch;
+namespace PDiff.Checkpoints;
 
 /// <summary>
 /// Reads PyTorch <c>torch.save</c> files (the zip format of PyTorch ≥ 1.6) without Python: a state dict,
@@ -13,10 +12,12 @@ namespace PDiff.Torch;
 /// share it here too.
 /// </summary>
 /// <remarks>
-/// libtorch 1.13's own unpickler (<c>torch::pickle_load</c>) cannot be used: it turns every
-/// <c>OrderedDict</c>, which is what <c>state_dict()</c> returns, into None, and it trusts the sizes
-/// and strides written in the file. The pickle is therefore parsed here (<see cref="TorchPickle"/>), and
-/// libtorch only receives storages whose byte counts were checked against the archive.
+/// Neither ready-made reader can take an untrusted file: TorchSharp.PyBridge's unpickler writes record
+/// bytes through the file's own sizes and strides, checks no CRC and loses the state-dict order, and
+/// libtorch's <c>torch::pickle_load</c> trusts the sizes and strides as well (README.md in this folder
+/// has the details). The pickle is therefore parsed here (<see cref="TorchPickle"/>), and libtorch only
+/// receives storages whose byte counts and CRCs were checked against the archive, and views checked
+/// against their storage.
 /// </remarks>
 public static class PtCheckpoint
 {
@@ -82,7 +83,7 @@ public static class PtCheckpoint
         switch (v)
         {
             case TensorRef r:
-                var t = archive.Tensor(r);
+                var t = archive.View(r);
                 if (!result.TryAdd(name, t))
                 {
                     t.Dispose();

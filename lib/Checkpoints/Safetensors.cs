@@ -2,8 +2,10 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Text.Json;
 using Microsoft.Win32.SafeHandles;
+using TorchSharp;
+using static TorchSharp.torch;
 
-namespace PDiff.Torch;
+namespace PDiff.Checkpoints;
 
 /// <summary>
 /// The tensors and metadata read from a safetensors file. Disposing it frees every tensor (they also
@@ -38,6 +40,11 @@ public sealed class SafetensorsContent : IDisposable
 /// length N, N bytes of JSON <c>{name: {dtype, shape, data_offsets}, "__metadata__": {..}}</c>, then the
 /// raw little-endian data. Files written here load in Python's <c>safetensors</c> and vice versa.
 /// </summary>
+/// <remarks>
+/// Our own reader and writer, not TorchSharp.PyBridge's: its reader allocates the header and every
+/// tensor from sizes it has not checked against the file, never checks offsets for overlaps or gaps,
+/// and drops the metadata; its writer neither pads nor orders (README.md in this folder).
+/// </remarks>
 public static class Safetensors
 {
     const int Chunk = 1 << 30; // Span lengths are ints: big tensors are copied in pieces.
@@ -58,7 +65,7 @@ public static class Safetensors
         {
             if (name == "__metadata__") throw new ArgumentException("'__metadata__' is reserved by the format and cannot name a tensor.", nameof(tensors));
             var t = tensors[name] ?? throw new ArgumentException($"Tensor '{name}' is null.", nameof(tensors));
-            if (t.IsDisposed) throw new ObjectDisposedException(nameof(Tensor), $"Tensor '{name}' was disposed before it could be saved to '{path}'.");
+            if (t.IsInvalid) throw new ObjectDisposedException(nameof(Tensor), $"Tensor '{name}' was disposed before it could be saved to '{path}'.");
             SafetensorsHeader.DTypeName(t.dtype); // throws for element types the format lacks
         }
         RequireLittleEndian();
@@ -104,7 +111,7 @@ public static class Safetensors
             foreach (var name in names)
             {
                 var t = tensors[name];
-                var bytes = t.numel() * t.dtype.ElementSize();
+                var bytes = t.numel() * ElementTypes.Size(t.dtype);
                 w.WriteStartObject(name);
                 w.WriteString("dtype", SafetensorsHeader.DTypeName(t.dtype));
                 w.WriteStartArray("shape");
@@ -127,31 +134,29 @@ public static class Safetensors
         return padded;
     }
 
-    static unsafe void WriteData(FileStream fs, Tensor t)
+    static void WriteData(FileStream fs, Tensor t)
     {
         if (t.numel() == 0) return;
-        var direct = t.device == Device.CPU && t.is_contiguous();
-        Tensor? copy = null;
-        try
+        // Temporaries (a CPU copy, the flat view, its pieces) die with this scope; t is not in it.
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var src = t.device_type == DeviceType.CPU && t.is_contiguous() ? t : t.to(torch.CPU).contiguous();
+        ForEachPiece(src, span => fs.Write(span));
+    }
+
+    // A contiguous CPU tensor's bytes in pieces of at most Chunk bytes (Span lengths are ints).
+    static void ForEachPiece(Tensor contiguous, SpanAction action)
+    {
+        using var flat = contiguous.reshape(-1);
+        long n = flat.shape[0], step = Chunk / ElementTypes.Size(flat.dtype);
+        for (long at = 0; at < n; at += step)
         {
-            if (!direct)
-                using (torch.no_grad())
-                {
-                    using var onCpu = t.to(Device.CPU).DetachFromDisposeScope();
-                    copy = onCpu.contiguous().DetachFromDisposeScope();
-                }
-            var src = copy ?? t;
-            var p = (byte*)Native.pd_data_ptr(src.Handle);
-            if (p == null) throw TorchException.From("safetensors save", src);
-            long n = src.numel() * src.dtype.ElementSize();
-            for (long at = 0; at < n; at += Chunk)
-                fs.Write(new ReadOnlySpan<byte>(p + at, (int)Math.Min(Chunk, n - at)));
-        }
-        finally
-        {
-            copy?.Dispose();
+            using var part = flat.narrow(0, at, Math.Min(step, n - at));
+            action(part.bytes);
         }
     }
+
+    delegate void SpanAction(Span<byte> bytes);
 
     /// <summary>Reads and validates only the header: names, element types, shapes, offsets, metadata.</summary>
     public static SafetensorsHeader ReadHeader(string path)
@@ -183,7 +188,7 @@ public static class Safetensors
     /// Throws <see cref="InvalidDataException"/> naming the file and the problem for any malformed file;
     /// no memory is allocated from a size that was not first checked against the file's length.
     /// </summary>
-    public static unsafe SafetensorsContent Load(string path, Device? device = null)
+    public static SafetensorsContent Load(string path, Device? device = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         RequireLittleEndian();
@@ -192,19 +197,21 @@ public static class Safetensors
         var result = new OrderedDictionary<string, Tensor>(header.Entries.Count, StringComparer.Ordinal);
         try
         {
+            // Every size below was checked against the file by ReadHeader before this allocates.
             foreach (var e in header.Entries)
             {
-                var t = Empty(e.Shape, e.DType);
+                var t = torch.empty(e.Shape, e.DType, torch.CPU);
                 result.Add(e.Name, t);
                 if (e.ByteLength == 0) continue;
-                var p = (byte*)Native.pd_data_ptr(t.Handle);
-                if (p == null) throw TorchException.From("safetensors load", t);
-                for (long at = 0; at < e.ByteLength; at += Chunk)
-                    ReadExactly(h, new Span<byte>(p + at, (int)Math.Min(Chunk, e.ByteLength - at)), header.DataStart + e.Begin + at, path);
-                if (e.DType == ScalarType.Bool) CheckBools(path, e, p);
+                long at = 0;
+                ForEachPiece(t, span =>
+                {
+                    ReadExactly(h, span, header.DataStart + e.Begin + at, path);
+                    if (e.DType == ScalarType.Bool) CheckBools(path, e, span, at);
+                    at += span.Length;
+                });
             }
-            var d = device ?? Device.CPU;
-            if (d != Device.CPU)
+            if (device is { } d && d.type != DeviceType.CPU)
                 foreach (var name in result.Keys.ToArray())
                 {
                     var cpu = result[name];
@@ -220,22 +227,12 @@ public static class Safetensors
         return new SafetensorsContent(result, header.Metadata);
     }
 
-    static unsafe Tensor Empty(long[] shape, ScalarType dtype)
-    {
-        fixed (long* p = shape)
-            return Tensor.Check(Native.pd_empty(p, shape.Length, (int)dtype, (int)DeviceType.CPU, -1), "empty");
-    }
-
     // libtorch assumes a bool byte is 0 or 1; any other value would give wrong results silently.
-    static unsafe void CheckBools(string path, SafetensorsEntry e, byte* p)
+    static void CheckBools(string path, SafetensorsEntry e, ReadOnlySpan<byte> bytes, long at)
     {
-        for (long at = 0; at < e.ByteLength; at += Chunk)
-        {
-            var bytes = new ReadOnlySpan<byte>(p + at, (int)Math.Min(Chunk, e.ByteLength - at));
-            var bad = bytes.IndexOfAnyExcept((byte)0, (byte)1);
-            if (bad >= 0)
-                throw SafetensorsHeader.Bad(path, $"BOOL tensor '{e.Name}' holds the byte {bytes[bad]} at element {at + bad} (only 0 and 1 are booleans)");
-        }
+        var bad = bytes.IndexOfAnyExcept((byte)0, (byte)1);
+        if (bad >= 0)
+            throw SafetensorsHeader.Bad(path, $"BOOL tensor '{e.Name}' holds the byte {bytes[bad]} at element {at + bad} (only 0 and 1 are booleans)");
     }
 
     static void ReadExactly(SafeFileHandle h, Span<byte> dst, long offset, string path)

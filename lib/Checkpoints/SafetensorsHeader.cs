@@ -1,6 +1,7 @@
 using System.Text.Json;
+using static TorchSharp.torch;
 
-namespace PDiff.Torch;
+namespace PDiff.Checkpoints;
 
 /// <summary>One tensor of a safetensors file: its name, element type, shape and byte range in the data section.</summary>
 public sealed record SafetensorsEntry(string Name, ScalarType DType, long[] Shape, long Begin, long End)
@@ -37,17 +38,17 @@ public sealed class SafetensorsHeader
     {
         ("F64", ScalarType.Float64), ("F32", ScalarType.Float32), ("F16", ScalarType.Float16), ("BF16", ScalarType.BFloat16),
         ("I64", ScalarType.Int64), ("I32", ScalarType.Int32), ("I16", ScalarType.Int16), ("I8", ScalarType.Int8),
-        ("U8", ScalarType.UInt8), ("BOOL", ScalarType.Bool),
+        ("U8", ScalarType.Byte), ("BOOL", ScalarType.Bool),
     };
 
-    // Valid in the format, but libtorch 1.13 has no element type for them.
+    // Valid in the format, but TorchSharp 0.107 has no element type for them.
     static readonly string[] Unsupported = { "U16", "U32", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64" };
 
     public static string DTypeName(ScalarType t)
     {
         foreach (var (name, type) in DTypes)
             if (type == t) return name;
-        throw new NotSupportedException($"Element type {t.Name()} cannot be stored in safetensors.");
+        throw new NotSupportedException($"Element type {ElementTypes.Name(t)} cannot be stored in safetensors.");
     }
 
     internal static InvalidDataException Bad(string path, string problem) =>
@@ -156,7 +157,7 @@ public sealed class SafetensorsHeader
         {
             long numel = 1;
             foreach (var d in shape) numel = checked(numel * d);
-            bytes = checked(numel * type.ElementSize());
+            bytes = checked(numel * ElementTypes.Size(type));
         }
         catch (OverflowException)
         {
@@ -172,7 +173,7 @@ public sealed class SafetensorsHeader
         foreach (var (name, type) in DTypes)
             if (name == dtype) return type;
         if (Array.IndexOf(Unsupported, dtype) >= 0)
-            throw Bad(path, $"tensor '{tensor}' has dtype {dtype}, which libtorch 1.13 cannot hold (convert it to a supported type before saving)");
+            throw Bad(path, $"tensor '{tensor}' has dtype {dtype}, which TorchSharp has no element type for (convert it to a supported type before saving)");
         throw Bad(path, $"tensor '{tensor}' has unknown dtype '{dtype}' (expected one of {string.Join(", ", DTypes.Select(d => d.Name))})");
     }
 

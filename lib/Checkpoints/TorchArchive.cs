@@ -1,20 +1,26 @@
 using System.IO.Compression;
 using System.Text;
+using TorchSharp;
+using static TorchSharp.torch;
 
-namespace PDiff.Torch;
+namespace PDiff.Checkpoints;
 
 /// <summary>
 /// The zip container of a torch.save file: <c>&lt;name&gt;/data.pkl</c> (the pickle) and
 /// <c>&lt;name&gt;/data/&lt;key&gt;</c> (one raw little-endian record per storage), all stored
-/// uncompressed. Each record is checked (size, CRC) before its bytes become a tensor.
+/// uncompressed. Each record is checked (size, CRC) before its bytes become a tensor, and each view
+/// (sizes, strides, offset) is checked against the storage it reads before libtorch sees it.
 /// </summary>
 internal sealed class TorchArchive : IDisposable
 {
+    const int Chunk = 1 << 30; // Span lengths are ints: storages are filled in pieces.
+
     readonly string path;
     readonly long fileLength;
     readonly ZipArchive zip;
     readonly string prefix;
-    readonly Dictionary<string, (Tensor Storage, ScalarType DType)> storages = new(StringComparer.Ordinal);
+    // One 1-D tensor per storage key, owned here (outside any dispose scope); views keep it alive natively.
+    readonly Dictionary<string, (Tensor Storage, StorageRef Ref)> storages = new(StringComparer.Ordinal);
 
     public TorchArchive(Stream s, string path)
     {
@@ -101,9 +107,9 @@ internal sealed class TorchArchive : IDisposable
     }
 
     /// <summary>A tensor of the checkpoint: a view of its storage, which is read once per key.</summary>
-    public unsafe Tensor Tensor(TensorRef r)
+    public Tensor View(TensorRef r)
     {
-        var storage = Storage(r.Storage);
+        var (storage, numel) = Storage(r.Storage);
         // The view must stay inside the storage (libtorch would read past it otherwise).
         long last = r.Offset;
         var empty = false;
@@ -120,67 +126,80 @@ internal sealed class TorchArchive : IDisposable
         {
             throw PtCheckpoint.Bad(path, $"a tensor has invalid sizes [{string.Join(", ", r.Size)}] or strides [{string.Join(", ", r.Stride)}]");
         }
-        if (r.Offset < 0 || (!empty && last >= r.Storage.Numel))
+        if (r.Offset < 0 || (!empty && last >= numel))
             throw PtCheckpoint.Bad(path, $"a tensor (sizes [{string.Join(", ", r.Size)}], strides [{string.Join(", ", r.Stride)}], offset {r.Offset}) " +
-                                         $"reaches outside its storage '{r.Storage.Key}' of {r.Storage.Numel} elements");
-        Tensor t;
-        fixed (long* sz = r.Size)
-        fixed (long* st = r.Stride)
-            t = PDiff.Torch.Tensor.Check(Native.pd_storage_view(storage.Handle, sz, st, r.Size.Length, r.Offset), "torch.load", storage);
+                                         $"reaches outside its storage '{r.Storage.Key}' of {numel} elements");
+        // An empty view may carry any offset in PyTorch; libtorch still wants it inside the storage.
+        var t = Torch("a tensor view", () => storage.as_strided(r.Size, r.Stride, empty ? 0 : r.Offset));
         if (r.RequiresGrad) t.requires_grad = true;
         return t;
     }
 
-    unsafe Tensor Storage(StorageRef r)
+    (Tensor Storage, long Numel) Storage(StorageRef r)
     {
         if (storages.TryGetValue(r.Key, out var known))
-            return known.DType == r.DType ? known.Storage
-                : throw PtCheckpoint.Bad(path, $"storage '{r.Key}' is used both as {known.DType.Name()} and {r.DType.Name()}");
+        {
+            if (known.Ref.DType != r.DType)
+                throw PtCheckpoint.Bad(path, $"storage '{r.Key}' is used both as {ElementTypes.Name(known.Ref.DType)} and {ElementTypes.Name(r.DType)}");
+            if (known.Ref.Numel != r.Numel)
+                throw PtCheckpoint.Bad(path, $"storage '{r.Key}' is declared with both {known.Ref.Numel} and {r.Numel} elements");
+            return (known.Storage, known.Ref.Numel);
+        }
         var name = "data/" + r.Key;
         var e = Entry(name) ?? throw PtCheckpoint.Bad(path, $"record '{name}' of a tensor storage is missing");
         long bytes;
-        try { bytes = checked(r.Numel * r.DType.ElementSize()); }
+        try { bytes = checked(r.Numel * ElementTypes.Size(r.DType)); }
         catch (OverflowException) { throw PtCheckpoint.Bad(path, $"storage '{r.Key}' claims {r.Numel} elements"); }
+        // Only now, with the size matched against the record (and the record against the file), is memory taken.
         CheckSize(e, bytes, name);
 
-        long shape = r.Numel;
-        var t = PDiff.Torch.Tensor.Check(Native.pd_empty(&shape, 1, (int)r.DType, (int)DeviceType.CPU, -1), "empty").DetachFromDisposeScope();
+        var t = Torch("a storage", () => torch.empty(new[] { r.Numel }, r.DType, torch.CPU)).DetachFromDisposeScope();
         try
         {
-            uint crc = 0;
-            if (bytes > 0)
+            var (crc, boolsOk) = bytes == 0 ? (0u, true) : Zip($"record '{name}' cannot be read", () =>
             {
-                var p = (byte*)Native.pd_data_ptr(t.Handle);
-                if (p == null) throw TorchException.From("torch.load", t);
-                crc = Zip($"record '{name}' cannot be read", () =>
-                {
-                    using var s = e.Open();
-                    uint c = 0;
-                    for (long at = 0; at < bytes; at += 1 << 30)
-                    {
-                        var span = new Span<byte>(p + at, (int)Math.Min(1 << 30, bytes - at));
-                        s.ReadExactly(span);
-                        c = Crc32.Compute(c, span);
-                    }
-                    return c;
-                });
-            }
+                using var s = e.Open();
+                return Fill(t, s, r);
+            });
             if (crc != e.Crc32) throw PtCheckpoint.Bad(path, $"record '{name}' fails its CRC check (the file is corrupt)");
-            if (r.DType == ScalarType.Bool && bytes > 0)
-            {
-                var p = (byte*)Native.pd_data_ptr(t.Handle);
-                for (long at = 0; at < bytes; at += 1 << 30)
-                    if (new ReadOnlySpan<byte>(p + at, (int)Math.Min(1 << 30, bytes - at)).IndexOfAnyExcept((byte)0, (byte)1) >= 0)
-                        throw PtCheckpoint.Bad(path, $"bool storage '{r.Key}' holds bytes other than 0 and 1");
-            }
+            // libtorch assumes a bool byte is 0 or 1; any other value would give wrong results silently.
+            if (!boolsOk) throw PtCheckpoint.Bad(path, $"bool storage '{r.Key}' holds bytes other than 0 and 1");
         }
         catch
         {
             t.Dispose();
             throw;
         }
-        storages[r.Key] = (t, r.DType);
-        return t;
+        storages[r.Key] = (t, r);
+        return (t, r.Numel);
+    }
+
+    // Reads the record into the storage piece by piece: the CRC of what was read, and whether every
+    // byte of a bool storage is 0 or 1.
+    static (uint Crc, bool BoolsOk) Fill(Tensor storage, Stream s, StorageRef r)
+    {
+        long step = Chunk / ElementTypes.Size(r.DType);
+        uint crc = 0;
+        var boolsOk = true;
+        for (long at = 0; at < r.Numel; at += step)
+        {
+            using var part = storage.narrow(0, at, Math.Min(step, r.Numel - at));
+            var span = part.bytes;
+            s.ReadExactly(span);
+            crc = Crc32.Compute(crc, span);
+            if (r.DType == ScalarType.Bool && span.IndexOfAnyExcept((byte)0, (byte)1) >= 0) boolsOk = false;
+        }
+        return (crc, boolsOk);
+    }
+
+    // libtorch's own refusals (it checks views and allocations too) become our error, naming the file.
+    T Torch<T>(string what, Func<T> f)
+    {
+        try { return f(); }
+        catch (Exception e) when (e is not InvalidDataException and not OutOfMemoryException)
+        {
+            throw PtCheckpoint.Bad(path, $"libtorch refused {what} ({e.Message})");
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
 using System.Text;
+using static TorchSharp.torch;
 
-namespace PDiff.Torch;
+namespace PDiff.Checkpoints;
 
 // The values a torch.save pickle can produce here. Nothing is ever executed: Python classes other than
 // the handful torch.save uses for tensors become opaque PyObjects, which the caller skips.
@@ -43,11 +44,16 @@ internal sealed record TensorRef(StorageRef Storage, long Offset, long[] Size, l
 /// A restricted unpickler for the data.pkl of a torch.save archive. It understands the opcodes of
 /// pickle protocols 2 to 5 that hold data, and the torch globals that rebuild dense tensors; it checks
 /// every length against the bytes left and every pop against the stack, so a malformed file raises
-/// <see cref="InvalidDataException"/> and nothing else.
+/// <see cref="InvalidDataException"/> and nothing else. It never recurses on the file's structure (the
+/// opcode loop is flat and nested rebuild calls are unwrapped in a loop with a limit), so no file can
+/// overflow the stack, whatever thread reads it.
 /// </summary>
 internal sealed class TorchPickle
 {
     const int MaxDims = 64;
+    // torch.save nests _rebuild_from_type_v2 once (a tensor subclass around a plain rebuild); a few
+    // levels leave room for subclasses of subclasses. Thousands can only come from a hostile file.
+    internal const int MaxRebuildNesting = 8;
 
     readonly byte[] b;
     readonly string path;
@@ -119,8 +125,8 @@ internal sealed class TorchPickle
                 case 0x94: memo[memo.Count] = Peek(at); break; // MEMOIZE
                 case (byte)'h': Push(Memo(U8(), at)); break; // BINGET
                 case (byte)'j': Push(Memo(BinaryPrimitives.ReadUInt32LittleEndian(Take(4)), at)); break; // LONG_BINGET
-                case (byte)'c': { var m = Line(at); var n = Line(at); Push(new PyGlobal(m, n)); break; } // GLOBAL
-                case 0x93: { var n = Pop(at); var m = Pop(at); Push(m is string ms && n is string ns ? new PyGlobal(ms, ns) : throw Bad($"STACK_GLOBAL at byte {at} needs two strings")); break; }
+                case (byte)'c': { var m = Line(at); var n = Line(at); Push(Global(m, n, at)); break; } // GLOBAL
+                case 0x93: { var n = Pop(at); var m = Pop(at); Push(m is string ms && n is string ns ? Global(ms, ns, at) : throw Bad($"STACK_GLOBAL at byte {at} needs two strings")); break; }
                 case (byte)'R': { var args = Pop(at); var f = Pop(at); Push(Call(f, args, at)); break; } // REDUCE
                 case 0x81: { Pop(at); var cls = Pop(at); Push(New(cls, at)); break; } // NEWOBJ (arguments unused)
                 case 0x92: { Pop(at); Pop(at); var cls = Pop(at); Push(New(cls, at)); break; } // NEWOBJ_EX
@@ -227,6 +233,30 @@ internal sealed class TorchPickle
     };
 
     // ---- globals: only what torch.save uses for dense tensors is interpreted ----
+
+    // Globals are never looked up, so naming os.system runs nothing; but a checkpoint has no use for
+    // these, and a file that names one was made to attack a Python loader: refuse it outright.
+    static readonly HashSet<string> HostileModules = new(StringComparer.Ordinal)
+    {
+        "os", "posix", "nt", "subprocess", "sys", "shutil", "socket", "importlib", "runpy", "pty", "ctypes",
+        "code", "codeop", "commands", "webbrowser", "pickle", "_pickle", "marshal", "multiprocessing", "asyncio",
+        "pdb", "bdb", "timeit", "cProfile", "profile", "trace", "types", "operator", "functools", "io", "_io",
+    };
+
+    static readonly HashSet<string> HostileBuiltins = new(StringComparer.Ordinal)
+    {
+        "eval", "exec", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals", "locals",
+        "vars", "input", "breakpoint", "help", "exit", "quit", "apply", "execfile", "file", "reload",
+    };
+
+    PyGlobal Global(string module, string name, int at)
+    {
+        var top = module.Split('.')[0];
+        if (HostileModules.Contains(top) || (module is "builtins" or "__builtin__" && HostileBuiltins.Contains(name)))
+            throw Bad($"the GLOBAL at byte {at} names {module}.{name}, which no checkpoint needs: the file was made to run code " +
+                      "in a Python loader (nothing in it was run here); do not load it in Python either");
+        return new PyGlobal(module, name);
+    }
     object New(object? cls, int at) => cls switch
     {
         PyGlobal { Module: "collections", Name: "OrderedDict" } => new PyDict(),
@@ -244,8 +274,23 @@ internal sealed class TorchPickle
 
     object? Call(object? f, object? argsValue, int at)
     {
-        if (f is not PyGlobal g) throw Bad($"REDUCE at byte {at} calls a {Describe(f)}, not a global");
-        if (argsValue is not object?[] args) throw Bad($"REDUCE at byte {at} passes a {Describe(argsValue)}, not an argument tuple");
+        // _rebuild_from_type_v2(rebuild function, tensor subclass, its arguments, python state) rebuilds
+        // the plain tensor: unwrapped here in a loop, not by recursion, with a limit.
+        for (var nesting = 0; ; nesting++)
+        {
+            if (f is not PyGlobal g) throw Bad($"REDUCE at byte {at} calls a {Describe(f)}, not a global");
+            if (argsValue is not object?[] args) throw Bad($"REDUCE at byte {at} passes a {Describe(argsValue)}, not an argument tuple");
+            if (g is not { Module: "torch._tensor", Name: "_rebuild_from_type_v2" }) return CallGlobal(g, args, at);
+            if (nesting >= MaxRebuildNesting)
+                throw Bad($"the call at byte {at} nests {g} more than {MaxRebuildNesting} levels deep (torch.save writes one)");
+            if (args.Length < 3) throw Bad($"{g} at byte {at} has {args.Length} arguments");
+            f = args[0];
+            argsValue = args[2];
+        }
+    }
+
+    object? CallGlobal(PyGlobal g, object?[] args, int at)
+    {
         switch (g.Module, g.Name)
         {
             case ("collections", "OrderedDict"):
@@ -272,13 +317,10 @@ internal sealed class TorchPickle
             case ("torch._utils", "_rebuild_parameter_with_state"):
                 if (args.Length < 2 || args[0] is not TensorRef t) throw Bad($"{g} at byte {at} does not wrap a tensor");
                 return t with { RequiresGrad = args[1] is true };
-            case ("torch._tensor", "_rebuild_from_type_v2"):
-                // (rebuild function, tensor subclass, its arguments, python state): rebuild the plain tensor.
-                if (args.Length < 3) throw Bad($"{g} at byte {at} has {args.Length} arguments");
-                return Call(args[0], args[2], at);
         }
         if (g.Module == "torch._utils" && g.Name.StartsWith("_rebuild_", StringComparison.Ordinal))
             throw Bad($"it holds a tensor rebuilt by {g} (quantized, sparse or otherwise special); only dense tensors can be read");
+        // Any other global (os.system, builtins.eval, a user's class) is only named, never looked up or run.
         return new PyObject(g.ToString());
     }
 
@@ -296,8 +338,8 @@ internal sealed class TorchPickle
     {
         ["FloatStorage"] = ScalarType.Float32, ["DoubleStorage"] = ScalarType.Float64, ["HalfStorage"] = ScalarType.Float16,
         ["BFloat16Storage"] = ScalarType.BFloat16, ["LongStorage"] = ScalarType.Int64, ["IntStorage"] = ScalarType.Int32,
-        ["ShortStorage"] = ScalarType.Int16, ["CharStorage"] = ScalarType.Int8, ["ByteStorage"] = ScalarType.UInt8,
-        ["BoolStorage"] = ScalarType.Bool, ["UntypedStorage"] = ScalarType.UInt8,
+        ["ShortStorage"] = ScalarType.Int16, ["CharStorage"] = ScalarType.Int8, ["ByteStorage"] = ScalarType.Byte,
+        ["BoolStorage"] = ScalarType.Bool, ["UntypedStorage"] = ScalarType.Byte,
     };
 
     // torch.save's persistent id of a storage: ("storage", torch.<Type>Storage, key, location, numel).

@@ -1,4 +1,5 @@
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Data;
 
@@ -41,13 +42,13 @@ public sealed class Augmentation
     public Tensor Apply(Tensor x)
     {
         var s = x.shape;
-        if (s.Length != 4) throw new ArgumentException($"Augmentation expects a batch [B, C, H, W]; got {TorchException.ShapeString(s)}.", nameof(x));
+        if (s.Length != 4) throw new ArgumentException($"Augmentation expects a batch [B, C, H, W]; got {DataShapes.Format(s)}.", nameof(x));
         var b = s[0];
         using var scope = torch.NewDisposeScope();
-        var dy = Padding > 0 ? torch.randint(0, 2 * Padding + 1, new[] { b }, Generator) : torch.zeros(new[] { b }, ScalarType.Int64);
-        var dx = Padding > 0 ? torch.randint(0, 2 * Padding + 1, new[] { b }, Generator) : torch.zeros(new[] { b }, ScalarType.Int64);
+        var dy = Padding > 0 ? torch.randint(0, 2 * Padding + 1, new[] { b }, generator: Generator) : torch.zeros(new[] { b }, ScalarType.Int64);
+        var dx = Padding > 0 ? torch.randint(0, 2 * Padding + 1, new[] { b }, generator: Generator) : torch.zeros(new[] { b }, ScalarType.Int64);
         var flip = FlipProbability > 0
-            ? torch.rand(new[] { b }, Generator, ScalarType.Float64).lt(FlipProbability)
+            ? torch.rand(new[] { b }, ScalarType.Float64, generator: Generator).lt(FlipProbability)
             : torch.zeros(new[] { b }, ScalarType.Bool);
         return CropFlip(x, Padding, PadValue, dy, dx, flip).MoveToOuterDisposeScope();
     }
@@ -60,19 +61,18 @@ public sealed class Augmentation
     public static Tensor CropFlip(Tensor x, int padding, double padValue, Tensor dy, Tensor dx, Tensor flip)
     {
         var s = x.shape;
-        if (s.Length != 4) throw new ArgumentException($"CropFlip expects a batch [B, C, H, W]; got {TorchException.ShapeString(s)}.", nameof(x));
+        if (s.Length != 4) throw new ArgumentException($"CropFlip expects a batch [B, C, H, W]; got {DataShapes.Format(s)}.", nameof(x));
         long b = s[0], c = s[1], h = s[2], w = s[3];
         foreach (var (t, nm) in new[] { (dy, nameof(dy)), (dx, nameof(dx)), (flip, nameof(flip)) })
             if (t.dim() != 1 || t.size(0) != b)
-                throw new ArgumentException($"{nm} must be [B] = [{b}]; got {TorchException.ShapeString(t.shape)}.", nm);
+                throw new ArgumentException($"{nm} must be [B] = [{b}]; got {DataShapes.Format(t.shape)}.", nm);
         var q = w + 2 * padding; // padded row length
         var dev = x.device;
 
         using var scope = torch.NewDisposeScope();
-        var padded = (padding > 0 ? torch.nn.functional.pad(x, new long[] { padding, padding, padding, padding }, padValue) : x)
+        var padded = (padding > 0 ? nn.functional.pad(x, new long[] { padding, padding, padding, padding }, value: padValue) : x)
             .reshape(b, c, (h + 2 * padding) * q);
-        // The index arithmetic runs in float64 (exact for these small integers) and is converted once:
-        // libtorch's add with a floating alpha, which our binding passes, rejects int64 operands.
+        // The index arithmetic runs in float64 (exact for these small integers) and is converted once.
         var rowStart = torch.arange(0, h * q, q, ScalarType.Float64, dev).view(1, h, 1);       // i·Q
         var col = torch.arange(0, w, 1, ScalarType.Float64, dev).view(1, 1, w);                 // j
         var flipped = col.flip(2);                                                              // W−1−j

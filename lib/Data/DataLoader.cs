@@ -1,5 +1,6 @@
 using System.Collections;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Data;
 
@@ -83,9 +84,9 @@ public sealed class DataLoader : IEnumerable<Batch>
         var n = Data.Count;
         if (!Shuffle) return torch.arange(0, n, 1, ScalarType.Int64, Data.Device);
         // Drawn on the CPU, like every random number here, then moved: the same order on every device.
-        torch.randint(0, long.MaxValue, new long[] { 1 }, Generator!).Dispose(); // PyTorch's base-seed draw
-        var perm = torch.randperm(n, Generator!);
-        if (Data.Device == Device.CPU) return perm;
+        torch.randint(0, long.MaxValue, new long[] { 1 }, generator: Generator!).Dispose(); // PyTorch's base-seed draw
+        var perm = torch.randperm(n, generator: Generator!);
+        if (Data.Device.type == DeviceType.CPU) return perm;
         using (perm) return perm.to(Data.Device);
     }
 
@@ -106,7 +107,7 @@ public sealed class DataLoader : IEnumerable<Batch>
                 // caller's scopes untouched; the batch itself is detached and owned as documented above.
                 using (var scope = torch.NewDisposeScope())
                 {
-                    var index = order.slice(0, start, start + size).contiguous();
+                    var index = order.narrow(0, start, size).contiguous();
                     var (x, y) = Data.Get(index);
                     if (Augmentation != null) x = Augmentation.Apply(x);
                     current = new Batch(x.DetachFromDisposeScope(), y.DetachFromDisposeScope(), index.DetachFromDisposeScope());
@@ -114,7 +115,7 @@ public sealed class DataLoader : IEnumerable<Batch>
                 yield return current;
             }
             // RandomSampler's trailing randperm(n)[:0], drawn when the sampler is exhausted.
-            if (Shuffle) torch.randperm(n, Generator!).Dispose();
+            if (Shuffle) torch.randperm(n, generator: Generator!).Dispose();
         }
         finally
         {

@@ -83,3 +83,9 @@ public sealed class DatasetException : Exception
     internal static DatasetException Corrupt(string file, DataSource src, string problem, Exception? inner = null) =>
         new(file, $"{src.Name}: file '{file}' is corrupt ({problem}). Reinstall it with `{src.Reinstall}`.", src.Install, inner);
 }
+
+/// <summary>Shapes in messages, as "[N, C, H, W]".</summary>
+internal static class DataShapes
+{
+    public static string Format(long[] shape) => $"[{string.Join(", ", shape)}]";
+}

@@ -1,4 +1,5 @@
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Data;
 
@@ -41,10 +42,10 @@ public sealed class ImageDataset : IDisposable
     {
         var xs = x.shape;
         var ys = y.shape;
-        if (xs.Length != 4) throw new ArgumentException($"{name}: images must be [N, C, H, W]; got {TorchException.ShapeString(xs)}.", nameof(x));
-        if (ys.Length != 1 || ys[0] != xs[0]) throw new ArgumentException($"{name}: labels must be [N] = [{xs[0]}]; got {TorchException.ShapeString(ys)}.", nameof(y));
-        if (x.dtype != ScalarType.Float32) throw new ArgumentException($"{name}: images must be float32; got {x.dtype.Name()}.", nameof(x));
-        if (y.dtype != ScalarType.Int64) throw new ArgumentException($"{name}: labels must be int64 (class indices, as cross_entropy wants); got {y.dtype.Name()}.", nameof(y));
+        if (xs.Length != 4) throw new ArgumentException($"{name}: images must be [N, C, H, W]; got {DataShapes.Format(xs)}.", nameof(x));
+        if (ys.Length != 1 || ys[0] != xs[0]) throw new ArgumentException($"{name}: labels must be [N] = [{xs[0]}]; got {DataShapes.Format(ys)}.", nameof(y));
+        if (x.dtype != ScalarType.Float32) throw new ArgumentException($"{name}: images must be float32; got {x.dtype}.", nameof(x));
+        if (y.dtype != ScalarType.Int64) throw new ArgumentException($"{name}: labels must be int64 (class indices, as cross_entropy wants); got {y.dtype}.", nameof(y));
         if (sourceIndices != null && sourceIndices.Length != xs[0])
             throw new ArgumentException($"{name}: {sourceIndices.Length} source indices for {xs[0]} images.", nameof(sourceIndices));
         Name = name;
@@ -81,7 +82,8 @@ public sealed class ImageDataset : IDisposable
         var n = indices.Length;
         var labels = new long[n];
         using var scope = torch.NewDisposeScope();
-        var x = torch.empty(new long[] { n, 1, source.Height, source.Width });
+        var x = torch.empty(new long[] { n, 1, source.Height, source.Width }, ScalarType.Float32);
+        using var pixelsOut = x.data<float>();
         const int ChunkImages = 2048;
         var chunk = new float[Math.Min(n, ChunkImages) * pixels];
         for (var start = 0; start < n; start += ChunkImages)
@@ -97,11 +99,9 @@ public sealed class ImageDataset : IDisposable
                 var dst = chunk.AsSpan(k * pixels, pixels);
                 for (var p = 0; p < pixels; p++) dst[p] = table[src[p]];
             }
-            using var part = torch.from_span<float>(chunk.AsSpan(0, count * pixels), new long[] { count, 1, source.Height, source.Width });
-            using var view = x.narrow(0, start, count);
-            view.copy_(part);
+            pixelsOut.CopyFrom(new ReadOnlySpan<float>(chunk, 0, count * pixels), 0, (long)start * pixels);
         }
-        var y = torch.tensor(labels, n);
+        var y = torch.tensor(labels);
         return new ImageDataset(name, x, y, norm, classNames, (int[])indices.Clone());
     }
 
@@ -127,5 +127,5 @@ public sealed class ImageDataset : IDisposable
     }
 
     public override string ToString() =>
-        $"{Name}: {Count} images {TorchException.ShapeString(X.shape)} on {Device}, {Classes} classes, mean {Normalization.Mean:F4} std {Normalization.Std:F4}";
+        $"{Name}: {Count} images {DataShapes.Format(X.shape)} on {Device}, {Classes} classes, mean {Normalization.Mean:F4} std {Normalization.Std:F4}";
 }

@@ -1,4 +1,5 @@
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Data;
 
@@ -81,8 +82,8 @@ public static class Split
         {
             var m = members[c];
             if (m.Count == 0) continue;
-            using var perm = torch.randperm(m.Count, g);
-            var order = perm.data<long>();
+            using var perm = torch.randperm(m.Count, generator: g);
+            var order = perm.data<long>().ToArray();
             for (var k = 0; k < m.Count; k++) (k < quota[c] ? taken : rest).Add(m[(int)order[k]]);
         }
         taken.Sort();

@@ -1,6 +1,7 @@
 using System.Globalization;
-using PDiff.Torch;
 using PDiff.Zoo;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Evaluation;
 
@@ -40,8 +41,8 @@ public static class Baselines
     public static int[] PickCyclic(int k, int count, Generator g)
     {
         if (k < 1) throw new ArgumentException("There are no originals to pick from.");
-        using var perm = torch.randperm(k, g);
-        var p = perm.data<long>();
+        using var perm = torch.randperm(k, generator: g);
+        var p = perm.data<long>().ToArray();
         return Enumerable.Range(0, count).Select(i => (int)p[i % k]).ToArray();
     }
 
@@ -64,7 +65,7 @@ public static class Baselines
         using (torch.no_grad())
         {
             var x = Pick(originals, picks).to(ScalarType.Float64);
-            var eps = torch.randn(new long[] { count, n }, g, ScalarType.Float64);   // one draw, whatever the layout
+            var eps = torch.randn(new long[] { count, n }, ScalarType.Float64, generator: g);   // one draw, whatever the layout
             var offsets = layout.Offsets();
             var parts = new List<Tensor>();
             for (var t = 0; t < layout.Tensors.Count; t++)
@@ -76,7 +77,7 @@ public static class Baselines
                 var e = eps.narrow(1, offsets[t], len);
                 if (spec.IsRunningVar)
                 {
-                    var p = seg.mean(1, keepdim: true).mul(0.95);
+                    var p = seg.mean(new long[] { 1 }, keepdim: true).mul(0.95);
                     if (p.min().item<double>() <= 0)
                         throw new ArgumentException($"Tensor '{spec.Name}' is a running variance whose mean is not positive in some original: the log-space noise of reference §4.5 is undefined for it.");
                     var y = seg.div(p).add(0.05).log();
@@ -118,7 +119,7 @@ public static class Baselines
         using (torch.no_grad())
         {
             var x = Pick(originals, picks);
-            var noise = torch.randn(new long[] { count, n }, g, originals.dtype).mul(sigma);
+            var noise = torch.randn(new long[] { count, n }, originals.dtype, generator: g).mul(sigma);
             if (runningVars.Count > 0)
             {
                 var mask = new float[n];
@@ -147,7 +148,7 @@ public static class Baselines
         if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "Fine-tuning needs at least one step.");
         using var g = new Generator(seed);
         var picks = PickCyclic(k, count, g);
-        var seeds = picks.Select(_ => g.NextSeed()).ToArray();
+        var seeds = picks.Select(_ => EvaluationTorch.NextSeed(g)).ToArray();
         var rows = new List<Tensor>();
         try
         {
@@ -158,7 +159,7 @@ public static class Baselines
                 var start = originals[picks[i]].clone();
                 var tuned = fineTune(start, steps, gi);
                 if (tuned.numel() != n)
-                    throw new InvalidOperationException($"The fine-tune delegate returned a tensor of shape {TorchException.ShapeString(tuned.shape)} for a start vector of {n} values; it must return [{n}].");
+                    throw new InvalidOperationException($"The fine-tune delegate returned a tensor of shape {EvaluationTorch.Shape(tuned)} for a start vector of {n} values; it must return [{n}].");
                 using (torch.no_grad()) rows.Add(tuned.detach().reshape(n).to(originals.dtype).DetachFromDisposeScope());
             }
             var result = torch.stack(rows).DetachFromDisposeScope();
@@ -187,10 +188,10 @@ public static class Baselines
             var rows = new List<Tensor>();
             for (var i = 0; i < count; i++)
             {
-                using var perm = torch.randperm(k, g);
-                var idx = perm.data<long>().Take(of).Select(v => (int)v).ToArray();
+                using var perm = torch.randperm(k, generator: g);
+                var idx = perm.data<long>().ToArray().Take(of).Select(v => (int)v).ToArray();
                 sources.Add(idx);
-                rows.Add(Pick(originals, idx).to(ScalarType.Float64).mean(0));
+                rows.Add(Pick(originals, idx).to(ScalarType.Float64).mean(new long[] { 0 }));
             }
             result = torch.stack(rows).to(originals.dtype).DetachFromDisposeScope();
         }
@@ -214,9 +215,9 @@ public static class Baselines
         using (torch.no_grad())
         {
             var x = originals.to(ScalarType.Float64);
-            var mean = x.mean(0, keepdim: true);
+            var mean = x.mean(new long[] { 0 }, keepdim: true);
             var std = x.std(new long[] { 0 }, unbiased: true, keepdim: true);
-            var z = torch.randn(new long[] { count, n }, g, ScalarType.Float64);
+            var z = torch.randn(new long[] { count, n }, ScalarType.Float64, generator: g);
             result = z.mul(std).add(mean).to(originals.dtype).DetachFromDisposeScope();
         }
         return new BaselineGroup("gaussian", "gaussian", result, Enumerable.Range(0, count).Select(_ => Array.Empty<int>()).ToList(), seed,
@@ -229,7 +230,7 @@ public static class Baselines
         CheckOriginals(originals, null);
         using (torch.NewDisposeScope())
         using (torch.no_grad())
-            return originals.to(ScalarType.Float64).mean(0, keepdim: true).to(originals.dtype).DetachFromDisposeScope();
+            return originals.to(ScalarType.Float64).mean(new long[] { 0 }, keepdim: true).to(originals.dtype).DetachFromDisposeScope();
     }
 
     static Tensor Pick(Tensor originals, int[] idx)
@@ -246,9 +247,9 @@ public static class Baselines
     internal static (int K, long N) CheckOriginals(Tensor originals, SubsetLayout? layout)
     {
         if (originals.dim() != 2)
-            throw new ArgumentException($"Originals must be a [K, N] matrix of subset vectors; got shape {TorchException.ShapeString(originals.shape)}.", nameof(originals));
-        if (!originals.dtype.IsFloatingPoint())
-            throw new ArgumentException($"Originals must be floating point; got {originals.dtype.Name()}.", nameof(originals));
+            throw new ArgumentException($"Originals must be a [K, N] matrix of subset vectors; got shape {EvaluationTorch.Shape(originals)}.", nameof(originals));
+        if (!originals.is_floating_point())
+            throw new ArgumentException($"Originals must be floating point; got {originals.dtype.ToString().ToLowerInvariant()}.", nameof(originals));
         var (k, n) = ((int)originals.size(0), originals.size(1));
         if (k < 1) throw new ArgumentException("There are no originals (K = 0).", nameof(originals));
         if (layout is not null && layout.Length != n)

@@ -1,5 +1,5 @@
-using PDiff.Torch;
 using PDiff.Zoo;
+using static TorchSharp.torch;
 
 namespace PDiff.Evaluation;
 

@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Data.Analysis;
 
 namespace PDiff.Evaluation;
 
@@ -22,6 +23,9 @@ public sealed record EmbeddingResult(Embedding2D Embedding, string Space, string
         for (var i = 0; i < Group.Length; i++) t.Add(Group[i], Index[i], Embedding.X[i], Embedding.Y[i]);
         return t;
     }
+
+    /// <summary>The embedding_&lt;method&gt;.csv columns: group, index, x, y.</summary>
+    public DataFrame ToDataFrame() => ToTable().ToDataFrame();
 }
 
 /// <summary>
@@ -95,6 +99,47 @@ public sealed class EvaluationReport : IDisposable
         return t;
     }
 
+    /// <summary>The scores.csv columns, one row per model (accuracies as fractions, sources joined with ';').</summary>
+    public static DataFrame ScoresDataFrame(IEnumerable<ModelRow> models) => ScoresTable(models).ToDataFrame();
+
+    public const string IouMatrixFile = "iou_matrix.csv";
+
+    /// <summary>Six decimals in iou_matrix.csv: the file grows as (models)².</summary>
+    const string IouMatrixFormat = "0.######";
+
+    const string NoveltyQuantity = "min L2 to originals";
+
+    /// <summary>
+    /// Every results table as a DataFrame, keyed by the CSV file <see cref="Write"/> puts it in, in that order:
+    /// table.csv, groups.csv, scores.csv, iou_matrix.csv (when <see cref="EvaluationOptions.WriteIouMatrix"/>),
+    /// novelty.csv, novelty_histogram.csv, embedding_&lt;method&gt;.csv. The similarity table, written as
+    /// iou_stats.json, is <c>Similarity.ToDataFrame()</c>; the full IoU matrix is always <see cref="IouDataFrame"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, DataFrame> ToDataFrames()
+    {
+        var frames = new OrderedDictionary<string, DataFrame>
+        {
+            ["table.csv"] = Table.ToDataFrame(),
+            ["groups.csv"] = GroupSummary.ToDataFrame(Summaries),
+            ["scores.csv"] = ScoresDataFrame(Models),
+        };
+        if (Options.WriteIouMatrix) frames[IouMatrixFile] = IouDataFrame();
+        frames["novelty.csv"] = NoveltyTable().ToDataFrame();
+        frames["novelty_histogram.csv"] = MinL2Histogram.ToDataFrame(NoveltyQuantity);
+        foreach (var e in Embeddings) frames[$"embedding_{e.Embedding.Method}.csv"] = e.ToDataFrame();
+        return frames;
+    }
+
+    /// <summary>The IoU matrix: a "model" column of labels (group:index), then one column per model, in <see cref="Models"/> order.</summary>
+    public DataFrame IouDataFrame()
+    {
+        var labels = Models.Select(m => $"{m.Group}:{m.Index}").ToArray();
+        var columns = new List<DataFrameColumn> { new StringDataFrameColumn("model", labels) };
+        // Symmetric: column j is row j.
+        for (var j = 0; j < Iou.Count; j++) columns.Add(new DoubleDataFrameColumn(labels[j], Iou.Row(j).ToArray()));
+        return new DataFrame(columns);
+    }
+
     /// <summary>
     /// Writes the results folder: table.csv/.json/.md, groups.csv/.json, scores.csv, iou_stats.json,
     /// iou_matrix.csv (optional), novelty.csv (nearest originals of each generated vector),
@@ -104,17 +149,17 @@ public sealed class EvaluationReport : IDisposable
     public string Write(string folder)
     {
         var w = new ResultsWriter(folder);
-        w.WriteCsv("table.csv", Table.ToTable());
-        w.WriteText("table.json", Table.ToJson());
-        w.WriteText("table.md", Table.ToMarkdown());
-        w.WriteCsv("groups.csv", GroupSummary.ToTable(Summaries));
-        w.WriteJson("groups.json", Summaries);
-        w.WriteCsv("scores.csv", ScoresTable(Models));
-        w.WriteJson("iou_stats.json", Similarity);
-        if (Options.WriteIouMatrix) w.WriteText("iou_matrix.csv", IouCsv());
-        w.WriteCsv("novelty.csv", NoveltyTable());
-        w.WriteCsv("novelty_histogram.csv", MinL2Histogram.ToTable("min L2 to originals"));
-        foreach (var e in Embeddings) w.WriteCsv($"embedding_{e.Embedding.Method}.csv", e.ToTable());
+        foreach (var (file, frame) in ToDataFrames())
+        {
+            w.WriteCsv(file, frame, file == IouMatrixFile ? IouMatrixFormat : null);
+            // JSON and markdown twins follow their table, in the order the folder has always listed them.
+            switch (file)
+            {
+                case "table.csv": w.WriteText("table.json", Table.ToJson()); w.WriteText("table.md", Table.ToMarkdown()); break;
+                case "groups.csv": w.WriteJson("groups.json", Summaries); break;
+                case "scores.csv": w.WriteJson("iou_stats.json", Similarity); break;
+            }
+        }
         if (Embeddings.Count > 0)
             w.WriteJson("embeddings.json", Embeddings.Select(e => new { method = e.Embedding.Method, space = e.Space, points = e.Embedding.Count, diagnostics = e.Embedding.Diagnostics }));
         w.WriteJson("baselines.json", Baselines.Select(b => new { name = b.Name, kind = b.Kind, count = b.Count, seed = b.Seed, settings = b.Settings, sources = b.Sources }));
@@ -132,20 +177,6 @@ public sealed class EvaluationReport : IDisposable
         for (var g = 0; g < nn.Indices.Length; g++)
             for (var r = 0; r < nn.Indices[g].Length; r++) t.Add(g, r + 1, nn.Indices[g][r], nn.Distances[g][r]);
         return t;
-    }
-
-    string IouCsv()
-    {
-        var labels = Models.Select(m => $"{m.Group}:{m.Index}").ToArray();
-        var sb = new StringBuilder();
-        sb.AppendLine(Csv.Line(labels.Prepend("model")));
-        for (var i = 0; i < Iou.Count; i++)
-        {
-            sb.Append(Csv.Quote(labels[i]));
-            foreach (var v in Iou.Row(i)) sb.Append(',').Append(v.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture));
-            sb.AppendLine();
-        }
-        return sb.ToString();
     }
 
     public void Dispose()

@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using PDiff.Torch;
 using PDiff.Zoo;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Evaluation;
 
@@ -38,7 +39,7 @@ public sealed class Evaluator
         var o = Options;
         var (k, n) = Baselines.CheckOriginals(originals, scorer.Layout);
         if (generated.dim() != 2 || generated.size(1) != n || generated.size(0) < 1)
-            throw new ArgumentException($"Generated vectors must be [M ≥ 1, {n}] like the originals; got {TorchException.ShapeString(generated.shape)}.", nameof(generated));
+            throw new ArgumentException($"Generated vectors must be [M ≥ 1, {n}] like the originals; got {EvaluationTorch.Shape(generated)}.", nameof(generated));
         Validate(o, k);
 
         var seconds = new Dictionary<string, double>();
@@ -198,14 +199,14 @@ public sealed class Evaluator
             if (explicitLatent is not null)
             {
                 if (explicitLatent.dim() != 2 || explicitLatent.size(0) != e.Vectors.size(0))
-                    throw new ArgumentException($"Latents of '{e.Name}' have shape {TorchException.ShapeString(explicitLatent.shape)}; expected [{e.Vectors.size(0)}, d], one row per vector.");
+                    throw new ArgumentException($"Latents of '{e.Name}' have shape {EvaluationTorch.Shape(explicitLatent)}; expected [{e.Vectors.size(0)}, d], one row per vector.");
                 chosen.Add((e.Name, explicitLatent));
             }
             else if (latents?.Encoder is { } enc)
             {
                 var z = enc(e.Vectors);
                 if (z.dim() != 2 || z.size(0) != e.Vectors.size(0))
-                    throw new InvalidOperationException($"The latent encoder returned {TorchException.ShapeString(z.shape)} for {e.Vectors.size(0)} vectors; it must return [B, d].");
+                    throw new InvalidOperationException($"The latent encoder returned {EvaluationTorch.Shape(z)} for {e.Vectors.size(0)} vectors; it must return [B, d].");
                 chosen.Add((e.Name, z));
             }
         }
@@ -236,8 +237,8 @@ public sealed class Evaluator
             if (take >= m) idx = Enumerable.Range(0, m).ToArray();
             else
             {
-                using var perm = torch.randperm(m, g);
-                idx = perm.data<long>().Take(take).Select(v => (int)v).OrderBy(v => v).ToArray();
+                using var perm = torch.randperm(m, generator: g);
+                idx = perm.data<long>().ToArray().Take(take).Select(v => (int)v).OrderBy(v => v).ToArray();
             }
             using var it = torch.tensor(idx.Select(v => (long)v).ToArray());
             parts.Add(pts.index_select(0, it).to(ScalarType.Float64));

@@ -1,3 +1,4 @@
+using Microsoft.Data.Analysis;
 using PDiff.Zoo;
 
 namespace PDiff.Evaluation;
@@ -74,4 +75,7 @@ public sealed record GroupSummary(
                 g.BestOnValidation.TestAccuracy, g.BestOnTest.TestAccuracy, g.BestOnValidation.Index, g.BestOnTest.Index);
         return t;
     }
+
+    /// <summary>The groups.csv columns of <see cref="ToTable"/>, accuracies as fractions.</summary>
+    public static DataFrame ToDataFrame(IEnumerable<GroupSummary> groups) => ToTable(groups).ToDataFrame();
 }

@@ -1,4 +1,6 @@
-using PDiff.Torch;
+using Microsoft.Data.Analysis;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Evaluation;
 
@@ -31,6 +33,9 @@ public sealed record Histogram(double[] Edges, IReadOnlyList<HistogramSeries> Se
         }
         return t;
     }
+
+    /// <summary>The novelty_histogram.csv columns: bin_low, bin_high, then &lt;group&gt;_pct per series.</summary>
+    public DataFrame ToDataFrame(string quantity = "value") => ToTable(quantity).ToDataFrame();
 }
 
 /// <summary>
@@ -45,7 +50,7 @@ public static class Novelty
     public static Tensor Distances(Tensor candidates, Tensor training)
     {
         if (candidates.dim() != 2 || training.dim() != 2 || candidates.size(1) != training.size(1))
-            throw new ArgumentException($"Distances need candidates [C, N] and training vectors [K, N] of the same N; got {TorchException.ShapeString(candidates.shape)} and {TorchException.ShapeString(training.shape)}.");
+            throw new ArgumentException($"Distances need candidates [C, N] and training vectors [K, N] of the same N; got {EvaluationTorch.Shape(candidates)} and {EvaluationTorch.Shape(training)}.");
         using (torch.NewDisposeScope())
         using (torch.no_grad())
             return torch.cdist(candidates.to(ScalarType.Float64), training.to(ScalarType.Float64)).DetachFromDisposeScope();
@@ -65,13 +70,13 @@ public static class Novelty
     public static MinDistance MinL2LeaveOneOut(Tensor training)
     {
         if (training.dim() != 2 || training.size(0) < 2)
-            throw new ArgumentException($"Leave-one-out distances need at least 2 training vectors [K ≥ 2, N]; got {TorchException.ShapeString(training.shape)}.", nameof(training));
+            throw new ArgumentException($"Leave-one-out distances need at least 2 training vectors [K ≥ 2, N]; got {EvaluationTorch.Shape(training)}.", nameof(training));
         using var scope = torch.NewDisposeScope();
         using var d = Distances(training, training);
         var k = training.size(0);
         using (torch.no_grad())
         {
-            var eye = torch.eye(k, ScalarType.Float64).gt(0.5);
+            var eye = torch.eye(k, dtype: ScalarType.Float64).gt(0.5);
             return MinOf(d.masked_fill(eye, double.PositiveInfinity));
         }
     }
@@ -80,7 +85,7 @@ public static class Novelty
     {
         var (v, i) = d.min(1);
         using (v) using (i)
-            return new MinDistance(v.data<double>(), i.data<long>().Select(x => (int)x).ToArray());
+            return new MinDistance(v.data<double>().ToArray(), i.data<long>().ToArray().Select(x => (int)x).ToArray());
     }
 
     /// <summary>The <paramref name="k"/> nearest training vectors of each candidate, nearest first (k capped at K).</summary>
@@ -91,8 +96,8 @@ public static class Novelty
         using var d = Distances(candidates, training);
         var kk = (int)Math.Min(k, training.size(0));
         var (v, i) = d.topk(kk, 1, largest: false);
-        var vals = v.data<double>();
-        var idx = i.data<long>();
+        var vals = v.data<double>().ToArray();
+        var idx = i.data<long>().ToArray();
         var c = (int)candidates.size(0);
         var indices = new int[c][];
         var dists = new double[c][];

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Data.Analysis;
 using PDiff.Zoo;
 
 namespace PDiff.Evaluation;
@@ -65,6 +66,9 @@ public sealed record PaperTable(string Task, IReadOnlyList<PaperTableRow> Rows)
                 r.Original, r.Ensemble, r.Generated);
         return t;
     }
+
+    /// <summary>The table.csv columns: statistic, selected_on, protocol, original, ensemble, generated (fractions).</summary>
+    public DataFrame ToDataFrame() => ToTable().ToDataFrame();
 
     public string ToCsv() => ToTable().ToCsv();
     public string ToMarkdown() => ToTable().ToMarkdown();

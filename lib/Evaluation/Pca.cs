@@ -1,6 +1,7 @@
 using MathNet.Numerics.LinearAlgebra;
 using MathNet.Numerics.LinearAlgebra.Factorization;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Evaluation;
 
@@ -39,7 +40,7 @@ public static class Pca
 
     public static PcaResult Fit(Tensor data, int components = 2, int exactLimit = DefaultExactLimit)
     {
-        if (data.dim() != 2) throw new ArgumentException($"PCA needs points as a [n, d] matrix; got {TorchException.ShapeString(data.shape)}.", nameof(data));
+        if (data.dim() != 2) throw new ArgumentException($"PCA needs points as a [n, d] matrix; got {EvaluationTorch.Shape(data)}.", nameof(data));
         var n = (int)data.size(0);
         var d = (int)data.size(1);
         if (n < 2) throw new ArgumentException($"PCA needs at least 2 points; got {n}.", nameof(data));
@@ -49,7 +50,7 @@ public static class Pca
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var x = data.to(ScalarType.Float64);
-        x = x.sub(x.mean(0, keepdim: true));
+        x = x.sub(x.mean(new long[] { 0 }, keepdim: true));
         var gram = d > n;
         var m = (gram ? x.mm(x.t()) : x.t().mm(x)).div(n - 1);
         var size = gram ? n : d;
@@ -57,11 +58,11 @@ public static class Pca
         var (lambda, vectors) = size <= exactLimit ? Exact(m, size, components) : Subspace(m, size, components);
 
         // Scores [n, c]: Gram path u·√((n−1)λ), covariance path X·v.
-        var v = torch.from_span<double>(vectors, new long[] { size, components });
+        var v = torch.tensor(vectors, new long[] { size, components });
         var scoresT = gram
-            ? v.mul(torch.tensor(lambda.Select(l => Math.Sqrt((n - 1) * Math.Max(l, 0))).ToArray(), 1, components))
+            ? v.mul(torch.tensor(lambda.Select(l => Math.Sqrt((n - 1) * Math.Max(l, 0))).ToArray(), new long[] { 1, components }))
             : x.mm(v);
-        var flat = scoresT.contiguous().data<double>();
+        var flat = scoresT.contiguous().data<double>().ToArray();
         var scores = new double[n][];
         for (var i = 0; i < n; i++) scores[i] = flat.AsSpan(i * components, components).ToArray();
         for (var c = 0; c < components; c++)
@@ -79,7 +80,7 @@ public static class Pca
     static double Trace(Tensor m)
     {
         var size = (int)m.size(0);
-        var a = m.contiguous().data<double>();
+        var a = m.contiguous().data<double>().ToArray();
         double t = 0;
         for (var i = 0; i < size; i++) t += a[(long)i * size + i];
         return t;
@@ -88,7 +89,7 @@ public static class Pca
     /// <summary>Leading eigenpairs (descending) of a symmetric matrix; vectors as [size, c] row-major.</summary>
     static (double[] Values, double[] Vectors) Exact(Tensor m, int size, int c)
     {
-        var sym = Matrix<double>.Build.DenseOfColumnMajor(size, size, m.contiguous().data<double>());   // symmetric: row- = column-major
+        var sym = Matrix<double>.Build.DenseOfColumnMajor(size, size, m.contiguous().data<double>().ToArray());   // symmetric: row- = column-major
         var evd = sym.Evd(Symmetricity.Symmetric);
         var eig = evd.EigenValues.Select(z => z.Real).ToArray();
         var order = Enumerable.Range(0, size).OrderByDescending(i => eig[i]).ThenBy(i => i).Take(c).ToArray();
@@ -109,7 +110,7 @@ public static class Pca
         var k = Math.Min(size, c + 16);
         Tensor q;
         using (var g = new Generator(0x5EED))
-            q = torch.randn(new long[] { size, k }, g, ScalarType.Float64);
+            q = torch.randn(new long[] { size, k }, ScalarType.Float64, generator: g);
         q = Orthonormal(q, size, k);
         var prev = new double[c];
         double[] values = prev;
@@ -119,7 +120,7 @@ public static class Pca
             using var inner = torch.NewDisposeScope();
             var mq = m.mm(q);
             var small = q.t().mm(mq);                                        // Qᵀ M Q [k, k]
-            var evd = Matrix<double>.Build.DenseOfColumnMajor(k, k, small.contiguous().data<double>()).Evd(Symmetricity.Symmetric);
+            var evd = Matrix<double>.Build.DenseOfColumnMajor(k, k, small.contiguous().data<double>().ToArray()).Evd(Symmetricity.Symmetric);
             var eig = evd.EigenValues.Select(z => z.Real).ToArray();
             var order = Enumerable.Range(0, k).OrderByDescending(i => eig[i]).ToArray();
             values = order.Take(c).Select(i => eig[i]).ToArray();
@@ -133,15 +134,15 @@ public static class Pca
             old.Dispose();   // keep one block alive, not one per step
         }
         // Ritz vectors Q·W, the leading c columns.
-        var w = torch.tensor(Enumerable.Range(0, k * c).Select(t => ritz[t / c, t % c]).ToArray(), k, c);
-        var vectors = q.mm(w).contiguous().data<double>();
+        var w = torch.tensor(Enumerable.Range(0, k * c).Select(t => ritz[t / c, t % c]).ToArray(), new long[] { k, c });
+        var vectors = q.mm(w).contiguous().data<double>().ToArray();
         return (values, vectors);
     }
 
     static Tensor Orthonormal(Tensor z, int rows, int cols)
     {
-        var a = Matrix<double>.Build.DenseOfRowMajor(rows, cols, z.contiguous().data<double>());
+        var a = Matrix<double>.Build.DenseOfRowMajor(rows, cols, z.contiguous().data<double>().ToArray());
         var qr = a.QR(QRMethod.Thin);
-        return torch.tensor(qr.Q.ToRowMajorArray(), rows, cols);
+        return torch.tensor(qr.Q.ToRowMajorArray(), new long[] { rows, cols });
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.Data.Analysis;
 
 namespace PDiff.Evaluation;
 
@@ -57,11 +58,18 @@ public sealed class ResultsWriter
     {
         var path = PathFor(name);
         File.WriteAllText(path, text);
-        if (!written.Contains(name)) written.Add(name);
-        return path;
+        return Record(name, path);
     }
 
-    public string WriteCsv(string name, TextTable table) => WriteText(name, table.ToCsv());
+    public string WriteCsv(string name, TextTable table) => WriteCsv(name, table.ToDataFrame());
+
+    /// <summary>Writes the frame with <see cref="Tables.SaveCsv"/> (through DataFrame.SaveCsv; doubles round-trip unless <paramref name="doubleFormat"/>).</summary>
+    public string WriteCsv(string name, DataFrame frame, string? doubleFormat = null)
+    {
+        var path = PathFor(name);
+        Tables.SaveCsv(frame, path, doubleFormat);
+        return Record(name, path);
+    }
 
     public string WriteJson<T>(string name, T value) => WriteText(name, JsonSerializer.Serialize(value, ResultsJson.Options));
 
@@ -69,7 +77,7 @@ public sealed class ResultsWriter
     public string WriteRun(string tool, object configuration, IReadOnlyDictionary<string, ulong> seeds,
         IReadOnlyDictionary<string, object>? inputs = null, IReadOnlyList<string>? notes = null, IReadOnlyDictionary<string, double>? seconds = null)
     {
-        var run = new RunInfo(tool, DateTime.UtcNow, PDiff.Torch.torch.Version,
+        var run = new RunInfo(tool, DateTime.UtcNow, TorchSharp.torch.__version__,
             $"{Environment.OSVersion}; {Environment.ProcessorCount} cores; .NET {Environment.Version}",
             configuration, seeds, inputs ?? new Dictionary<string, object>(), notes ?? Array.Empty<string>(),
             seconds ?? new Dictionary<string, double>(), written.Where(f => f != "run.json").ToList());
@@ -83,6 +91,12 @@ public sealed class ResultsWriter
         if (!File.Exists(path)) throw new FileNotFoundException($"No JSON file at '{path}'.", path);
         return JsonSerializer.Deserialize<T>(File.ReadAllText(path), ResultsJson.Options)
             ?? throw new FormatException($"'{path}' holds JSON null, not a {typeof(T).Name}.");
+    }
+
+    string Record(string name, string path)
+    {
+        if (!written.Contains(name)) written.Add(name);
+        return path;
     }
 
     string PathFor(string name)

@@ -1,3 +1,4 @@
+using Microsoft.Data.Analysis;
 using PDiff.Zoo;
 
 namespace PDiff.Evaluation;
@@ -70,6 +71,9 @@ public sealed record SimilarityStats(string Split, double OriginOrigin, double G
         foreach (var g in Groups) t.Add(g.Group, g.Count, g.Within, g.ToOriginalsMean, g.ToOriginalsMaxMean);
         return t;
     }
+
+    /// <summary>One row per group (the summary itself is written as iou_stats.json); a one-model group's within is missing.</summary>
+    public DataFrame ToDataFrame() => ToTable().ToDataFrame();
 }
 
 /// <summary>Per-model maximum IoU to the originals and which original attains it.</summary>

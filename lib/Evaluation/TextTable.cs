@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Microsoft.Data.Analysis;
 
 namespace PDiff.Evaluation;
 
@@ -21,7 +22,8 @@ public sealed record TableColumn(string Name, string? Label = null, string Forma
 
 /// <summary>
 /// A small typed-enough table (cells are strings, numbers or null) that renders to CSV, GitHub markdown
-/// and an aligned plain-text grid for consoles. Results records build one of these to show themselves.
+/// and an aligned plain-text grid for consoles. Results records build one of these to show themselves;
+/// <see cref="ToDataFrame"/> gives the same cells as a DataFrame, which is also what the CSV is written from.
 /// </summary>
 public sealed class TextTable
 {
@@ -45,13 +47,10 @@ public sealed class TextTable
         return this;
     }
 
-    public string ToCsv()
-    {
-        var sb = new StringBuilder();
-        sb.AppendLine(Csv.Line(Columns.Select(c => c.Name)));
-        foreach (var r in rows) sb.AppendLine(Csv.Line(r.Select(Csv.Format)));
-        return sb.ToString();
-    }
+    /// <summary>The cells under their CSV names, one typed column each (<see cref="Tables.ToDataFrame(TextTable)"/>).</summary>
+    public DataFrame ToDataFrame() => Tables.ToDataFrame(this);
+
+    public string ToCsv() => Tables.ToCsv(ToDataFrame());
 
     public string ToMarkdown()
     {

@@ -1,4 +1,5 @@
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Evaluation;
 
@@ -35,7 +36,7 @@ public static class Tsne
     public static Embedding2D Embed(Tensor data, TsneOptions? options = null)
     {
         var o = options ?? new TsneOptions();
-        if (data.dim() != 2) throw new ArgumentException($"t-SNE needs points as a [n, d] matrix; got {TorchException.ShapeString(data.shape)}.", nameof(data));
+        if (data.dim() != 2) throw new ArgumentException($"t-SNE needs points as a [n, d] matrix; got {EvaluationTorch.Shape(data)}.", nameof(data));
         var n = (int)data.size(0);
         if (n < 3) throw new ArgumentException($"t-SNE needs at least 3 points; got {n}.", nameof(data));
         if (n > o.MaxPoints) throw new ArgumentException($"Exact t-SNE on {n} points exceeds MaxPoints = {o.MaxPoints} (O(n²) per iteration); subsample the points or raise TsneOptions.MaxPoints.", nameof(data));
@@ -49,7 +50,7 @@ public static class Tsne
         using (var x = data.to(ScalarType.Float64))
         using (var dist = torch.cdist(x, x))
         using (var d2 = dist.square())
-            sq = d2.contiguous().data<double>();
+            sq = d2.contiguous().data<double>().ToArray();
         var p = ConditionalAffinities(sq, n, o.Perplexity);
         // P = (P_cond + P_condᵀ) / 2n in place (upper and lower triangle together), floored as sklearn does.
         for (var i = 0; i < n; i++)
@@ -65,8 +66,8 @@ public static class Tsne
 
         var y = new double[2 * n];
         using (var g = new Generator(o.Seed))
-        using (var init = torch.randn(new long[] { n, 2 }, g, ScalarType.Float64))
-            init.CopyTo<double>(y);
+        using (var init = torch.randn(new long[] { n, 2 }, ScalarType.Float64, generator: g))
+            init.data<double>().CopyTo(y);
         for (var i = 0; i < y.Length; i++) y[i] *= o.InitialStd;
         var update = new double[2 * n];
         var gains = Enumerable.Repeat(1.0, 2 * n).ToArray();

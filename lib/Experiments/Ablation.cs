@@ -1,8 +1,9 @@
 using System.Text.Json;
 using PDiff.Diffusion;
 using PDiff.Evaluation;
-using PDiff.Torch;
 using PDiff.Zoo;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Experiments;
 

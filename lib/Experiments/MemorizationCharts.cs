@@ -1,7 +1,8 @@
 using System.Globalization;
+using Microsoft.Data.Analysis;
 using PDiff.Evaluation;
 using PDiff.Plots;
-using PDiff.Torch;
+using static TorchSharp.torch;
 
 namespace PDiff.Experiments;
 
@@ -142,8 +143,8 @@ public static class MemorizationCharts
         var labels = new List<string>();
         double[] Row(Tensor m, int i)
         {
-            using var t = m.select(0, i).to(ScalarType.Float64).contiguous();
-            return t.data<double>().Take(cols).ToArray();
+            using var scope = NewDisposeScope();
+            return m.select(0, i).narrow(0, 0, cols).to(ScalarType.Float64).contiguous().data<double>().ToArray();
         }
         foreach (var g in which)
         {
@@ -197,34 +198,48 @@ public static class MemorizationCharts
     }
 
     /// <summary>Our similarity statistics beside paper v1's figure (CIFAR-100 R18) and the V2-final log (reference §7 C, E).</summary>
-    public static Table SimilarityVersusPaper(EvaluationReport r)
+    public static Table SimilarityVersusPaper(EvaluationReport r) =>
+        Table.From(SimilarityVersusPaperRows(r), $"IoU similarity: ours ({r.Task}, {r.Similarity.Split} split) vs paper v1 and the V2-final log (CIFAR-100 ResNet-18)", "F3");
+
+    /// <summary>The rows of <see cref="SimilarityVersusPaper"/> as a DataFrame (columns Statistic, Ours, PaperV1, V2Log).</summary>
+    public static DataFrame SimilarityVersusPaperDataFrame(EvaluationReport r) => Tables.ToDataFrame(SimilarityVersusPaperRows(r));
+
+    /// <summary>One line of <see cref="SimilarityVersusPaper"/>: a mean IoU, ours beside paper v1's and the V2-final log's.</summary>
+    public sealed record SimilarityComparison(string Statistic, double Ours, double PaperV1, double V2Log);
+
+    static SimilarityComparison[] SimilarityVersusPaperRows(EvaluationReport r)
     {
         var s = r.Similarity;
-        return Table.From(new[]
+        return new[]
         {
-            new { Statistic = "origin–origin (mean IoU)", Ours = s.OriginOrigin, PaperV1 = 0.968, V2Log = 0.784 },
-            new { Statistic = "generated–generated (mean IoU)", Ours = s.GeneratedGenerated, PaperV1 = 0.912, V2Log = 0.880 },
-            new { Statistic = "origin–generated (mean IoU)", Ours = s.OriginGenerated, PaperV1 = 0.921, V2Log = 0.819 },
-            new { Statistic = "origin–generated (mean of max IoU)", Ours = s.OriginGeneratedMax, PaperV1 = 0.933, V2Log = 0.848 },
-        }, $"IoU similarity: ours ({r.Task}, {s.Split} split) vs paper v1 and the V2-final log (CIFAR-100 ResNet-18)", "F3");
+            new SimilarityComparison("origin–origin (mean IoU)", s.OriginOrigin, 0.968, 0.784),
+            new SimilarityComparison("generated–generated (mean IoU)", s.GeneratedGenerated, 0.912, 0.880),
+            new SimilarityComparison("origin–generated (mean IoU)", s.OriginGenerated, 0.921, 0.819),
+            new SimilarityComparison("origin–generated (mean of max IoU)", s.OriginGeneratedMax, 0.933, 0.848),
+        };
     }
 
     /// <summary>Per group: count, test accuracy mean / max, mean IoU within and to the originals, mean max IoU, mean min L2.</summary>
-    public static Table GroupTable(EvaluationReport r, IEnumerable<string>? groups = null)
+    public static Table GroupTable(EvaluationReport r, IEnumerable<string>? groups = null) =>
+        Table.From(GroupRows(r, groups), "Per group (test split; training rows are leave-one-out)", "0.####");
+
+    /// <summary>The rows of <see cref="GroupTable"/> as a DataFrame (same columns, full precision; undefined IoUs are missing).</summary>
+    public static DataFrame GroupDataFrame(EvaluationReport r, IEnumerable<string>? groups = null) => Tables.ToDataFrame(GroupRows(r, groups));
+
+    /// <summary>One line of <see cref="GroupTable"/>; the group is its legend label.</summary>
+    public sealed record GroupRow(string Group, int Models, double TestMeanPct, double TestMaxPct,
+        double IouWithin, double IouToTrainingMean, double IouToTrainingMax, double MinL2Mean);
+
+    static List<GroupRow> GroupRows(EvaluationReport r, IEnumerable<string>? groups)
     {
         var names = groups?.ToArray() ?? r.Groups.Select(g => g.Name).ToArray();
-        return Table.From(names.Select(n =>
+        return names.Select(n =>
         {
             var sim = r.Similarity.Groups.First(g => g.Group == n);
             var ms = r.ModelsOf(n).ToList();
-            return new
-            {
-                Group = Label(n), Models = ms.Count,
-                TestMeanPct = 100 * ms.Average(m => m.TestAcc), TestMaxPct = 100 * ms.Max(m => m.TestAcc),
-                IouWithin = sim.Within, IouToTrainingMean = sim.ToOriginalsMean, IouToTrainingMax = sim.ToOriginalsMaxMean,
-                MinL2Mean = ms.Average(m => m.MinL2ToOriginals),
-            };
-        }), "Per group (test split; training rows are leave-one-out)", "0.####");
+            return new GroupRow(Label(n), ms.Count, 100 * ms.Average(m => m.TestAcc), 100 * ms.Max(m => m.TestAcc),
+                sim.Within, sim.ToOriginalsMean, sim.ToOriginalsMaxMean, ms.Average(m => m.MinL2ToOriginals));
+        }).ToList();
     }
 
     static GroupRange Range(EvaluationReport r, string name) => r.Groups.FirstOrDefault(g => g.Name == name)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Data.Analysis;
 using PDiff.Evaluation;
 using PDiff.Plots;
 
@@ -34,6 +35,15 @@ public sealed record AblationRow(string Setting, int Runs, double OriginalMean, 
         best_on_test = Pct(r.BestOnTest), best_on_val = Pct(r.BestOnValidation),
         mean = Pct(r.Mean), median = Pct(r.Median), mean_spread = Pct(r.MeanSpread),
     }), title);
+
+    /// <summary>The columns of <see cref="ToTable"/> as a DataFrame: percentages at full precision (the Table rounds to two decimals).</summary>
+    public static DataFrame ToDataFrame(IEnumerable<AblationRow> rows) => Tables.ToDataFrame(rows.Select(r => new
+    {
+        setting = r.Setting, runs = r.Runs,
+        orig_mean = 100 * r.OriginalMean, orig_best_test = 100 * r.OriginalBestOnTest, orig_best_val = 100 * r.OriginalBestOnValidation,
+        best_on_test = 100 * r.BestOnTest, best_on_val = 100 * r.BestOnValidation,
+        mean = 100 * r.Mean, median = 100 * r.Median, mean_spread = 100 * r.MeanSpread,
+    }));
 
     static string Pct(double v) => (100 * v).ToString("F2", CultureInfo.InvariantCulture);
 }

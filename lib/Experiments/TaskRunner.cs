@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.Data.Analysis;
 using PDiff.Diffusion;
 using PDiff.Evaluation;
 using PDiff.Zoo;
@@ -36,6 +37,9 @@ public sealed record MainResultRow(
             t.Add(r.Task, r.PaperCell, r.HonestCell, r.OriginalMean, r.PDiffMean, r.OriginalMedian, r.PDiffMedian, $"{r.Runs}×{r.GeneratedPerRun}");
         return t;
     }
+
+    /// <summary>The columns of <see cref="ToTable"/> as a DataFrame (accuracies as fractions). Every field of the rows: <c>Tables.ToDataFrame(rows)</c>.</summary>
+    public static DataFrame ToDataFrame(IEnumerable<MainResultRow> rows) => ToTable(rows).ToDataFrame();
 }
 
 /// <summary>Runs a task end to end (zoo, p-diff × runs, evaluation) and writes everything under a results folder.</summary>

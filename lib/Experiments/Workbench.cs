@@ -3,8 +3,8 @@ using PDiff.Data;
 using PDiff.Diffusion;
 using PDiff.Evaluation;
 using PDiff.Models;
-using PDiff.Torch;
 using PDiff.Zoo;
+using static TorchSharp.torch;
 
 namespace PDiff.Experiments;
 
@@ -99,7 +99,7 @@ public static class Workbench
         checkpointDir ??= TrainedModelDir(ctx.Zoo, config, k);
         if (checkpointDir is not null && Directory.Exists(checkpointDir))
             log?.WriteLine($"[p-diff] reusing the training in {checkpointDir} (same zoo, K, configuration and seeds; PDIFF_MODEL_CACHE=off to retrain)");
-        var originals = all.slice(0, 0, k).contiguous().DetachFromDisposeScope();
+        var originals = all.narrow(0, 0, k).contiguous().DetachFromDisposeScope();
         using var trainer = new PDiffTrainer(config, originals, ctx.Zoo.Layout, new TrainerOptions
         {
             CheckpointDir = checkpointDir, Scorer = ctx.Scorer, Log = log,
@@ -146,7 +146,7 @@ public static class Workbench
         using var work = ModelRegistry.Create(ctx.Model.Spec, 0);
         work.load_state_dict(ctx.Model.state_dict());
         Subsets.WriteBack(work, ctx.Zoo.Layout, start);
-        var recipe = ctx.Zoo.Manifest.Recipe with { K = 1, SaveEvery = steps, SkipFirst = 0, Seed = g.NextSeed() };
+        var recipe = ctx.Zoo.Manifest.Recipe with { K = 1, SaveEvery = steps, SkipFirst = 0, Seed = EvaluationTorch.NextSeed(g) };
         using var result = Collector.Collect(work, ctx.Zoo.Layout, ctx.Data.Train, recipe);
         return result.Vectors.select(0, 0).clone();
     };

@@ -1,5 +1,7 @@
-using PDiff.Nn;
-using PDiff.Torch;
+using PDiff.Engine;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace PDiff.Models;
 
@@ -11,25 +13,25 @@ namespace PDiff.Models;
 /// </summary>
 public sealed class ConvNet3 : ImageClassifier
 {
-    readonly Sequential features;
+    readonly List<nn.Module<Tensor, Tensor>> layers = new();
     readonly Linear classifier;
 
-    public ConvNet3(ModelSpec spec, Generator gen) : base(spec)
+    public ConvNet3(ModelSpec spec, Generator gen) : base(nameof(ConvNet3), spec)
     {
         var w = spec.Width!.Value;
-        features = new Sequential();
         long c = spec.InChannels, size = spec.ImageSize;
         for (var b = 0; b < 3; b++)
         {
-            features.Add(new Conv2d(c, w, 3, gen, padding: 1));
-            features.Add(new BatchNorm2d(w));
-            features.Add(new ReLU());
-            features.Add(new AvgPool2d(2));
+            layers.Add(Layers.Conv2d(c, w, 3, gen, padding: 1));
+            layers.Add(nn.BatchNorm2d(w));
+            layers.Add(nn.ReLU());
+            layers.Add(nn.AvgPool2d(2));
             c = w;
             size /= 2;
         }
-        RegisterModule("features", features);
-        classifier = RegisterModule("classifier", new Linear(w * size * size, spec.Classes, gen));
+        register_module("features", nn.Sequential(layers));
+        classifier = Layers.Linear(w * size * size, spec.Classes, gen);
+        register_module("classifier", classifier);
     }
 
     public override string ClassifierModule => "classifier";
@@ -37,9 +39,9 @@ public sealed class ConvNet3 : ImageClassifier
 
     protected override IEnumerable<Stage> BuildStages()
     {
-        for (var i = 0; i < features.Count; i++)
+        for (var i = 0; i < layers.Count; i++)
         {
-            var m = features[i];
+            var m = layers[i];
             var name = $"features.{i}";
             yield return new Stage(name, m.named_parameters().Any() ? new[] { name } : Array.Empty<string>(), a => new Activations(m.forward(a.Main)));
         }
@@ -49,12 +51,4 @@ public sealed class ConvNet3 : ImageClassifier
             return new Activations(classifier.forward(flat));
         });
     }
-}
-
-/// <summary>2-D average pooling with a square window (stride = window), as nn.AvgPool2d(k).</summary>
-public sealed class AvgPool2d : Module
-{
-    public long Kernel { get; }
-    public AvgPool2d(long kernel) => Kernel = kernel;
-    public override Tensor forward(Tensor x) => torch.nn.functional.avg_pool2d(x, Kernel);
 }

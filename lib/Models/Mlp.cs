@@ -1,5 +1,7 @@
-using PDiff.Nn;
-using PDiff.Torch;
+using PDiff.Engine;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace PDiff.Models;
 
@@ -14,19 +16,22 @@ public sealed class Mlp : ImageClassifier
     readonly Linear head;
     readonly string headName;
 
-    public Mlp(ModelSpec spec, Generator gen) : base(spec)
+    public Mlp(ModelSpec spec, Generator gen) : base(nameof(Mlp), spec)
     {
         long inF = (long)spec.InChannels * spec.ImageSize * spec.ImageSize;
         var sizes = spec.Hidden!;
         for (var i = 0; i < sizes.Length; i++)
         {
-            var fc = RegisterModule($"fc{i + 1}", new Linear(inF, sizes[i], gen));
-            var bn = RegisterModule($"bn{i + 1}", new BatchNorm1d(sizes[i]));
+            var fc = Layers.Linear(inF, sizes[i], gen);
+            var bn = nn.BatchNorm1d(sizes[i]);
+            register_module($"fc{i + 1}", fc);
+            register_module($"bn{i + 1}", bn);
             hidden.Add((fc, bn));
             inF = sizes[i];
         }
         headName = $"fc{sizes.Length + 1}";
-        head = RegisterModule(headName, new Linear(inF, spec.Classes, gen));
+        head = Layers.Linear(inF, spec.Classes, gen);
+        register_module(headName, head);
     }
 
     public override string ClassifierModule => headName;

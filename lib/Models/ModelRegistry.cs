@@ -1,14 +1,42 @@
-using PDiff.Torch;
+using static TorchSharp.torch;
 
 namespace PDiff.Models;
 
 /// <summary>
 /// The base architectures by name, built from a JSON-able <see cref="ModelSpec"/> with a seeded generator
-/// (the generator fixes the initial weights).
+/// (the generator fixes the initial weights): a table of names → factories. <see cref="Register"/> adds
+/// an architecture (a user's class); code written against <see cref="ImageClassifier"/> then works on it.
 /// </summary>
 public static class ModelRegistry
 {
-    public static readonly IReadOnlyList<string> Names = new[] { "mlp", "convnet3", "resnet18", "vit" };
+    static readonly Dictionary<string, Func<ModelSpec, Generator, ImageClassifier>> factories = new()
+    {
+        ["mlp"] = (s, g) => new Mlp(s, g),
+        ["convnet3"] = (s, g) => new ConvNet3(s, g),
+        ["resnet18"] = (s, g) => new ResNet18(s, g),
+        ["vit"] = (s, g) => new Vit(s, g),
+    };
+    static readonly string[] BuiltIn = { "mlp", "convnet3", "resnet18", "vit" };
+
+    /// <summary>The architectures known by name, built-in ones first.</summary>
+    public static IReadOnlyList<string> Names
+    {
+        get { lock (factories) return factories.Keys.ToList(); }
+    }
+
+    /// <summary>
+    /// Adds an architecture under <paramref name="name"/> (lower case, no '-' or '_'). Its specs take the
+    /// common fields only (classes, channels, image size): the architecture-specific ones are rejected.
+    /// Built-in names cannot be replaced.
+    /// </summary>
+    public static void Register(string name, Func<ModelSpec, Generator, ImageClassifier> factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        var n = Normalize(name);
+        if (n.Length == 0) throw new ArgumentException("An architecture needs a non-empty name.", nameof(name));
+        if (BuiltIn.Contains(n) || n is "convnet" or "vittiny") throw new ArgumentException($"'{name}' is a built-in architecture and cannot be replaced.", nameof(name));
+        lock (factories) factories[n] = factory;
+    }
 
     /// <summary>The spec with every default spelled out (what manifests store).</summary>
     public static ModelSpec Complete(ModelSpec spec)
@@ -24,7 +52,7 @@ public static class ModelRegistry
             "convnet3" => s with { Width = s.Width ?? 128 },
             "resnet18" => s with { Width = s.Width ?? 64 },
             "vit" => s with { Dim = s.Dim ?? 192, Heads = s.Heads ?? 3, MlpDim = s.MlpDim ?? 768, Depth = s.Depth ?? 12, Patch = s.Patch ?? 4 },
-            _ => throw new InvalidOperationException(),
+            _ => s,
         };
         // Options of other architectures are rejected rather than ignored: a stored spec must mean one network.
         void Reject(string field, object? value)
@@ -49,14 +77,9 @@ public static class ModelRegistry
     public static ImageClassifier Create(ModelSpec spec, Generator gen)
     {
         var s = Complete(spec);
-        return s.Arch switch
-        {
-            "mlp" => new Mlp(s, gen),
-            "convnet3" => new ConvNet3(s, gen),
-            "resnet18" => new ResNet18(s, gen),
-            "vit" => new Vit(s, gen),
-            _ => throw new InvalidOperationException(),
-        };
+        Func<ModelSpec, Generator, ImageClassifier> factory;
+        lock (factories) factory = factories[s.Arch];
+        return factory(s, gen);
     }
 
     public static ImageClassifier Create(ModelSpec spec, ulong seed)
@@ -68,14 +91,17 @@ public static class ModelRegistry
     /// <summary>"resnet18" (also "resnet-18", "ResNet18"), "convnet3", "mlp", "vit"; anything else is an error listing the names.</summary>
     public static string Canonical(string arch)
     {
-        var n = arch.Trim().ToLowerInvariant().Replace("-", "").Replace("_", "");
-        return n switch
+        var n = Normalize(arch);
+        var canonical = n switch
         {
-            "mlp" => "mlp",
-            "convnet3" or "convnet" => "convnet3",
-            "resnet18" => "resnet18",
-            "vit" or "vittiny" => "vit",
-            _ => throw new ArgumentException($"Unknown architecture '{arch}'. Known: {string.Join(", ", Names)}.", nameof(arch)),
+            "convnet" => "convnet3",
+            "vittiny" => "vit",
+            _ => n,
         };
+        lock (factories)
+            if (factories.ContainsKey(canonical)) return canonical;
+        throw new ArgumentException($"Unknown architecture '{arch}'. Known: {string.Join(", ", Names)}.", nameof(arch));
     }
+
+    static string Normalize(string arch) => arch.Trim().ToLowerInvariant().Replace("-", "").Replace("_", "");
 }

@@ -1,6 +1,8 @@
-using PDiff.Nn;
-using PDiff.Torch;
-using F = PDiff.Torch.torch.nn.functional;
+using PDiff.Engine;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace PDiff.Models;
 
@@ -8,21 +10,26 @@ namespace PDiff.Models;
 /// The CIFAR-style BasicBlock of the kuangliu ResNet: 3×3 conv → BN → ReLU → 3×3 conv → BN, plus a
 /// shortcut (1×1 conv + BN when the shape changes, empty otherwise), then ReLU. Convs have no bias.
 /// </summary>
-public sealed class BasicBlock : Module
+public sealed class BasicBlock : nn.Module<Tensor, Tensor>
 {
     readonly Conv2d conv1, conv2;
     readonly BatchNorm2d bn1, bn2;
     readonly Sequential shortcut;
 
-    public BasicBlock(long inPlanes, long planes, long stride, Generator gen)
+    public BasicBlock(long inPlanes, long planes, long stride, Generator gen) : base(nameof(BasicBlock))
     {
-        conv1 = RegisterModule("conv1", new Conv2d(inPlanes, planes, 3, gen, stride: stride, padding: 1, bias: false));
-        bn1 = RegisterModule("bn1", new BatchNorm2d(planes));
-        conv2 = RegisterModule("conv2", new Conv2d(planes, planes, 3, gen, stride: 1, padding: 1, bias: false));
-        bn2 = RegisterModule("bn2", new BatchNorm2d(planes));
-        shortcut = RegisterModule("shortcut", stride != 1 || inPlanes != planes
-            ? new Sequential(new Conv2d(inPlanes, planes, 1, gen, stride: stride, bias: false), new BatchNorm2d(planes))
-            : new Sequential());
+        conv1 = Layers.Conv2d(inPlanes, planes, 3, gen, stride: stride, padding: 1, bias: false);
+        bn1 = nn.BatchNorm2d(planes);
+        conv2 = Layers.Conv2d(planes, planes, 3, gen, stride: 1, padding: 1, bias: false);
+        bn2 = nn.BatchNorm2d(planes);
+        shortcut = stride != 1 || inPlanes != planes
+            ? nn.Sequential(Layers.Conv2d(inPlanes, planes, 1, gen, stride: stride, bias: false), nn.BatchNorm2d(planes))
+            : nn.Sequential();
+        register_module("conv1", conv1);
+        register_module("bn1", bn1);
+        register_module("conv2", conv2);
+        register_module("bn2", bn2);
+        register_module("shortcut", shortcut);
     }
 
     /// <summary>
@@ -70,24 +77,27 @@ public sealed class ResNet18 : ImageClassifier
     readonly ModuleList<BasicBlock>[] layers;
     readonly Linear fc;
 
-    public ResNet18(ModelSpec spec, Generator gen) : base(spec)
+    public ResNet18(ModelSpec spec, Generator gen) : base(nameof(ResNet18), spec)
     {
         var w = spec.Width!.Value;
-        conv1 = RegisterModule("conv1", new Conv2d(spec.InChannels, w, 3, gen, stride: 1, padding: 1, bias: false));
-        bn1 = RegisterModule("bn1", new BatchNorm2d(w));
+        conv1 = Layers.Conv2d(spec.InChannels, w, 3, gen, stride: 1, padding: 1, bias: false);
+        register_module("conv1", conv1);
+        bn1 = nn.BatchNorm2d(w);
+        register_module("bn1", bn1);
         long inPlanes = w;
         var widths = new long[] { w, 2 * w, 4 * w, 8 * w };
         var strides = new long[] { 1, 2, 2, 2 };
         layers = new ModuleList<BasicBlock>[4];
         for (var i = 0; i < 4; i++)
         {
-            var list = new ModuleList<BasicBlock>();
-            list.Add(new BasicBlock(inPlanes, widths[i], strides[i], gen));
-            list.Add(new BasicBlock(widths[i], widths[i], 1, gen));
+            var first = new BasicBlock(inPlanes, widths[i], strides[i], gen);
+            var second = new BasicBlock(widths[i], widths[i], 1, gen);
+            layers[i] = nn.ModuleList(first, second);
+            register_module($"layer{i + 1}", layers[i]);
             inPlanes = widths[i];
-            layers[i] = RegisterModule($"layer{i + 1}", list);
         }
-        fc = RegisterModule("fc", new Linear(8 * w, spec.Classes, gen));
+        fc = Layers.Linear(8 * w, spec.Classes, gen);
+        register_module("fc", fc);
     }
 
     public override string ClassifierModule => "fc";
@@ -115,7 +125,7 @@ public sealed class ResNet18 : ImageClassifier
                 foreach (var s in layers[i][j].Stages($"layer{i + 1}.{j}")) yield return s;
         yield return new Stage("pool", Array.Empty<string>(), a =>
         {
-            using var pooled = F.adaptive_avg_pool2d(a.Main, 1, 1);
+            using var pooled = F.adaptive_avg_pool2d(a.Main, 1);
             return new Activations(pooled.flatten(1));
         });
         yield return new Stage("fc", new[] { "fc" }, a => new Activations(fc.forward(a.Main)));

@@ -1,21 +1,26 @@
-using PDiff.Nn;
-using PDiff.Torch;
-using F = PDiff.Torch.torch.nn.functional;
+using PDiff.Engine;
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace PDiff.Models;
 
 /// <summary>Multi-head self-attention as in timm: one <c>qkv</c> projection, softmax(q·kᵀ/√d)·v, <c>proj</c>.</summary>
-public sealed class Attention : Module
+public sealed class Attention : nn.Module<Tensor, Tensor>
 {
     readonly Linear qkv, proj;
     readonly long heads;
 
-    public Attention(long dim, long heads, Generator gen)
+    public Attention(long dim, long heads, Generator gen) : base(nameof(Attention))
     {
         if (dim % heads != 0) throw new ArgumentException($"ViT: dim {dim} does not split into {heads} heads.");
         this.heads = heads;
-        qkv = RegisterModule("qkv", Vit.TimmLinear(dim, 3 * dim, gen));
-        proj = RegisterModule("proj", Vit.TimmLinear(dim, dim, gen));
+        qkv = Vit.TimmLinear(dim, 3 * dim, gen);
+        proj = Vit.TimmLinear(dim, dim, gen);
+        register_module("qkv", qkv);
+        register_module("proj", proj);
     }
 
     public override Tensor forward(Tensor x)
@@ -30,14 +35,16 @@ public sealed class Attention : Module
 }
 
 /// <summary>The transformer MLP: fc1 → GELU (exact) → fc2.</summary>
-public sealed class VitMlp : Module
+public sealed class VitMlp : nn.Module<Tensor, Tensor>
 {
     readonly Linear fc1, fc2;
 
-    public VitMlp(long dim, long hidden, Generator gen)
+    public VitMlp(long dim, long hidden, Generator gen) : base(nameof(VitMlp))
     {
-        fc1 = RegisterModule("fc1", Vit.TimmLinear(dim, hidden, gen));
-        fc2 = RegisterModule("fc2", Vit.TimmLinear(hidden, dim, gen));
+        fc1 = Vit.TimmLinear(dim, hidden, gen);
+        fc2 = Vit.TimmLinear(hidden, dim, gen);
+        register_module("fc1", fc1);
+        register_module("fc2", fc2);
     }
 
     public override Tensor forward(Tensor x)
@@ -49,18 +56,22 @@ public sealed class VitMlp : Module
 }
 
 /// <summary>A pre-norm transformer block: x + attn(norm1(x)), then x + mlp(norm2(x)).</summary>
-public sealed class VitBlock : Module
+public sealed class VitBlock : nn.Module<Tensor, Tensor>
 {
     readonly LayerNorm norm1, norm2;
     readonly Attention attn;
     readonly VitMlp mlp;
 
-    public VitBlock(long dim, long heads, long mlpDim, Generator gen)
+    public VitBlock(long dim, long heads, long mlpDim, Generator gen) : base(nameof(VitBlock))
     {
-        norm1 = RegisterModule("norm1", new LayerNorm(dim, Vit.LayerNormEps));
-        attn = RegisterModule("attn", new Attention(dim, heads, gen));
-        norm2 = RegisterModule("norm2", new LayerNorm(dim, Vit.LayerNormEps));
-        mlp = RegisterModule("mlp", new VitMlp(dim, mlpDim, gen));
+        norm1 = nn.LayerNorm(dim, Vit.LayerNormEps);
+        attn = new Attention(dim, heads, gen);
+        norm2 = nn.LayerNorm(dim, Vit.LayerNormEps);
+        mlp = new VitMlp(dim, mlpDim, gen);
+        register_module("norm1", norm1);
+        register_module("attn", attn);
+        register_module("norm2", norm2);
+        register_module("mlp", mlp);
     }
 
     /// <summary>Six stages; each residual branch keeps its input as the skip tensor.</summary>
@@ -86,11 +97,14 @@ public sealed class VitBlock : Module
 }
 
 /// <summary>Patch embedding: a conv with kernel = stride = patch size, as timm's <c>patch_embed.proj</c>.</summary>
-public sealed class PatchEmbed : Module
+public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
 {
     readonly Conv2d proj;
-    public PatchEmbed(long inChannels, long dim, long patch, Generator gen) =>
-        proj = RegisterModule("proj", new Conv2d(inChannels, dim, patch, gen, stride: patch));
+    public PatchEmbed(long inChannels, long dim, long patch, Generator gen) : base(nameof(PatchEmbed))
+    {
+        proj = Layers.Conv2d(inChannels, dim, patch, gen, stride: patch);
+        register_module("proj", proj);
+    }
 
     /// <summary>[B, C, H, W] → [B, (H/p)·(W/p), dim].</summary>
     public override Tensor forward(Tensor x)
@@ -113,32 +127,42 @@ public sealed class Vit : ImageClassifier
     internal const double LayerNormEps = 1e-6;
 
     readonly PatchEmbed patchEmbed;
-    readonly Tensor clsToken, posEmbed;
+    // Named as registered: TorchSharp re-registers Parameter fields under their component name when moving devices.
+    [ComponentName(Name = "cls_token")] readonly Parameter clsToken;
+    [ComponentName(Name = "pos_embed")] readonly Parameter posEmbed;
     readonly ModuleList<VitBlock> blocks;
     readonly LayerNorm norm;
     readonly Linear head;
 
-    public Vit(ModelSpec spec, Generator gen) : base(spec)
+    public Vit(ModelSpec spec, Generator gen) : base(nameof(Vit), spec)
     {
         long dim = spec.Dim!.Value, patch = spec.Patch!.Value;
         if (spec.ImageSize % patch != 0) throw new ArgumentException($"ViT: image size {spec.ImageSize} is not a multiple of the patch size {patch}.");
         var tokens = (spec.ImageSize / patch) * (spec.ImageSize / patch) + 1;
-        clsToken = RegisterParameter("cls_token", torch.zeros(new long[] { 1, 1, dim }))!;
-        posEmbed = RegisterParameter("pos_embed", torch.zeros(new long[] { 1, tokens, dim }))!;
-        patchEmbed = RegisterModule("patch_embed", new PatchEmbed(spec.InChannels, dim, patch, gen));
+        // Out of any dispose scope: a Parameter made from a scoped tensor would die with the scope.
+        clsToken = new Parameter(torch.zeros(1, 1, dim).DetachFromDisposeScope());
+        posEmbed = new Parameter(torch.zeros(1, tokens, dim).DetachFromDisposeScope());
+        register_parameter("cls_token", clsToken);
+        register_parameter("pos_embed", posEmbed);
+        patchEmbed = new PatchEmbed(spec.InChannels, dim, patch, gen);
+        register_module("patch_embed", patchEmbed);
         Init.TruncNormal(posEmbed, 0.02, gen);
         Init.Normal(clsToken, 0, 1e-6, gen);
-        blocks = RegisterModule("blocks", new ModuleList<VitBlock>());
-        for (var i = 0; i < spec.Depth!.Value; i++) blocks.Add(new VitBlock(dim, spec.Heads!.Value, spec.MlpDim!.Value, gen));
-        norm = RegisterModule("norm", new LayerNorm(dim, LayerNormEps));
-        head = RegisterModule("head", TimmLinear(dim, spec.Classes, gen));
+        var list = new List<VitBlock>();
+        for (var i = 0; i < spec.Depth!.Value; i++) list.Add(new VitBlock(dim, spec.Heads!.Value, spec.MlpDim!.Value, gen));
+        blocks = nn.ModuleList(list.ToArray());
+        register_module("blocks", blocks);
+        norm = nn.LayerNorm(dim, LayerNormEps);
+        register_module("norm", norm);
+        head = TimmLinear(dim, spec.Classes, gen);
+        register_module("head", head);
     }
 
     internal static Linear TimmLinear(long inF, long outF, Generator gen)
     {
-        var l = new Linear(inF, outF, gen);
-        Init.TruncNormal(l.weight, 0.02, gen);
-        Init.Constant(l.bias!, 0);
+        var l = Layers.Linear(inF, outF, gen);
+        Init.TruncNormal(l.weight!, 0.02, gen);
+        using (no_grad()) l.bias!.zero_();
         return l;
     }
 

@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using PDiff.Checkpoints;
 using PDiff.Data;
 using PDiff.Models;
-using PDiff.Torch;
-using F = PDiff.Torch.torch.nn.functional;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace PDiff.Zoo;
 
@@ -57,8 +59,9 @@ public static class BaseTrainer
         var wall = Stopwatch.StartNew();
         using var gen = new Generator(config.Seed);
         var model = ModelRegistry.Create(spec, gen);
-        var shuffleSeed = gen.NextSeed();
-        var augmentSeed = gen.NextSeed();
+        // Drawn after the weights, in this order: the same config seed gives the same run.
+        var shuffleSeed = NextSeed(gen);
+        var augmentSeed = NextSeed(gen);
         using var shuffleGen = new Generator(shuffleSeed);
         using var augmentGen = new Generator(augmentSeed);
         var val = new LabeledImages(data.Validation.X, data.Validation.Y);
@@ -72,7 +75,7 @@ public static class BaseTrainer
         try
         {
             using var optimizer = config.MakeOptimizer(model.parameters());
-            var scheduler = new PDiff.Nn.LrScheduler(optimizer, config.MakeSchedule());
+            var scheduler = config.MakeScheduler(optimizer);
             var progress = new ProgressLog(log, "base", config.Epochs * loader.Count);
             progress.Line($"{spec} ({model.parameter_count():N0} parameters) on {data.Train.Name} ({data.Train.Count} images), " +
                           $"{config.Optimizer} lr {config.Lr} {config.Schedule}, {config.Epochs} epochs of {loader.Count} steps, batch {config.BatchSize}, seed {config.Seed}");
@@ -80,7 +83,7 @@ public static class BaseTrainer
             for (var epoch = 0; epoch < config.Epochs; epoch++)
             {
                 var epochClock = Stopwatch.StartNew();
-                var lr = optimizer.LearningRate;
+                var lr = optimizer.ParamGroups.First().LearningRate;
                 model.train();
                 double lossSum = 0;
                 long correct = 0, seen = 0;
@@ -94,8 +97,8 @@ public static class BaseTrainer
                     optimizer.step();
                     using (torch.no_grad())
                     {
-                        lossSum += loss.item<double>() * batch.Size;
-                        correct += logits.argmax(1).eq(batch.Y).sum().item<long>();
+                        lossSum += loss.ToDouble() * batch.Size;
+                        correct += logits.argmax(1).eq(batch.Y).sum().ToInt64();
                     }
                     seen += batch.Size;
                     step++;
@@ -112,12 +115,12 @@ public static class BaseTrainer
                 {
                     bestVal = valAcc;
                     bestEpoch = epoch;
-                    Free(best);
-                    best = Snapshot(model);
+                    ModuleTree.Free(best);
+                    best = ModuleTree.Snapshot(model);
                 }
                 scheduler.step();
             }
-            model.load_state_dict(best!);
+            ModuleTree.LoadStateDict(model, best!);
             var final = epochs[bestEpoch];
             var manifest = new BaseManifest
             {
@@ -132,7 +135,7 @@ public static class BaseTrainer
                 Epochs = epochs,
                 TrainSeconds = wall.Elapsed.TotalSeconds,
                 Parameters = model.parameter_count(),
-                Torch = torch.Version,
+                Torch = torch.__version__,
                 Threads = torch.get_num_threads(),
                 Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
             };
@@ -148,20 +151,15 @@ public static class BaseTrainer
         }
         finally
         {
-            Free(best);
+            ModuleTree.Free(best);
         }
     }
 
-    static Dictionary<string, Tensor> Snapshot(ImageClassifier model)
+    /// <summary>A 63-bit seed drawn from <paramref name="g"/> (one int64 draw, as torch.randint).</summary>
+    static ulong NextSeed(Generator g)
     {
-        using (torch.no_grad())
-            return model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
-    }
-
-    static void Free(Dictionary<string, Tensor>? d)
-    {
-        if (d is null) return;
-        foreach (var t in d.Values) t.Dispose();
+        using var t = torch.randint(0, long.MaxValue, new long[] { 1 }, generator: g);
+        return (ulong)t.item<long>();
     }
 }
 
@@ -185,10 +183,11 @@ public static class BaseModels
         File.WriteAllText(Path.Combine(dir, "base.json"), JsonSerializer.Serialize(trained.Manifest, Json));
     }
 
-    /// <summary>The full state dict (parameters and buffers), with the spec in the safetensors metadata.</summary>
-    public static void SaveWeights(string path, ImageClassifier model, ModelSpec spec)
+    /// <summary>The full state dict (parameters and buffers) of any module, with the spec in the safetensors metadata.</summary>
+    public static void SaveWeights(string path, nn.Module model, ModelSpec spec)
     {
-        var dict = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
+        var dict = new Dictionary<string, Tensor>();
+        foreach (var (k, v) in ModuleTree.StateDict(model)) dict.TryAdd(k, v);
         Safetensors.Save(path, dict, new Dictionary<string, string> { ["pdiff.model"] = spec.ToJson(), ["format"] = "pt" });
     }
 
@@ -207,17 +206,7 @@ public static class BaseModels
         var model = ModelRegistry.Create(spec, 0);
         try
         {
-            var tensors = ReadStateDict(path);
-            try
-            {
-                var stripped = StateDicts.MatchPrefix(tensors, model.state_dict().Select(kv => kv.Key).ToHashSet(), path);
-                model.load_state_dict(stripped);
-            }
-            finally
-            {
-                foreach (var t in tensors.Values) t.Dispose();
-            }
-            model.eval();
+            LoadWeightsInto(model, path);
             return model;
         }
         catch
@@ -225,6 +214,26 @@ public static class BaseModels
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Loads a safetensors or torch.save state dict into any module (strict, after dropping a wrapper prefix
+    /// such as <c>model.</c>) and puts it in eval mode: how a user's own network gets its trained weights.
+    /// </summary>
+    public static void LoadWeightsInto(nn.Module model, string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Base model weights not found: {path}", path);
+        var tensors = ReadStateDict(path);
+        try
+        {
+            var stripped = StateDicts.MatchPrefix(tensors, ModuleTree.StateDict(model).Select(kv => kv.Key).ToHashSet(), path);
+            ModuleTree.LoadStateDict(model, stripped);
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+        model.eval();
     }
 
     /// <summary>Name → tensor from a safetensors file or a torch.save file (by extension).</summary>

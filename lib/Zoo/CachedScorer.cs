@@ -1,5 +1,6 @@
 using PDiff.Models;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Zoo;
 
@@ -14,9 +15,13 @@ namespace PDiff.Zoo;
 /// logits in the last bits (the tests compare predictions exactly and logits to 1e-5).
 /// For the reference default subset on ResNet-18 (layer4.1.bn1/bn2) the tail is bn1 → ReLU → conv2 → bn2
 /// → add → ReLU → pool → fc, about 1/12 of the full network's multiply-adds on 28×28 images.
+/// A module without declared stages (a user's class, a TorchScript file) is one stage that reads every
+/// tensor (<see cref="StagePlan.Of"/>): it gets no prefix cache, but the same batching and inference mode.
 /// </summary>
 public sealed class CachedScorer : SubsetScorerBase, IDisposable
 {
+    readonly IReadOnlyList<Stage> stages;
+    readonly string owner;
     readonly int cut;
     readonly int[][] stageTensors; // per stage: indices of the layout tensors it reads
     readonly long[] offsets;
@@ -26,23 +31,25 @@ public sealed class CachedScorer : SubsetScorerBase, IDisposable
 
     /// <param name="rowsPerForward">Images × vectors per tail forward (memory bound of one step).</param>
     /// <param name="maxStack">At most this many vectors share one tail forward.</param>
-    public CachedScorer(ImageClassifier model, SubsetLayout layout, LabeledImages validation, LabeledImages test,
+    public CachedScorer(nn.Module<Tensor, Tensor> model, SubsetLayout layout, LabeledImages validation, LabeledImages test,
         int batchSize = 500, int rowsPerForward = 4096, int maxStack = 64)
         : base(model, layout, validation, test)
     {
         (this.batchSize, this.rowsPerForward, this.maxStack) = (batchSize, rowsPerForward, maxStack);
-        cut = model.FirstStageTouching(layout.Tensors.Select(t => t.Name));
-        stageTensors = model.Stages.Select(s => layout.Tensors.Select((t, i) => (t, i)).Where(p => s.Touches(p.t.Name)).Select(p => p.i).ToArray()).ToArray();
+        stages = StagePlan.Of(model);
+        owner = model is ImageClassifier c ? c.Spec.Arch : model.GetType().Name;
+        cut = StagePlan.FirstTouching(stages, layout.Tensors.Select(t => t.Name), owner);
+        stageTensors = stages.Select(s => layout.Tensors.Select((t, i) => (t, i)).Where(p => s.Touches(p.t.Name)).Select(p => p.i).ToArray()).ToArray();
         var covered = stageTensors.SelectMany(x => x).ToHashSet();
         var unread = layout.Tensors.Where((t, i) => !covered.Contains(i)).Select(t => t.Name).ToList();
         if (unread.Count > 0)
-            throw new ArgumentException($"CachedScorer: no stage of {model.Spec.Arch} declares that it reads [{string.Join(", ", unread)}]; the model's stage table is incomplete.");
+            throw new ArgumentException($"CachedScorer: no stage of {owner} declares that it reads [{string.Join(", ", unread)}]; the model's stage table is incomplete.");
         offsets = layout.Offsets();
     }
 
     /// <summary>Index of the first stage that reads the subset; stages before it are cached.</summary>
     public int CutStage => cut;
-    public string CutStageName => Model.Stages[cut].Name;
+    public string CutStageName => stages[cut].Name;
 
     /// <summary>Bytes held by the cached activations so far.</summary>
     public long CacheBytes => cache.Values.Sum(a => a.Bytes);
@@ -50,7 +57,7 @@ public sealed class CachedScorer : SubsetScorerBase, IDisposable
     Activations Cached(EvalSplit split, LabeledImages data)
     {
         if (cache.TryGetValue(split, out var a)) return a;
-        a = Model.PrecomputeStages(data.X, cut, batchSize);
+        a = StagePlan.Precompute(stages, data.X, cut, batchSize, inference: true, owner: owner);
         cache[split] = a;
         return a;
     }
@@ -63,29 +70,31 @@ public sealed class CachedScorer : SubsetScorerBase, IDisposable
         long m = vectors.size(0), n = data.Count;
         var group = (int)Math.Min(m, maxStack);
         var chunk = Math.Max(1, Math.Min(n, rowsPerForward / group));
-        var perGroup = new List<Tensor>();
+        Tensor? result = null; // [m, n, classes], filled in place: no concatenation copies
         try
         {
             for (long g0 = 0; g0 < m; g0 += group)
             {
                 var g = Math.Min(group, m - g0);
                 using var vs = vectors.narrow(0, g0, g);
-                var pieces = new List<Tensor>();
                 for (long s = 0; s < n; s += chunk)
                 {
                     var c = Math.Min(chunk, n - s);
                     using var rows = head.Narrow(s, c);
                     using var logits = RunTail(rows, vs);             // [g·c, classes], vector-major
-                    pieces.Add(logits.reshape(g, c, -1));
+                    result ??= torch.empty(new[] { m, n, logits.size(1) }, logits.dtype, logits.device);
+                    using var block = result.narrow(0, g0, g);
+                    using var into = block.narrow(1, s, c);
+                    using var from = logits.reshape(g, c, -1);
+                    into.copy_(from);
                 }
-                perGroup.Add(torch.cat(pieces, 1));
-                pieces.ForEach(p => p.Dispose());
             }
-            return torch.cat(perGroup, 0);
+            return result ?? torch.empty(new[] { m, n, 0L });
         }
-        finally
+        catch
         {
-            perGroup.ForEach(p => p.Dispose());
+            result?.Dispose();
+            throw;
         }
     }
 
@@ -98,9 +107,9 @@ public sealed class CachedScorer : SubsetScorerBase, IDisposable
         var stacked = false;
         try
         {
-            for (var si = cut; si < Model.Stages.Count; si++)
+            for (var si = cut; si < stages.Count; si++)
             {
-                var stage = Model.Stages[si];
+                var stage = stages[si];
                 Activations next;
                 if (stageTensors[si].Length == 0)
                     next = stage.Run(state);

@@ -2,8 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using PDiff.Data;
 using PDiff.Models;
-using PDiff.Torch;
-using F = PDiff.Torch.torch.nn.functional;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace PDiff.Zoo;
 
@@ -21,7 +22,10 @@ public sealed class CollectionResult : IDisposable
 
 /// <summary>
 /// Collects K checkpoints of a parameter subset by continuing training from a base model
-/// (<see cref="CollectionRecipe"/>). The base model is not modified: training runs on a copy.
+/// (<see cref="CollectionRecipe"/>). Any TorchSharp classifier module works (the subset is found by
+/// name): training runs on the model itself, and everything it changes (the subset, the running
+/// statistics of norms in train mode, train/eval flags, requires_grad, gradients) is put back before the
+/// call returns, so the base model is left as it was, even when training fails.
 /// <para>
 /// Why only the tail runs with autograd: every layer before the first stage that reads the subset is
 /// frozen, so its output needs no gradient and is computed under no_grad — the same values, less work.
@@ -31,6 +35,7 @@ public sealed class CollectionResult : IDisposable
 /// and the cached rows are the values the frozen layers would give (checked by a test that compares the
 /// vectors with and without the cache). The V1 switch (whole network in train mode) and augmentation
 /// turn the cache off, since batch statistics and random crops make the frozen output batch-dependent.
+/// A module without declared stages (<see cref="StagePlan.Of"/>) trains through its whole forward pass.
 /// </para>
 /// </summary>
 public static class Collector
@@ -38,28 +43,50 @@ public static class Collector
     /// <summary>Largest precomputed-feature cache, in bytes.</summary>
     public static long CacheBudgetBytes { get; set; } = 1L << 30;
 
-    public static CollectionResult Collect(ImageClassifier baseModel, SubsetLayout layout, ImageDataset train, CollectionRecipe recipe, TextWriter? log = null)
+    public static CollectionResult Collect(nn.Module<Tensor, Tensor> baseModel, SubsetLayout layout, ImageDataset train, CollectionRecipe recipe, TextWriter? log = null)
     {
         recipe.Validated();
         var clock = Stopwatch.StartNew();
-        var parameterNames = baseModel.named_parameters().Select(p => p.Name).ToHashSet();
-        var notParams = layout.Tensors.Where(t => !parameterNames.Contains(t.Name)).Select(t => t.Name).ToList();
+        var parameters = ModuleTree.Parameters(baseModel);
+        var notParams = layout.Tensors.Where(t => !parameters.ContainsKey(t.Name)).Select(t => t.Name).ToList();
         if (notParams.Count > 0)
             throw new ArgumentException($"Collection trains parameters only; the subset also holds buffers [{string.Join(", ", notParams)}]. Choose a parameter subset (e.g. last-two-norms).");
+        Subsets.Tensors(baseModel, layout); // shapes checked, naming the tensor
+        var work = baseModel;
+        var trainable = layout.Tensors.Select(t => parameters[t.Name]).ToList();
+        var subsetNames = layout.Tensors.Select(t => t.Name).ToHashSet();
 
-        using var work = ModelRegistry.Create(baseModel.Spec, 0);
-        work.load_state_dict(baseModel.state_dict());
-        work.requires_grad_(false);
-        var trainable = Subsets.Tensors(work, layout);
-        foreach (var t in trainable) t.requires_grad = true;
-        var owners = layout.Tensors.Select(t => t.Name.Contains('.') ? t.Name[..t.Name.LastIndexOf('.')] : "").Distinct().ToList();
-        SetModes(work, owners, recipe.FrozenNormsTrain);
+        // What training changes, to put back at the end: subset values and every buffer (running statistics).
+        var saved = ModuleTree.Snapshot(work, name => subsetNames.Contains(name) || !parameters.ContainsKey(name));
+        var modes = ModuleTree.Modes(work);
+        var requiresGrad = parameters.Values.Select(p => (p, p.requires_grad)).ToList();
+        try
+        {
+            foreach (var p in parameters.Values) p.requires_grad = false;
+            foreach (var t in trainable) t.requires_grad = true;
+            var owners = layout.Tensors.Select(t => t.Name.Contains('.') ? t.Name[..t.Name.LastIndexOf('.')] : "").Distinct().ToList();
+            SetModes(work, owners, recipe.FrozenNormsTrain);
+            return Train(work, layout, trainable, train, recipe, clock, log);
+        }
+        finally
+        {
+            ModuleTree.LoadStateDict(work, saved, strict: false);
+            ModuleTree.Free(saved);
+            foreach (var t in trainable) t.grad = null; // the gradients of the last step belong to no one
+            foreach (var (p, flag) in requiresGrad) p.requires_grad = flag;
+            ModuleTree.RestoreModes(modes);
+        }
+    }
 
-        var cut = work.FirstStageTouching(layout.Tensors.Select(t => t.Name));
-        var stages = work.Stages.Count;
+    static CollectionResult Train(nn.Module<Tensor, Tensor> work, SubsetLayout layout, IReadOnlyList<TorchSharp.Modules.Parameter> trainable,
+        ImageDataset train, CollectionRecipe recipe, Stopwatch clock, TextWriter? log)
+    {
+        var stages = StagePlan.Of(work);
+        var owner = work is ImageClassifier c ? c.Spec.Arch : work.GetType().Name;
+        var cut = StagePlan.FirstTouching(stages, layout.Tensors.Select(t => t.Name), owner);
         using var optimizer = recipe.Kind == RecipeKind.V2
-            ? (PDiff.Nn.Optimizer)new PDiff.Nn.AdamW(trainable, recipe.Lr, weightDecay: recipe.WeightDecay)
-            : new PDiff.Nn.SGD(trainable, recipe.Lr, recipe.Momentum, recipe.WeightDecay);
+            ? (optim.Optimizer)optim.AdamW(trainable, recipe.Lr, weight_decay: recipe.WeightDecay)
+            : optim.SGD(trainable, recipe.Lr, momentum: recipe.Momentum, weight_decay: recipe.WeightDecay);
         using var shuffle = new Generator(recipe.Seed);
         using var augmentGen = new Generator(recipe.Seed + 1);
         var loader = new DataLoader(train, recipe.BatchSize, shuffle: true, generator: shuffle,
@@ -68,12 +95,12 @@ public static class Collector
         var deterministicHead = !recipe.FrozenNormsTrain && !recipe.Augment;
         var revisits = (long)recipe.TotalIterations * recipe.BatchSize > train.Count;
         Activations? features = null;
-        if (recipe.CacheFeatures && deterministicHead && revisits && cut > 0 && EstimateBytes(work, train, cut) <= CacheBudgetBytes)
-            features = Precompute(work, train, cut);
+        if (recipe.CacheFeatures && deterministicHead && revisits && cut > 0 && EstimateBytes(stages, train, cut) <= CacheBudgetBytes)
+            features = StagePlan.Precompute(stages, train.X, cut, 500, owner: owner); // no_grad, not inference: the cache enters the graph
 
         var progress = new ProgressLog(log, "collect", recipe.TotalIterations);
         progress.Line($"{recipe.Kind}: subset of {layout.Length:N0} numbers ({layout.Tensors.Count} tensors), K = {recipe.K}, " +
-                      $"{recipe.TotalIterations} iterations of batch {recipe.BatchSize}, lr {recipe.Lr}, training from stage '{work.Stages[cut].Name}'" +
+                      $"{recipe.TotalIterations} iterations of batch {recipe.BatchSize}, lr {recipe.Lr}, training from stage '{stages[cut].Name}'" +
                       (features is not null ? $", frozen-layer output precomputed ({features.Bytes / 1e6:F0} MB)" : ""));
         var saved = new List<Tensor>();
         var iterations = new List<long>();
@@ -92,16 +119,16 @@ public static class Collector
                     else
                         using (torch.no_grad())
                         using (var input = new Activations(batch.X.alias()))
-                            head = work.RunStages(input, 0, cut);
+                            head = StagePlan.Run(stages, input, 0, cut, owner);
                     Tensor loss;
                     using (head)
-                    using (var tail = work.RunStages(head, cut, stages))
+                    using (var tail = StagePlan.Run(stages, head, cut, stages.Count, owner))
                         loss = F.cross_entropy(tail.Main, batch.Y);
                     optimizer.zero_grad();
                     loss.backward();
                     optimizer.step();
                     step++;
-                    var lossValue = loss.item<double>();
+                    var lossValue = loss.ToDouble();
                     if (step > recipe.SkipFirst && (step - recipe.SkipFirst) % recipe.SaveEvery == 0)
                     {
                         saved.Add(Subsets.Flatten(work, layout).DetachFromDisposeScope());
@@ -121,7 +148,7 @@ public static class Collector
                 Iterations = iterations.ToArray(),
                 TrainLoss = losses.ToArray(),
                 Seconds = clock.Elapsed.TotalSeconds,
-                CutStage = work.Stages[cut].Name,
+                CutStage = stages[cut].Name,
                 PrecomputedFeatures = features is not null,
             };
         }
@@ -136,26 +163,23 @@ public static class Collector
     /// Default: everything in eval mode except the modules that own subset tensors (their norms use batch
     /// statistics while training, as in the reference). V1-faithful: everything in train mode.
     /// </summary>
-    static void SetModes(ImageClassifier work, IReadOnlyList<string> owners, bool allTrain)
+    static void SetModes(nn.Module work, IReadOnlyList<string> owners, bool allTrain)
     {
         if (allTrain) { work.train(); return; }
         work.eval();
-        var modules = work.named_modules().ToDictionary(m => m.Name, m => m.Module);
+        var modules = ModuleTree.NamedModules(work).ToDictionary(m => m.Name, m => m.Module);
         foreach (var o in owners)
             if (o.Length > 0 && modules.TryGetValue(o, out var m)) m.train();
     }
 
-    static long EstimateBytes(ImageClassifier work, ImageDataset train, int cut)
+    static long EstimateBytes(IReadOnlyList<Stage> stages, ImageDataset train, int cut)
     {
         using var scope = torch.NewDisposeScope();
         using (torch.no_grad())
         {
             using var input = new Activations(train.X.narrow(0, 0, 1));
-            using var head = work.RunStages(input, 0, cut);
+            using var head = StagePlan.Run(stages, input, 0, cut);
             return head.Bytes * train.Count;
         }
     }
-
-    static Activations Precompute(ImageClassifier work, ImageDataset train, int cut, int batch = 500) =>
-        work.PrecomputeStages(train.X, cut, batch);
 }

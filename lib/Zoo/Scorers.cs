@@ -1,5 +1,6 @@
 using PDiff.Models;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Zoo;
 
@@ -11,13 +12,14 @@ public sealed record LabeledImages(Tensor X, Tensor Y)
 
 /// <summary>
 /// Shared plumbing of the two scorers: argument checks, the two splits, restoring the base model's own
-/// subset values afterwards, and turning logits into accuracy + wrong-prediction sets.
-/// Both write vectors into the one base model they are given: not thread-safe, and the model's subset
-/// tensors are restored when a call returns.
+/// subset values (and train/eval flags) afterwards, and turning logits into accuracy + wrong-prediction
+/// sets. Both write vectors into the one base model they are given, found by tensor name, so any
+/// TorchSharp classifier module works (ours, a user's class, a TorchScript module): not thread-safe,
+/// and the model's subset tensors are restored when a call returns. Scoring runs in inference mode.
 /// </summary>
 public abstract class SubsetScorerBase : ISubsetScorer
 {
-    protected SubsetScorerBase(ImageClassifier model, SubsetLayout layout, LabeledImages validation, LabeledImages test)
+    protected SubsetScorerBase(nn.Module<Tensor, Tensor> model, SubsetLayout layout, LabeledImages validation, LabeledImages test)
     {
         Model = model;
         Layout = layout;
@@ -29,7 +31,7 @@ public abstract class SubsetScorerBase : ISubsetScorer
         Subsets.Tensors(model, layout); // fails early, naming the tensor, when the layout does not fit the model
     }
 
-    public ImageClassifier Model { get; }
+    public nn.Module<Tensor, Tensor> Model { get; }
     public SubsetLayout Layout { get; }
     public LabeledImages Validation { get; }
     public LabeledImages Test { get; }
@@ -43,18 +45,21 @@ public abstract class SubsetScorerBase : ISubsetScorer
         if (vectors.dim() != 2 || vectors.size(1) != Layout.Length)
             throw new ArgumentException($"{GetType().Name}: vectors must be [M, {Layout.Length}] (one subset vector a row); got [{string.Join(", ", vectors.shape)}].", nameof(vectors));
         using var original = Subsets.Flatten(Model, Layout);
-        var wasTraining = Model.training;
+        var modes = ModuleTree.Modes(Model);
         Model.eval();
         try
         {
-            using (torch.no_grad())
+            Tensor logits;
+            using (torch.inference_mode())
             using (var v = vectors.to(ScalarType.Float32))
-                return ComputeLogits(v, Split(split));
+                logits = ComputeLogits(v, Split(split));
+            // A clone made outside inference mode is an ordinary tensor: callers may modify it or use it in autograd.
+            using (logits) return logits.clone();
         }
         finally
         {
             Subsets.WriteBack(Model, Layout, original);
-            Model.train(wasTraining);
+            ModuleTree.RestoreModes(modes);
         }
     }
 
@@ -72,7 +77,7 @@ public abstract class SubsetScorerBase : ISubsetScorer
         using var scope = torch.NewDisposeScope();
         var m = (int)logits.size(0);
         var n = (int)logits.size(1);
-        var wrong = logits.argmax(2).ne(labels.unsqueeze(0)).data<bool>();
+        var wrong = logits.argmax(2).ne(labels.unsqueeze(0)).cpu().contiguous().data<bool>().ToArray();
         var result = new List<ModelScore>(m);
         for (var i = 0; i < m; i++)
         {
@@ -91,7 +96,7 @@ public sealed class FullScorer : SubsetScorerBase
 {
     readonly int batchSize;
 
-    public FullScorer(ImageClassifier model, SubsetLayout layout, LabeledImages validation, LabeledImages test, int batchSize = 500)
+    public FullScorer(nn.Module<Tensor, Tensor> model, SubsetLayout layout, LabeledImages validation, LabeledImages test, int batchSize = 500)
         : base(model, layout, validation, test) => this.batchSize = batchSize;
 
     protected override Tensor ComputeLogits(Tensor vectors, LabeledImages data)
@@ -103,13 +108,19 @@ public sealed class FullScorer : SubsetScorerBase
             {
                 using (var row = vectors.select(0, i)) Subsets.WriteBack(Model, Layout, row);
                 var parts = new List<Tensor>();
-                for (long s = 0; s < data.Count; s += batchSize)
+                try
                 {
-                    using var x = data.X.narrow(0, s, Math.Min(batchSize, data.Count - s));
-                    parts.Add(Model.forward(x));
+                    for (long s = 0; s < data.Count; s += batchSize)
+                    {
+                        using var x = data.X.narrow(0, s, Math.Min(batchSize, data.Count - s));
+                        parts.Add(Model.forward(x));
+                    }
+                    perVector.Add(torch.cat(parts, 0));
                 }
-                perVector.Add(torch.cat(parts));
-                parts.ForEach(p => p.Dispose());
+                finally
+                {
+                    parts.ForEach(p => p.Dispose());
+                }
             }
             return torch.stack(perVector);
         }

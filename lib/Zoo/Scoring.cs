@@ -1,5 +1,5 @@
 using System.Numerics;
-using PDiff.Torch;
+using static TorchSharp.torch;
 
 namespace PDiff.Zoo;
 

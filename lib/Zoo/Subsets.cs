@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using PDiff.Models;
-using PDiff.Nn;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Zoo;
 
@@ -21,6 +21,11 @@ namespace PDiff.Zoo;
 /// <c>named_parameters()</c> order that the reference's write-back walks), whatever the order of the selector. Module and pattern selectors pick parameters;
 /// a float buffer (e.g. <c>layer4.1.bn1.running_var</c>) is picked only by its exact name, which imported
 /// V2-dev zoos need.
+/// <para>
+/// Everything here takes any TorchSharp module and finds tensors by name: our classifiers declare their
+/// norms, classifier and first layer (and extra presets); for another module (a user's class, a
+/// TorchScript file) the presets are read off its parameters (<see cref="ModelAnatomy"/>).
+/// </para>
 /// </summary>
 public static class Subsets
 {
@@ -28,14 +33,20 @@ public static class Subsets
     static readonly string[] CommonPresets = { "last-two-norms", "classifier", "first-conv", "all" };
 
     /// <summary>Every preset name this model accepts.</summary>
-    public static IReadOnlyList<string> PresetNames(ImageClassifier model) => CommonPresets.Concat(model.ExtraPresets.Keys).ToList();
+    public static IReadOnlyList<string> PresetNames(nn.Module model) => CommonPresets.Concat(ExtraPresets(model).Keys).ToList();
+
+    static IReadOnlyDictionary<string, string[]> ExtraPresets(nn.Module model) =>
+        model is ImageClassifier c ? c.ExtraPresets : new Dictionary<string, string[]>();
+
+    static string Describe(nn.Module model) => model is ImageClassifier c ? c.Spec.ToString() : ModuleTree.Describe(model);
 
     /// <summary>Resolves <paramref name="selector"/> against <paramref name="model"/> into a layout.</summary>
-    public static SubsetLayout Resolve(ImageClassifier model, string selector)
+    public static SubsetLayout Resolve(nn.Module model, string selector)
     {
         if (string.IsNullOrWhiteSpace(selector)) selector = DefaultPreset;
-        var parameters = model.named_parameters().Select(p => p.Name).ToList();
-        var buffers = model.named_buffers().Where(b => b.Buffer.dtype.IsFloatingPoint()).Select(b => b.Name).ToHashSet();
+        var state = ModuleTree.StateDict(model);
+        var parameters = model.named_parameters().Select(p => p.name).ToList();
+        var buffers = model.named_buffers().Where(b => torch.is_floating_point(b.buffer)).Select(b => b.name).ToHashSet();
         var chosen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var raw in selector.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
@@ -43,24 +54,25 @@ public static class Subsets
             if (picked.Count == 0) throw UnknownSelector(model, raw);
             chosen.UnionWith(picked);
         }
-        return new SubsetLayout(model.state_dict().Where(kv => chosen.Contains(kv.Key)).Select(kv => new TensorSpec(kv.Key, kv.Value.shape)).ToList());
+        var seen = new HashSet<string>();
+        return new SubsetLayout(state.Where(kv => chosen.Contains(kv.Key) && seen.Add(kv.Key)).Select(kv => new TensorSpec(kv.Key, kv.Value.shape)).ToList());
     }
 
-    static List<string> Pick(ImageClassifier model, string sel, List<string> parameters, HashSet<string> buffers)
+    static List<string> Pick(nn.Module model, string sel, List<string> parameters, HashSet<string> buffers)
     {
         var preset = sel.ToLowerInvariant();
         switch (preset)
         {
             case "last-two-norms":
-                var norms = model.NormModules();
+                var norms = ModelAnatomy.NormModules(model);
                 if (norms.Count < 2)
-                    throw new ArgumentException($"Subset 'last-two-norms': {model.Spec.Arch} has {norms.Count} normalisation layer(s) with affine parameters; choose another subset ({string.Join(", ", PresetNames(model).Where(p => p != "last-two-norms"))}).");
+                    throw new ArgumentException($"Subset 'last-two-norms': {(model is ImageClassifier c ? c.Spec.Arch : model.GetType().Name)} has {norms.Count} normalisation layer(s) with affine parameters; choose another subset ({string.Join(", ", PresetNames(model).Where(p => p != "last-two-norms"))}).");
                 return Under(parameters, norms.Skip(norms.Count - 2));
-            case "classifier": return Under(parameters, new[] { model.ClassifierModule });
-            case "first-conv": return Under(parameters, new[] { model.FirstLayerModule });
+            case "classifier": return Under(parameters, new[] { model is ImageClassifier ic ? ic.ClassifierModule : ModelAnatomy.ClassifierModule(model) });
+            case "first-conv": return Under(parameters, new[] { model is ImageClassifier fc ? fc.FirstLayerModule : ModelAnatomy.FirstLayerModule(model) });
             case "all": return parameters.ToList();
         }
-        if (model.ExtraPresets.TryGetValue(preset, out var modules)) return Under(parameters, modules);
+        if (ExtraPresets(model).TryGetValue(preset, out var modules)) return Under(parameters, modules);
         if (sel.StartsWith("re:", StringComparison.Ordinal))
         {
             Regex re;
@@ -106,24 +118,23 @@ public static class Subsets
         return new Regex(sb.Append('$').ToString(), RegexOptions.CultureInvariant);
     }
 
-    static ArgumentException UnknownSelector(ImageClassifier model, string sel)
+    static ArgumentException UnknownSelector(nn.Module model, string sel)
     {
-        var modules = model.named_modules().Where(m => m.Name.Length > 0 && m.Module.named_parameters().Any() &&
-                                                       !m.Module.named_children().Any(c => c.Module.named_parameters().Any()))
-            .Select(m => m.Name).ToList();
+        var modules = ModelAnatomy.ParameterLayers(model);
         return new ArgumentException(
-            $"Subset '{sel}' matches no parameter of {model.Spec}. Presets: {string.Join(", ", PresetNames(model))}. " +
+            $"Subset '{sel}' matches no parameter of {Describe(model)}. Presets: {string.Join(", ", PresetNames(model))}. " +
             $"Layers: {string.Join(", ", modules)}. Also accepted: parameter names (layer.weight), globs (layer4.*.bn?) and regexes (re:...), comma-separated.");
     }
 
-    /// <summary>The model's own tensors of the layout, in layout order (live, not copies).</summary>
-    public static IReadOnlyList<Tensor> Tensors(Module model, SubsetLayout layout)
+    /// <summary>The model's own tensors of the layout, in layout order (live, not copies: never dispose them).</summary>
+    public static IReadOnlyList<Tensor> Tensors(nn.Module model, SubsetLayout layout)
     {
-        var all = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
+        var all = new Dictionary<string, Tensor>();
+        foreach (var (k, v) in ModuleTree.StateDict(model)) all.TryAdd(k, v);
         return layout.Tensors.Select(t =>
         {
             if (!all.TryGetValue(t.Name, out var v))
-                throw new KeyNotFoundException($"The subset names '{t.Name}', which the model ({model}) does not have.");
+                throw new KeyNotFoundException($"The subset names '{t.Name}', which the model ({Describe(model)}) does not have.");
             if (!v.shape.SequenceEqual(t.Shape))
                 throw new ArgumentException($"Subset tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}] in the layout but [{string.Join(", ", v.shape)}] in the model.");
             return v;
@@ -131,13 +142,14 @@ public static class Subsets
     }
 
     /// <summary>The subset as one float32 vector [N] (a copy; row-major, concatenated in layout order).</summary>
-    public static Tensor Flatten(Module model, SubsetLayout layout)
+    public static Tensor Flatten(nn.Module model, SubsetLayout layout)
     {
         using var scope = torch.NewDisposeScope();
         using (torch.no_grad())
         {
             var parts = Tensors(model, layout).Select(t => t.detach().reshape(-1).to(ScalarType.Float32)).ToList();
-            return torch.cat(parts).MoveToOuterDisposeScope();
+            // cat always copies, so the vector never aliases the model's tensors (even for a one-tensor subset).
+            return torch.cat(parts, 0).MoveToOuterDisposeScope();
         }
     }
 
@@ -145,7 +157,7 @@ public static class Subsets
     /// Copies <paramref name="vector"/> [N] into the model's subset tensors, in place (so optimizers and
     /// references stay valid). Exact: Flatten after WriteBack returns the same bits.
     /// </summary>
-    public static void WriteBack(Module model, SubsetLayout layout, Tensor vector)
+    public static void WriteBack(nn.Module model, SubsetLayout layout, Tensor vector)
     {
         var n = layout.Length;
         if (vector.dim() != 1 || vector.size(0) != n)

@@ -1,4 +1,6 @@
-using PDiff.Nn;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace PDiff.Zoo;
 
@@ -39,18 +41,34 @@ public sealed record TrainConfig
         Optimizer = "adamw", Lr = 5e-4, WeightDecay = 5e-4, Schedule = "cosine", Epochs = epochs, BatchSize = 128,
     };
 
-    public LrSchedule MakeSchedule() => Schedule.ToLowerInvariant() switch
+    /// <summary>
+    /// The learning rate of epoch <paramref name="epoch"/> (0-based), PyTorch's closed forms: MultiStepLR
+    /// multiplies by γ once per milestone passed (a repeated milestone counts each time, as PyTorch's
+    /// Counter does), CosineAnnealingLR is (1 + cos(π·t/T))/2 of the base lr, held at 0 after T.
+    /// </summary>
+    public double LearningRateAt(int epoch) => Schedule.ToLowerInvariant() switch
     {
-        "multistep" => new MultiStepLr(Lr, Milestones, Gamma),
-        "cosine" => new CosineLr(Lr, Epochs),
-        "constant" => new ConstantLr(Lr),
+        "multistep" => Lr * Math.Pow(Gamma, Milestones.Count(m => epoch >= m)),
+        "cosine" => Epochs <= 0 ? Lr : Lr * (1 + Math.Cos(Math.PI * Math.Min(epoch, Epochs) / Epochs)) / 2,
+        "constant" => Lr,
         _ => throw new ArgumentException($"Unknown schedule '{Schedule}': use multistep, cosine or constant."),
     };
 
-    public Optimizer MakeOptimizer(IEnumerable<PDiff.Torch.Tensor> parameters) => Optimizer.ToLowerInvariant() switch
+    /// <summary>
+    /// TorchSharp's scheduler driving <paramref name="optimizer"/> per epoch (call <c>step()</c> after each).
+    /// A LambdaLR over <see cref="LearningRateAt"/>: one closed form for every schedule, so a resumed run
+    /// can start at any epoch and repeated milestones keep PyTorch's meaning.
+    /// </summary>
+    public optim.lr_scheduler.LRScheduler MakeScheduler(optim.Optimizer optimizer)
     {
-        "sgd" => new SGD(parameters, Lr, Momentum, WeightDecay),
-        "adamw" => new AdamW(parameters, Lr, weightDecay: WeightDecay),
+        LearningRateAt(0); // unknown names fail here, before training
+        return optim.lr_scheduler.LambdaLR(optimizer, epoch => LearningRateAt(epoch) / Lr);
+    }
+
+    public optim.Optimizer MakeOptimizer(IEnumerable<Parameter> parameters) => Optimizer.ToLowerInvariant() switch
+    {
+        "sgd" => optim.SGD(parameters, Lr, momentum: Momentum, weight_decay: WeightDecay),
+        "adamw" => optim.AdamW(parameters, Lr, weight_decay: WeightDecay),
         _ => throw new ArgumentException($"Unknown optimizer '{Optimizer}': use sgd or adamw."),
     };
 
@@ -60,7 +78,7 @@ public sealed record TrainConfig
         if (Epochs < 1) throw new ArgumentException($"TrainConfig.Epochs must be at least 1; got {Epochs}.");
         if (BatchSize < 1) throw new ArgumentException($"TrainConfig.BatchSize must be at least 1; got {BatchSize}.");
         if (!(Lr > 0)) throw new ArgumentException($"TrainConfig.Lr must be positive; got {Lr}.");
-        MakeSchedule();
+        LearningRateAt(0);
         if (Optimizer.ToLowerInvariant() is not ("sgd" or "adamw")) throw new ArgumentException($"Unknown optimizer '{Optimizer}': use sgd or adamw.");
         return this;
     }

@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using PDiff.Checkpoints;
 using PDiff.Data;
 using PDiff.Models;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Zoo;
 
@@ -42,7 +44,7 @@ public static class ZooBuilder
         var arch = ModelRegistry.Canonical(o.Arch);
         var dataOptions = o.Data ?? ZooProfiles.Data(o.Profile);
         Directory.CreateDirectory(o.Out);
-        log?.WriteLine($"[zoo] {dataset} × {arch} × {o.Subset}, profile {o.Profile.Name()}, recipe {o.Recipe}, torch {torch.Version}, {torch.get_num_threads()} threads → {Path.GetFullPath(o.Out)}");
+        log?.WriteLine($"[zoo] {dataset} × {arch} × {o.Subset}, profile {o.Profile.Name()}, recipe {o.Recipe}, torch {torch.__version__}, {torch.get_num_threads()} threads → {Path.GetFullPath(o.Out)}");
 
         var t = Stopwatch.StartNew();
         using var data = Datasets.Load(dataset, o.DataSeed, dataOptions);
@@ -104,7 +106,7 @@ public static class ZooBuilder
             Test = AccuracyStats.Of(checkpoints.Select(c => c.TestAccuracy).ToList()),
             CutStage = cut,
             Seconds = seconds,
-            Torch = torch.Version,
+            Torch = torch.__version__,
             Threads = torch.get_num_threads(),
             Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
         };

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
+using PDiff.Checkpoints;
 using PDiff.Data;
 using PDiff.Models;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Zoo;
 
@@ -44,7 +46,8 @@ public static class ZooImport
         if (files.Count == 0) throw new FileNotFoundException($"No .pth or .pt checkpoint files in {o.Checkpoints} (besides the base model).");
         log?.WriteLine($"[import] {files.Count} checkpoints from {o.Checkpoints}, base model {o.BaseModel} ({spec})");
 
-        var modelState = baseModel.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value);
+        var modelState = new Dictionary<string, Tensor>();
+        foreach (var (k, v) in ModuleTree.StateDict(baseModel)) modelState.TryAdd(k, v);
         SubsetLayout? layout = null;
         var rows = new List<Tensor>();
         try
@@ -54,7 +57,7 @@ public static class ZooImport
                 var raw = PtCheckpoint.Load(f);
                 try
                 {
-                    var floats = raw.Where(kv => kv.Value.dtype.IsFloatingPoint() && !kv.Key.EndsWith("num_batches_tracked", StringComparison.Ordinal)).ToList();
+                    var floats = raw.Where(kv => torch.is_floating_point(kv.Value) && !kv.Key.EndsWith("num_batches_tracked", StringComparison.Ordinal)).ToList();
                     if (floats.Count == 0) throw new InvalidDataException($"{f} holds no float tensors.");
                     var named = StateDicts.MatchPrefix(floats, modelState.Keys.ToHashSet(), f).ToDictionary(kv => kv.Key, kv => kv.Value);
                     layout ??= new SubsetLayout(modelState.Where(kv => named.ContainsKey(kv.Key)).Select(kv => new TensorSpec(kv.Key, kv.Value.shape)).ToList());
@@ -69,7 +72,7 @@ public static class ZooImport
                             throw new InvalidDataException($"{f}: '{t.Name}' has shape [{string.Join(", ", v.shape)}] but the base model's is [{string.Join(", ", t.Shape)}].");
                         parts.Add(v.reshape(-1).to(ScalarType.Float32));
                     }
-                    rows.Add(torch.cat(parts).DetachFromDisposeScope());
+                    rows.Add(torch.cat(parts, 0).DetachFromDisposeScope());
                     parts.ForEach(p => p.Dispose());
                 }
                 finally
@@ -118,7 +121,7 @@ public static class ZooImport
                 Validation = o.Dataset is null ? null : AccuracyStats.Of(val),
                 Test = o.Dataset is null ? null : AccuracyStats.Of(test),
                 Seconds = new Dictionary<string, double> { ["total"] = clock.Elapsed.TotalSeconds },
-                Torch = torch.Version,
+                Torch = torch.__version__,
                 Threads = torch.get_num_threads(),
                 Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
             };

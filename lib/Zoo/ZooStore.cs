@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
+using PDiff.Checkpoints;
 using PDiff.Data;
 using PDiff.Models;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Zoo;
 
@@ -44,36 +46,58 @@ public sealed class ZooTask
     public Tensor LoadMatrix()
     {
         var layout = Layout;
-        var rows = new List<Tensor>(K);
+        var matrix = torch.empty(new[] { K, layout.Length }, ScalarType.Float32);
         try
         {
-            foreach (var c in Manifest.Checkpoints) rows.Add(ReadCheckpoint(Path.Combine(Directory, c.File), layout));
-            return torch.stack(rows);
+            for (var k = 0; k < K; k++)
+            {
+                using var row = matrix.select(0, k);
+                ReadInto(Path.Combine(Directory, Manifest.Checkpoints[k].File), layout, row);
+            }
+            return matrix;
         }
-        finally
+        catch
         {
-            rows.ForEach(r => r.Dispose());
+            matrix.Dispose();
+            throw;
         }
     }
 
     /// <summary>One checkpoint file as a vector [N], checked against the layout (names and shapes).</summary>
     public static Tensor ReadCheckpoint(string path, SubsetLayout layout)
     {
+        var vector = torch.empty(new[] { layout.Length }, ScalarType.Float32);
+        try
+        {
+            ReadInto(path, layout, vector);
+            return vector;
+        }
+        catch
+        {
+            vector.Dispose();
+            throw;
+        }
+    }
+
+    // Each tensor is copied (and cast) straight into its slice of the destination: no per-file concatenation.
+    static void ReadInto(string path, SubsetLayout layout, Tensor destination)
+    {
         if (!File.Exists(path)) throw new FileNotFoundException($"Zoo checkpoint missing: {path}", path);
         using var content = Safetensors.Load(path);
         var names = layout.Tensors.Select(t => t.Name).ToHashSet();
         var extra = content.Tensors.Keys.Where(k => !names.Contains(k)).ToList();
         if (extra.Count > 0) throw new InvalidDataException($"{path} holds tensors the subset does not name: [{string.Join(", ", extra)}].");
-        var parts = new List<Tensor>();
-        foreach (var spec in layout.Tensors)
+        var offsets = layout.Offsets();
+        for (var i = 0; i < layout.Tensors.Count; i++)
         {
+            var spec = layout.Tensors[i];
             if (!content.Tensors.TryGetValue(spec.Name, out var t)) throw new InvalidDataException($"{path} lacks the subset tensor '{spec.Name}'.");
             if (!t.shape.SequenceEqual(spec.Shape))
                 throw new InvalidDataException($"{path}: '{spec.Name}' has shape [{string.Join(", ", t.shape)}], the manifest says [{string.Join(", ", spec.Shape)}].");
-            parts.Add(t.reshape(-1).to(ScalarType.Float32));
+            using var slot = destination.narrow(0, offsets[i], spec.Numel);
+            using var flat = t.reshape(-1);
+            slot.copy_(flat);
         }
-        try { return torch.cat(parts); }
-        finally { parts.ForEach(p => p.Dispose()); }
     }
 
     /// <summary>The fixed base model, in eval mode.</summary>
@@ -158,7 +182,7 @@ public static class ZooStore
             Validation = valAccuracy is null ? null : AccuracyStats.Of(valAccuracy.ToList()),
             Test = testAccuracy is null ? null : AccuracyStats.Of(testAccuracy.ToList()),
             Seconds = new Dictionary<string, double>(), CutStage = null,
-            Torch = torch.Version, Threads = torch.get_num_threads(),
+            Torch = torch.__version__, Threads = torch.get_num_threads(),
             Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
         };
         var cps = Path.Combine(dir, "checkpoints");

@@ -1,6 +1,8 @@
-using PDiff.Nn;
-using PDiff.Torch;
-using F = PDiff.Torch.torch.nn.functional;
+using PDiff.Engine;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace PDiff.Diffusion;
 
@@ -14,7 +16,8 @@ namespace PDiff.Diffusion;
 /// Padding rule, stated by the reference for the medium preset (k = 5): the stride-1 encoder convs use
 /// (k − 3)/2 (length − 2), the decoder convs k − 1 (length + k − 1) and the last decoder conv k
 /// (length + k + 1). The input is padded to real_in = (⌊N/fold^L⌋ + 1)·fold^L, which always adds a block.
-/// InstanceNorm1d here is PyTorch's default (affine=False), so it holds no parameters.
+/// InstanceNorm1d here is PyTorch's default (affine=False), so it holds no parameters; V1 gives it the
+/// length as its feature count, which PyTorch ignores (<see cref="InstanceNorm1dNoAffine"/>).
 /// </remarks>
 public sealed class ODEncoder2Decoder : ParamAutoencoder
 {
@@ -40,37 +43,45 @@ public sealed class ODEncoder2Decoder : ParamAutoencoder
         PaddedLength = (inDim / block + 1) * block;
         var (encPad, decPad, lastPad) = ((kernel - 3) / 2, kernel - 1, kernel);
 
-        encoder = RegisterModule("encoder", new ModuleList<Sequential>());
+        var enc = new List<Sequential>();
         long len = PaddedLength, cin = 1;
         for (var i = 0; i < layers; i++)
         {
             var c = encChannels[i];
-            var s = new Sequential();
-            if (i > 0) s.Add(new LeakyReLU());
-            s.Add(new InstanceNorm1d(len)).Add(new Conv1d(cin, c, kernel, gen, 1, encPad)).Add(new LeakyReLU());
+            var s = new List<nn.Module<Tensor, Tensor>>();
+            if (i > 0) s.Add(nn.LeakyReLU());
+            s.Add(new InstanceNorm1dNoAffine());
+            s.Add(Layers.Conv1d(cin, c, kernel, gen, 1, encPad));
+            s.Add(nn.LeakyReLU());
             len = len + 2 * encPad - kernel + 1;
             if (len < kernel) throw new ArgumentException($"ODEncoder2Decoder: input length {inDim} (padded to {PaddedLength}) is too short for {layers} folds of {fold} with kernel {kernel}: layer {i} sees length {len}.");
-            s.Add(new InstanceNorm1d(len)).Add(new Conv1d(c, c, kernel, gen, fold, 0));
+            s.Add(new InstanceNorm1dNoAffine());
+            s.Add(Layers.Conv1d(c, c, kernel, gen, fold, 0));
             len = (len - kernel) / fold + 1;
-            if (i == layers - 1) s.Add(new Tanh());
-            encoder.Add(s);
+            if (i == layers - 1) s.Add(nn.Tanh());
+            enc.Add(nn.Sequential(s.ToArray()));
             cin = c;
         }
         (latentChannels, latentLength) = (cin, len);
 
-        decoder = RegisterModule("decoder", new ModuleList<Sequential>());
+        var dec = new List<Sequential>();
         for (var i = 0; i < layers; i++)
         {
             var c = decChannels[i];
             var cout = i + 1 < layers ? decChannels[i + 1] : 1;
             var pad = i + 1 < layers ? decPad : lastPad;
-            var s = new Sequential(new LeakyReLU(), new InstanceNorm1d(len), new ConvTranspose1d(cin, c, kernel, gen, fold, 0));
+            var s = new List<nn.Module<Tensor, Tensor>> { nn.LeakyReLU(), new InstanceNorm1dNoAffine(), Layers.ConvTranspose1d(cin, c, kernel, gen, fold, 0) };
             len = (len - 1) * fold + kernel;
-            s.Add(new LeakyReLU()).Add(new InstanceNorm1d(len)).Add(new Conv1d(c, cout, kernel, gen, 1, pad));
+            s.Add(nn.LeakyReLU());
+            s.Add(new InstanceNorm1dNoAffine());
+            s.Add(Layers.Conv1d(c, cout, kernel, gen, 1, pad));
             len = len + 2 * pad - kernel + 1;
-            decoder.Add(s);
+            dec.Add(nn.Sequential(s.ToArray()));
             cin = cout;
         }
+        (encoder, decoder) = (new ModuleList<Sequential>(enc.ToArray()), new ModuleList<Sequential>(dec.ToArray()));
+        register_module("encoder", encoder);
+        register_module("decoder", decoder);
         DecodedLength = len;
         if (len < inDim) throw new ArgumentException($"ODEncoder2Decoder: the decoder gives {len} values, fewer than the {inDim} to reconstruct.");
     }
@@ -91,18 +102,18 @@ public sealed class ODEncoder2Decoder : ParamAutoencoder
 
     Tensor EncodeUnchecked(Tensor x)
     {
-        using var scope = torch.NewDisposeScope();
+        using var scope = NewDisposeScope();
         var h = F.pad(x.unsqueeze(1), new[] { 0L, PaddedLength - InputLength });
-        foreach (var layer in encoder.Items) h = layer.forward(h);
+        foreach (var layer in encoder) h = layer.forward(h);
         return h.flatten(1).MoveToOuterDisposeScope();
     }
 
     public override Tensor Decode(Tensor z)
     {
         CheckLatents(z, nameof(Decode));
-        using var scope = torch.NewDisposeScope();
+        using var scope = NewDisposeScope();
         var h = z.reshape(z.size(0), latentChannels, latentLength);
-        foreach (var layer in decoder.Items) h = layer.forward(h);
+        foreach (var layer in decoder) h = layer.forward(h);
         return h.select(1, 0).narrow(1, 0, InputLength).contiguous().MoveToOuterDisposeScope();
     }
 
@@ -110,7 +121,7 @@ public sealed class ODEncoder2Decoder : ParamAutoencoder
     static Tensor Interpolate(Tensor x, double f, Generator g)
     {
         if (f == 0) return x.alias();
-        using var eps = torch.randn_like(x, g);
+        using var eps = randn(x.shape, x.dtype, x.device, generator: g);
         using var kept = x.mul(1 - f);
         return kept.add(eps, f);
     }
@@ -118,7 +129,7 @@ public sealed class ODEncoder2Decoder : ParamAutoencoder
     public override Tensor TrainingLoss(Tensor x, Generator g, bool noisyTarget)
     {
         CheckVectors(x, nameof(TrainingLoss));
-        using var scope = torch.NewDisposeScope();
+        using var scope = NewDisposeScope();
         var noised = Interpolate(x, InputNoise, g);
         var z = EncodeUnchecked(noised);
         var zn = LatentNoise == 0 ? z : Interpolate(z, LatentNoise, g).clamp(-1, 1);

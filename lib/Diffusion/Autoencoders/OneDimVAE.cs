@@ -1,6 +1,8 @@
-using PDiff.Nn;
-using PDiff.Torch;
-using F = PDiff.Torch.torch.nn.functional;
+using PDiff.Engine;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace PDiff.Diffusion;
 
@@ -14,11 +16,13 @@ namespace PDiff.Diffusion;
 /// <remarks>
 /// <c>fc_var</c> is kept (its weights are in V2's state dicts and parameter count, 2,199,201 for
 /// N = 2048) but never used. Vectors whose length is not a multiple of 64 are zero-padded, as V2 pads.
-/// The decoder's transposed convolutions run through <see cref="ConvTransposePolyphase"/>.
+/// The layers keep their 1-D parameter shapes; by default the activations run channels-last (<see cref="ChannelsLast"/>).
 /// </remarks>
 public sealed class OneDimVAE : ParamAutoencoder
 {
-    readonly ModuleList<Module> encConvs, encNorms, decConvs, decNorms;
+    readonly ModuleList<Conv1d> encConvs;
+    readonly ModuleList<ConvTranspose1d> decConvs;
+    readonly ModuleList<BatchNorm1d> encNorms, decNorms;
     readonly Linear toLatent, fcMu, fcVar, toDecode;
     readonly Conv1d finalConv;
     readonly long paddedLength, lastLength, lastChannels, latentDim;
@@ -37,30 +41,42 @@ public sealed class OneDimVAE : ParamAutoencoder
         (lastLength, lastChannels, this.latentDim) = (paddedLength / down, ch[^1], latentDim);
         var pad = kernel / 2;
 
-        encConvs = RegisterModule("enc_convs", new ModuleList<Module>());
-        encNorms = RegisterModule("enc_norms", new ModuleList<Module>());
+        // Built in the reference's order, so the seeded draws and the state-dict names follow it.
+        var ec = new List<Conv1d>();
+        var en = new List<BatchNorm1d>();
         long cin = 1;
         foreach (var c in ch)
         {
-            encConvs.Add(new Conv1d(cin, c, kernel, gen, 2, pad));
-            encNorms.Add(new BatchNorm1d(c));
+            ec.Add(Layers.Conv1d(cin, c, kernel, gen, 2, pad));
+            en.Add(nn.BatchNorm1d(c));
             cin = c;
         }
-        toLatent = RegisterModule("to_latent", new Linear(lastLength * lastChannels, latentDim, gen));
-        fcMu = RegisterModule("fc_mu", new Linear(latentDim, latentDim, gen));
-        fcVar = RegisterModule("fc_var", new Linear(latentDim, latentDim, gen));
-        toDecode = RegisterModule("to_decode", new Linear(latentDim, lastLength * lastChannels, gen));
+        (encConvs, encNorms) = (new ModuleList<Conv1d>(ec.ToArray()), new ModuleList<BatchNorm1d>(en.ToArray()));
+        register_module("enc_convs", encConvs);
+        register_module("enc_norms", encNorms);
+        toLatent = Layers.Linear(lastLength * lastChannels, latentDim, gen);
+        fcMu = Layers.Linear(latentDim, latentDim, gen);
+        fcVar = Layers.Linear(latentDim, latentDim, gen);
+        toDecode = Layers.Linear(latentDim, lastLength * lastChannels, gen);
+        register_module("to_latent", toLatent);
+        register_module("fc_mu", fcMu);
+        register_module("fc_var", fcVar);
+        register_module("to_decode", toDecode);
 
-        decConvs = RegisterModule("dec_convs", new ModuleList<Module>());
-        decNorms = RegisterModule("dec_norms", new ModuleList<Module>());
+        var dc = new List<ConvTranspose1d>();
+        var dn = new List<BatchNorm1d>();
         var rev = ch.Reverse().ToArray();
         for (var i = 0; i < rev.Length; i++)
         {
             var cout = i + 1 < rev.Length ? rev[i + 1] : rev[^1];
-            decConvs.Add(new ConvTranspose1d(rev[i], cout, kernel, gen, 2, pad, 1));
-            decNorms.Add(new BatchNorm1d(cout));
+            dc.Add(Layers.ConvTranspose1d(rev[i], cout, kernel, gen, 2, pad, 1));
+            dn.Add(nn.BatchNorm1d(cout));
         }
-        finalConv = RegisterModule("final_conv", new Conv1d(rev[^1], 1, kernel, gen, 1, pad));
+        (decConvs, decNorms) = (new ModuleList<ConvTranspose1d>(dc.ToArray()), new ModuleList<BatchNorm1d>(dn.ToArray()));
+        register_module("dec_convs", decConvs);
+        register_module("dec_norms", decNorms);
+        finalConv = Layers.Conv1d(rev[^1], 1, kernel, gen, 1, pad);
+        register_module("final_conv", finalConv);
     }
 
     /// <summary>Run on channels-last [B, C, 1, L] activations (faster on CPU; same values). False: plain 1-D ops.</summary>
@@ -75,12 +91,8 @@ public sealed class OneDimVAE : ParamAutoencoder
         return ChannelsLast.PerSampleNorm(h, bn);
     }
 
-    Tensor Conv(Module m, Tensor h) => m switch
-    {
-        Conv1d c when UseChannelsLast => ChannelsLast.Conv(h, c),
-        ConvTranspose1d t when UseChannelsLast => ChannelsLast.ConvTranspose(h, t),
-        _ => m.forward(h),
-    };
+    Tensor Conv(Conv1d c, Tensor h) => UseChannelsLast ? ChannelsLast.Conv(h, c) : c.forward(h);
+    Tensor ConvT(ConvTranspose1d t, Tensor h) => UseChannelsLast ? ChannelsLast.ConvTranspose(h, t) : t.forward(h);
 
     public override Tensor Encode(Tensor x)
     {
@@ -90,12 +102,12 @@ public sealed class OneDimVAE : ParamAutoencoder
 
     Tensor EncodeUnchecked(Tensor x)
     {
-        using var scope = torch.NewDisposeScope();
+        using var scope = NewDisposeScope();
         var h = x.unsqueeze(1);
         if (paddedLength != InputLength) h = F.pad(h, new[] { 0L, paddedLength - InputLength });
         if (UseChannelsLast) h = ChannelsLast.From3d(h);
         for (var i = 0; i < encConvs.Count; i++)
-            h = F.leaky_relu(Norm((BatchNorm1d)encNorms[i], Conv(encConvs[i], h)), 0.01);
+            h = F.leaky_relu(Norm(encNorms[i], Conv(encConvs[i], h)), 0.01, inplace: true);   // BN's backward needs its input only
         var mu = fcMu.forward(toLatent.forward(h.flatten(1)));          // flatten is logical: [C, (1,) L] order either way
         return mu.MoveToOuterDisposeScope();
     }
@@ -103,11 +115,11 @@ public sealed class OneDimVAE : ParamAutoencoder
     public override Tensor Decode(Tensor z)
     {
         CheckLatents(z, nameof(Decode));
-        using var scope = torch.NewDisposeScope();
+        using var scope = NewDisposeScope();
         var h = toDecode.forward(z).view(z.size(0), lastChannels, lastLength);
         if (UseChannelsLast) h = ChannelsLast.From3d(h);
         for (var i = 0; i < decConvs.Count; i++)
-            h = F.elu(Norm((BatchNorm1d)decNorms[i], Conv(decConvs[i], h)), 1.0);
+            h = F.elu(Norm(decNorms[i], ConvT(decConvs[i], h)), 1.0, inplace: true);
         var y = Conv(finalConv, h);
         y = UseChannelsLast ? y.select(2, 0).select(1, 0) : y.select(1, 0);
         y = paddedLength != InputLength ? y.narrow(1, 0, InputLength).contiguous() : y.contiguous();
@@ -117,10 +129,10 @@ public sealed class OneDimVAE : ParamAutoencoder
     public override Tensor TrainingLoss(Tensor x, Generator g, bool noisyTarget)
     {
         CheckVectors(x, nameof(TrainingLoss));
-        using var scope = torch.NewDisposeScope();
-        var noised = InputNoise == 0 ? x : x.add(torch.randn_like(x, g), InputNoise);
+        using var scope = NewDisposeScope();
+        var noised = InputNoise == 0 ? x : x.add(randn(x.shape, x.dtype, x.device, generator: g), InputNoise);
         var z = EncodeUnchecked(noised);
-        if (LatentNoise != 0) z = z.add(torch.randn_like(z, g), LatentNoise);
+        if (LatentNoise != 0) z = z.add(randn(z.shape, z.dtype, z.device, generator: g), LatentNoise);
         var recon = Decode(z);
         return F.mse_loss(recon, noisyTarget ? noised : x).MoveToOuterDisposeScope();
     }

@@ -1,5 +1,5 @@
-using PDiff.Nn;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Diffusion;
 
@@ -21,9 +21,9 @@ public enum AeInferenceNorm
 /// augmentation on its input and on its latent. Latents cross this interface flattened, [B, D]; the
 /// diffusion model never needs their inner shape.
 /// </summary>
-public abstract class ParamAutoencoder : Module
+public abstract class ParamAutoencoder : nn.Module
 {
-    protected ParamAutoencoder(long inputLength, double inputNoise, double latentNoise)
+    protected ParamAutoencoder(long inputLength, double inputNoise, double latentNoise) : base(nameof(ParamAutoencoder))
     {
         if (inputLength < 1) throw new ArgumentOutOfRangeException(nameof(inputLength), inputLength, "Parameter vectors need at least one number.");
         if (inputNoise < 0 || latentNoise < 0) throw new ArgumentOutOfRangeException(nameof(inputNoise), $"Noise amounts must be ≥ 0 (input {inputNoise}, latent {latentNoise}); 0 turns one off.");
@@ -44,6 +44,10 @@ public abstract class ParamAutoencoder : Module
     /// <summary>How BatchNorm layers behave outside training (irrelevant to norm-free autoencoders).</summary>
     public AeInferenceNorm InferenceNorm { get; set; } = AeInferenceNorm.Eval;
 
+    // Children are registered by hand under the reference's names; TorchSharp's reflective registration
+    // (run when this module becomes someone's child) would add them again under the C# field names.
+    protected override void RegisterComponents() { }
+
     /// <summary>Latents [B, D] of clean vectors [B, N], without noise.</summary>
     public abstract Tensor Encode(Tensor x);
 
@@ -60,12 +64,12 @@ public abstract class ParamAutoencoder : Module
     protected void CheckVectors(Tensor x, string op)
     {
         if (x.dim() != 2 || x.size(1) != InputLength)
-            throw new ArgumentException($"{GetType().Name}.{op}: expected vectors [B, {InputLength}]; got {TorchException.ShapeString(x.shape)}.");
+            throw new ArgumentException($"{GetType().Name}.{op}: expected vectors [B, {InputLength}]; got [{string.Join(", ", x.shape)}].");
     }
 
     protected void CheckLatents(Tensor z, string op)
     {
         if (z.dim() != 2 || z.size(1) != LatentSize)
-            throw new ArgumentException($"{GetType().Name}.{op}: expected latents [B, {LatentSize}] (shape [{string.Join(", ", LatentShape)}] flattened); got {TorchException.ShapeString(z.shape)}.");
+            throw new ArgumentException($"{GetType().Name}.{op}: expected latents [B, {LatentSize}] (shape [{string.Join(", ", LatentShape)}] flattened); got [{string.Join(", ", z.shape)}].");
     }
 }

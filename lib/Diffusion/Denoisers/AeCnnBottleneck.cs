@@ -1,5 +1,7 @@
-using PDiff.Nn;
-using PDiff.Torch;
+using PDiff.Engine;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace PDiff.Diffusion;
 
@@ -35,46 +37,51 @@ public sealed class AeCnnBottleneck : Denoiser
     {
         var ch = channels ?? new long[] { 64, 128, 256, 512 };
         TimeMode = timeMode;
-        timeTable = RegisterModule("time_encode", new Embedding(timesteps, latentSize, gen));
-        enc = RegisterModule("enc", new ModuleList<Sequential>());
-        dec = RegisterModule("dec", new ModuleList<Sequential>());
+        timeTable = Layers.Embedding(timesteps, latentSize, gen);
+        var e = new List<Sequential>();
         long cin = 1;
         for (var i = 0; i < ch.Length; i++)
         {
-            enc.Add(Block(cin, ch[i], ch[i], leadingAct: i > 0, latentSize, gen));
+            e.Add(Block(cin, ch[i], ch[i], leadingAct: i > 0, gen));
             cin = ch[i];
         }
+        var d = new List<Sequential>();
         for (var i = ch.Length - 1; i > 0; i--)
-            dec.Add(Block(ch[i], ch[i - 1], ch[i - 1], leadingAct: true, latentSize, gen));
-        dec.Add(Block(ch[0], ch[0], 1, leadingAct: true, latentSize, gen));
+            d.Add(Block(ch[i], ch[i - 1], ch[i - 1], leadingAct: true, gen));
+        d.Add(Block(ch[0], ch[0], 1, leadingAct: true, gen));
+        (enc, dec) = (new ModuleList<Sequential>(e.ToArray()), new ModuleList<Sequential>(d.ToArray()));
+        register_module("time_encode", timeTable);
+        register_module("enc", enc);
+        register_module("dec", dec);
     }
 
-    static Sequential Block(long cin, long mid, long cout, bool leadingAct, long len, Generator gen)
+    // V1's InstanceNorm1d(D) normalises over the length whatever the channel count (see InstanceNorm1dNoAffine).
+    static Sequential Block(long cin, long mid, long cout, bool leadingAct, Generator gen)
     {
-        var s = new Sequential();
-        if (leadingAct) s.Add(new LeakyReLU());
-        s.Add(new InstanceNorm1d(len)).Add(new Conv1d(cin, mid, 3, gen, 1, 1)).Add(new LeakyReLU())
-         .Add(new InstanceNorm1d(len)).Add(new Conv1d(mid, cout, 3, gen, 1, 1));
-        return s;
+        var s = new List<nn.Module<Tensor, Tensor>>();
+        if (leadingAct) s.Add(nn.LeakyReLU());
+        s.Add(new InstanceNorm1dNoAffine());
+        s.Add(Layers.Conv1d(cin, mid, 3, gen, 1, 1));
+        s.Add(nn.LeakyReLU());
+        s.Add(new InstanceNorm1dNoAffine());
+        s.Add(Layers.Conv1d(mid, cout, 3, gen, 1, 1));
+        return nn.Sequential(s.ToArray());
     }
 
     public override Tensor forward(Tensor x, Tensor t)
     {
         Check(x, t);
-        using var scope = torch.NewDisposeScope();
+        using var scope = NewDisposeScope();
         var tt = TimeMode == TimeEmbeddingMode.BatchShared ? t.narrow(0, 0, 1) : t;
         var tau = timeTable.forward(tt).unsqueeze(1);                  // [B or 1, 1, D]
         var h = x.unsqueeze(1);
-        var skips = new List<Tensor>();
-        foreach (var block in enc.Items)
-        {
-            h = block.forward(h.add(tau));
-            skips.Add(h);
-        }
+        var skips = new Tensor[enc.Count];
+        for (var i = 0; i < enc.Count; i++)
+            h = skips[i] = enc[i].forward(h.add(tau));
         for (var j = 0; j < dec.Count; j++)
         {
             h = dec[j].forward(h.add(tau));
-            var skip = skips.Count - 2 - j;                               // dec1 + enc3, dec2 + enc2, dec3 + enc1
+            var skip = skips.Length - 2 - j;                              // dec1 + enc3, dec2 + enc2, dec3 + enc1
             if (skip >= 0) h = h.add(skips[skip]);
         }
         return h.select(1, 0).MoveToOuterDisposeScope();

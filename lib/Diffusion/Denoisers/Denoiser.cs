@@ -1,12 +1,13 @@
-using PDiff.Nn;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Diffusion;
 
 /// <summary>A noise predictor ε̂(x_t, t) on flattened latents: x [B, D] float, t [B] int64 → ε̂ [B, D].</summary>
-public abstract class Denoiser : Module
+/// <remarks>Subclasses implement <c>forward(x, t)</c> and register their children explicitly, with PyTorch's names.</remarks>
+public abstract class Denoiser : nn.Module<Tensor, Tensor, Tensor>
 {
-    protected Denoiser(long latentSize)
+    protected Denoiser(long latentSize) : base(nameof(Denoiser))
     {
         if (latentSize < 1) throw new ArgumentOutOfRangeException(nameof(latentSize), latentSize, "Latents need at least one value.");
         LatentSize = latentSize;
@@ -15,13 +16,15 @@ public abstract class Denoiser : Module
     /// <summary>D, the length of the latent vectors.</summary>
     public long LatentSize { get; }
 
-    public abstract Tensor forward(Tensor x, Tensor t);
+    // Children are registered by hand under the reference's names; TorchSharp's reflective registration
+    // (run when this module becomes someone's child) would add them again under the C# field names.
+    protected override void RegisterComponents() { }
 
     protected void Check(Tensor x, Tensor t)
     {
         if (x.dim() != 2 || x.size(1) != LatentSize)
-            throw new ArgumentException($"{GetType().Name}: expected latents [B, {LatentSize}]; got {TorchException.ShapeString(x.shape)}.");
+            throw new ArgumentException($"{GetType().Name}: expected latents [B, {LatentSize}]; got [{string.Join(", ", x.shape)}].");
         if (t.dim() != 1 || t.size(0) != x.size(0) || t.dtype != ScalarType.Int64)
-            throw new ArgumentException($"{GetType().Name}: expected one int64 timestep per latent, [{x.size(0)}]; got {TorchException.ShapeString(t.shape)} {t.dtype.Name()}.");
+            throw new ArgumentException($"{GetType().Name}: expected one int64 timestep per latent, [{x.size(0)}]; got [{string.Join(", ", t.shape)}] {t.dtype}.");
     }
 }

@@ -1,6 +1,8 @@
-using PDiff.Nn;
-using PDiff.Torch;
-using F = PDiff.Torch.torch.nn.functional;
+using PDiff.Engine;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace PDiff.Diffusion;
 
@@ -14,8 +16,9 @@ namespace PDiff.Diffusion;
 public sealed class OneDimCNN : Denoiser
 {
     readonly Linear time1, time2;
-    readonly ModuleList<Module> convs, norms;
-    readonly Tensor freqs;
+    readonly ModuleList<Conv1d> convs;
+    readonly ModuleList<BatchNorm1d> norms;
+    readonly Tensor freqs;                 // not state: a function of D
     const int EncoderBlocks = 5, Skips = 3;
 
     public OneDimCNN(long latentSize, Generator gen, long[]? channels = null, long kernel = 7) : base(latentSize)
@@ -23,29 +26,33 @@ public sealed class OneDimCNN : Denoiser
         var ch = channels ?? new long[] { 1, 64, 128, 256, 512, 256, 128, 64, 1 };
         if (ch.Length != 9 || ch[0] != 1 || ch[^1] != 1 || ch[1] != ch[7] || ch[2] != ch[6] || ch[3] != ch[5])
             throw new ArgumentException($"OneDimCNN: channels must be 9 counts 1, a, b, c, d, c, b, a, 1 (skips add equal widths); got [{string.Join(", ", ch)}].");
-        time1 = RegisterModule("time_mlp1", new Linear(2 * latentSize, latentSize, gen));
-        time2 = RegisterModule("time_mlp2", new Linear(latentSize, latentSize, gen));
-        convs = RegisterModule("convs", new ModuleList<Module>());
-        norms = RegisterModule("norms", new ModuleList<Module>());
+        time1 = Layers.Linear(2 * latentSize, latentSize, gen);
+        time2 = Layers.Linear(latentSize, latentSize, gen);
+        var c = new List<Conv1d>();
+        var n = new List<BatchNorm1d>();
         for (var i = 0; i < ch.Length - 1; i++)
         {
-            convs.Add(new Conv1d(ch[i], ch[i + 1], kernel, gen, 1, kernel / 2));
-            if (i < ch.Length - 2) norms.Add(new BatchNorm1d(ch[i + 1]));
+            c.Add(Layers.Conv1d(ch[i], ch[i + 1], kernel, gen, 1, kernel / 2));
+            if (i < ch.Length - 2) n.Add(nn.BatchNorm1d(ch[i + 1]));
         }
-        using (torch.no_grad())
-        {
-            using var i = torch.arange(0, latentSize, 1, ScalarType.Float32);
-            using var scaled = i.mul(-Math.Log(10000) / latentSize);
+        convs = new ModuleList<Conv1d>(c.ToArray());
+        norms = new ModuleList<BatchNorm1d>(n.ToArray());
+        register_module("time_mlp1", time1);
+        register_module("time_mlp2", time2);
+        register_module("convs", convs);
+        register_module("norms", norms);
+        using (no_grad())
+        using (var i = arange(0, latentSize, 1, ScalarType.Float32))
+        using (var scaled = i.mul(-Math.Log(10000) / latentSize))
             freqs = scaled.exp().DetachFromDisposeScope();
-        }
     }
 
     /// <summary>τ(t) [B, D].</summary>
     public Tensor TimeEmbedding(Tensor t)
     {
-        using var scope = torch.NewDisposeScope();
-        var a = torch.outer(t.to(ScalarType.Float32), freqs);
-        var e = torch.cat(new[] { a.cos(), a.sin() }, 1);
+        using var scope = NewDisposeScope();
+        var a = outer(t.to(ScalarType.Float32), freqs);
+        var e = cat(new[] { a.cos(), a.sin() }, 1);
         return time2.forward(F.silu(time1.forward(e))).MoveToOuterDisposeScope();
     }
 
@@ -55,7 +62,7 @@ public sealed class OneDimCNN : Denoiser
     public override Tensor forward(Tensor x, Tensor t)
     {
         Check(x, t);
-        using var scope = torch.NewDisposeScope();
+        using var scope = NewDisposeScope();
         var tau = TimeEmbedding(t).unsqueeze(1);                       // [B, 1, D]
         var h = x.unsqueeze(1);                                         // [B, 1, D]
         if (UseChannelsLast)
@@ -63,26 +70,27 @@ public sealed class OneDimCNN : Denoiser
             tau = tau.unsqueeze(1);                                     // [B, 1, 1, D]
             h = ChannelsLast.From3d(h);
         }
-        var skips = new List<Tensor>();
+        var skips = new Tensor[Skips];
         for (var i = 0; i < convs.Count; i++)
         {
             if (i > EncoderBlocks - 1 && i - EncoderBlocks < Skips) h = h.add(skips[Skips - 1 - (i - EncoderBlocks)]);
-            var conv = (Conv1d)convs[i];
+            var conv = convs[i];
             h = UseChannelsLast ? ChannelsLast.Conv(h.add(tau), conv) : conv.forward(h.add(tau));
             if (i < norms.Count)
             {
-                var bn = (BatchNorm1d)norms[i];
-                h = F.elu(UseChannelsLast ? ChannelsLast.BatchNorm(h, bn) : bn.forward(h), 1.0);
+                var bn = norms[i];
+                // In place: batch norm's backward needs its input, not its output.
+                h = F.elu(UseChannelsLast ? ChannelsLast.BatchNorm(h, bn) : bn.forward(h), 1.0, inplace: true);
             }
-            if (i < Skips) skips.Add(h);
+            if (i < Skips) skips[i] = h;
         }
         var y = UseChannelsLast ? h.select(2, 0).select(1, 0) : h.select(1, 0);
         return y.contiguous().MoveToOuterDisposeScope();
     }
 
-    public override void Dispose()
+    protected override void Dispose(bool disposing)
     {
-        freqs.Dispose();
-        base.Dispose();
+        if (disposing) freqs.Dispose();
+        base.Dispose(disposing);
     }
 }

@@ -1,5 +1,6 @@
-using PDiff.Torch;
-using F = PDiff.Torch.torch.nn.functional;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace PDiff.Diffusion;
 
@@ -43,8 +44,8 @@ public sealed class GaussianDiffusion : IDisposable
             prod *= Alphas[i];
             AlphaBars[i] = prod;
         }
-        sqrtAbar = torch.tensor(AlphaBars.Select(a => (float)Math.Sqrt(a)).ToArray()).DetachFromDisposeScope();
-        sqrt1mAbar = torch.tensor(AlphaBars.Select(a => (float)Math.Sqrt(1 - a)).ToArray()).DetachFromDisposeScope();
+        sqrtAbar = tensor(AlphaBars.Select(a => (float)Math.Sqrt(a)).ToArray()).DetachFromDisposeScope();
+        sqrt1mAbar = tensor(AlphaBars.Select(a => (float)Math.Sqrt(1 - a)).ToArray()).DetachFromDisposeScope();
     }
 
     /// <summary>ᾱ_t, with ᾱ_{−1} = 1 (the clean end of the chain).</summary>
@@ -54,8 +55,8 @@ public sealed class GaussianDiffusion : IDisposable
     public Tensor QSample(Tensor x0, Tensor t, Tensor noise)
     {
         if (x0.dim() != 2 || t.dim() != 1 || t.size(0) != x0.size(0))
-            throw new ArgumentException($"QSample: expected x0 [B, D] and t [B]; got {TorchException.ShapeString(x0.shape)} and {TorchException.ShapeString(t.shape)}.");
-        using var scope = torch.NewDisposeScope();
+            throw new ArgumentException($"QSample: expected x0 [B, D] and t [B]; got [{string.Join(", ", x0.shape)}] and [{string.Join(", ", t.shape)}].");
+        using var scope = NewDisposeScope();
         var a = sqrtAbar.index_select(0, t).unsqueeze(1);
         var b = sqrt1mAbar.index_select(0, t).unsqueeze(1);
         return x0.mul(a).add(noise.mul(b)).MoveToOuterDisposeScope();
@@ -64,9 +65,9 @@ public sealed class GaussianDiffusion : IDisposable
     /// <summary>ε-prediction loss: t ~ U{0 … T−1}, ε ~ N(0, I), MSE(ε̂(x_t, t), ε) with mean reduction.</summary>
     public Tensor TrainingLoss(Denoiser model, Tensor x0, Generator g)
     {
-        using var scope = torch.NewDisposeScope();
-        var t = torch.randint(0, T, new[] { x0.size(0) }, g);
-        var noise = torch.randn_like(x0, g);
+        using var scope = NewDisposeScope();
+        var t = randint(0, T, new[] { x0.size(0) }, generator: g);
+        var noise = randn(x0.shape, x0.dtype, x0.device, generator: g);
         var xt = QSample(x0, t, noise);
         return F.mse_loss(model.forward(xt, t), noise).MoveToOuterDisposeScope();
     }
@@ -78,7 +79,7 @@ public sealed class GaussianDiffusion : IDisposable
     {
         var ab = AlphaBars[t];
         using var scaled = xt.mul(1 / Math.Sqrt(ab));
-        var x0 = scaled.sub(epsHat, Math.Sqrt(1 / ab - 1));
+        var x0 = scaled.add(epsHat, -Math.Sqrt(1 / ab - 1));
         if (clip is { } c) x0.clamp_(-c, c);
         return x0;
     }
@@ -90,11 +91,11 @@ public sealed class GaussianDiffusion : IDisposable
     /// </summary>
     public Tensor DdpmStep(Tensor xt, int t, Tensor epsHat, Tensor? z, DdpmVariance variance, double? clip)
     {
-        using var scope = torch.NewDisposeScope();
+        using var scope = NewDisposeScope();
         var (beta, alpha, ab, abPrev) = (Betas[t], Alphas[t], AlphaBars[t], AlphaBar(t - 1));
         Tensor mean;
         if (clip is null)
-            mean = xt.sub(epsHat, beta / Math.Sqrt(1 - ab)).mul(1 / Math.Sqrt(alpha));
+            mean = xt.add(epsHat, -beta / Math.Sqrt(1 - ab)).mul(1 / Math.Sqrt(alpha));
         else
         {
             var x0 = PredictX0(xt, t, epsHat, clip);
@@ -120,10 +121,10 @@ public sealed class GaussianDiffusion : IDisposable
     public Tensor DdimStep(Tensor xt, int t, int tPrev, Tensor epsHat, double eta, Tensor? z, double? clip)
     {
         if (tPrev >= t) throw new ArgumentException($"DDIM steps go down: t = {t}, previous {tPrev}.");
-        using var scope = torch.NewDisposeScope();
+        using var scope = NewDisposeScope();
         var (ab, abPrev) = (AlphaBars[t], AlphaBar(tPrev));
         var x0 = PredictX0(xt, t, epsHat, clip);
-        var eps = clip is null ? epsHat : xt.sub(x0, Math.Sqrt(ab)).mul(1 / Math.Sqrt(1 - ab));
+        var eps = clip is null ? epsHat : xt.add(x0, -Math.Sqrt(ab)).mul(1 / Math.Sqrt(1 - ab));
         var sigma = eta * Math.Sqrt((1 - abPrev) / (1 - ab)) * Math.Sqrt(1 - ab / abPrev);
         var dir = Math.Sqrt(Math.Max(0, 1 - abPrev - sigma * sigma));
         var next = x0.mul(Math.Sqrt(abPrev)).add(eps, dir);

@@ -1,4 +1,5 @@
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Diffusion;
 
@@ -28,29 +29,31 @@ public static class Sampler
         model.eval();
         try
         {
-            using var _ = torch.no_grad();
-            var x = torch.randn(new[] { count, model.LatentSize }, g).DetachFromDisposeScope();
+            using var _ = no_grad();
+            using var chain = NewDisposeScope();
+            var x = randn(new[] { count, model.LatentSize }, generator: g);
             var ts = options.Kind == SamplerKind.Ddpm ? Enumerable.Range(0, diffusion.T).Reverse().ToArray() : diffusion.DdimTimesteps(options.Steps);
+            using var tt = empty(new[] { count }, ScalarType.Int64);
             for (var i = 0; i < ts.Length; i++)
             {
                 var t = ts[i];
                 Tensor next;
-                using (var scope = torch.NewDisposeScope())
+                using (var step = NewDisposeScope())
                 {
-                    var tt = torch.full(new[] { count }, t, ScalarType.Int64);
+                    tt.fill_(t);
                     var eps = model.forward(x, tt);
                     if (options.Kind == SamplerKind.Ddpm)
                     {
-                        var z = t > 0 ? torch.randn_like(x, g) : null;
+                        var z = t > 0 ? randn(x.shape, x.dtype, x.device, generator: g) : null;
                         next = diffusion.DdpmStep(x, t, eps, z, options.Variance, options.Clip);
                     }
                     else
                     {
                         var tPrev = i + 1 < ts.Length ? ts[i + 1] : -1;
-                        var z = options.Eta > 0 ? torch.randn_like(x, g) : null;
+                        var z = options.Eta > 0 ? randn(x.shape, x.dtype, x.device, generator: g) : null;
                         next = diffusion.DdimStep(x, t, tPrev, eps, options.Eta, z, options.Clip);
                     }
-                    next.DetachFromDisposeScope();
+                    next.MoveToOuterDisposeScope();
                 }
                 x.Dispose();
                 x = next;
@@ -59,12 +62,8 @@ public static class Sampler
             using (var nan = x.isnan())
             using (var n = nan.sum())
                 if (n.item<long>() > 0)
-                {
-                    x.Dispose();
                     throw new InvalidOperationException($"The {options.Kind} sampler produced NaN latents ({n.item<long>()} values): the denoiser diverged; check its training loss.");
-                }
-            DisposeScope.Current?.Add(x);
-            return x;
+            return x.MoveToOuterDisposeScope();
         }
         finally
         {

@@ -1,7 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using PDiff.Torch;
 using PDiff.Zoo;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Diffusion;
 
@@ -66,8 +67,8 @@ public sealed class ParamNormalizer
     {
         CheckVectors(vectors, layout.Length, "ParamNormalizer.Fit");
         if (kind == NormalizationKind.None) return Identity(layout.Length);
-        using var scope = torch.NewDisposeScope();
-        using var _ = torch.no_grad();
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
         var x = vectors.to(ScalarType.Float64);
         var offsets = layout.Offsets();
         var stats = new List<TensorStats>();
@@ -96,7 +97,7 @@ public sealed class ParamNormalizer
     {
         CheckVectors(theta, Length, "ParamNormalizer.Normalize");
         if (Kind == NormalizationKind.None) return theta.to(ScalarType.Float32);
-        using var scope = torch.NewDisposeScope();
+        using var scope = NewDisposeScope();
         var x = theta.to(ScalarType.Float64);
         var pieces = new List<Tensor>();
         foreach (var t in Tensors)
@@ -105,7 +106,7 @@ public sealed class ParamNormalizer
             if (t.IsRunningVar) piece = piece.div(t.P).add(VarOffset).log();
             pieces.Add(piece.add(-t.Mean).div(t.Std));
         }
-        return torch.cat(pieces, 1).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return cat(pieces, 1).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>Normalised vectors [M, N] → raw parameter vectors [M, N] (float32).</summary>
@@ -113,7 +114,7 @@ public sealed class ParamNormalizer
     {
         CheckVectors(x, Length, "ParamNormalizer.Denormalize");
         if (Kind == NormalizationKind.None) return x.to(ScalarType.Float32);
-        using var scope = torch.NewDisposeScope();
+        using var scope = NewDisposeScope();
         var xd = x.to(ScalarType.Float64);
         var pieces = new List<Tensor>();
         foreach (var t in Tensors)
@@ -122,7 +123,7 @@ public sealed class ParamNormalizer
             if (t.IsRunningVar) piece = piece.exp().add(-VarOffset).clamp(min: VarFloor).mul(t.P);
             pieces.Add(piece);
         }
-        return torch.cat(pieces, 1).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return cat(pieces, 1).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
@@ -144,6 +145,6 @@ public sealed class ParamNormalizer
     static void CheckVectors(Tensor v, long n, string op)
     {
         if (v.dim() != 2 || v.size(1) != n)
-            throw new ArgumentException($"{op}: expected parameter vectors [M, {n}]; got {TorchException.ShapeString(v.shape)}.");
+            throw new ArgumentException($"{op}: expected parameter vectors [M, {n}]; got [{string.Join(", ", v.shape)}].");
     }
 }

@@ -1,4 +1,5 @@
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Diffusion;
 
@@ -28,7 +29,7 @@ public sealed class MinibatchSampler : IDisposable
         if (perm is null || Position + Batch > Rows)
         {
             perm?.Dispose();
-            perm = torch.randperm(Rows, g).DetachFromDisposeScope();
+            perm = randperm(Rows, generator: g).DetachFromDisposeScope();
             Position = 0;
         }
         var idx = perm.narrow(0, Position, Batch);
@@ -41,8 +42,8 @@ public sealed class MinibatchSampler : IDisposable
 
     public void Restore(Tensor? permutation, long position)
     {
-        if (permutation is not null && (permutation.dim() != 1 || permutation.size(0) != Rows))
-            throw new InvalidDataException($"Checkpointed batch order has shape {TorchException.ShapeString(permutation.shape)}; this run has {Rows} training vectors.");
+        if (permutation is not null && (permutation.dim() != 1 || permutation.size(0) != Rows || permutation.dtype != ScalarType.Int64))
+            throw new InvalidDataException($"Checkpointed batch order has shape [{string.Join(", ", permutation.shape)}] ({permutation.dtype}); this run has {Rows} training vectors (an int64 permutation expected).");
         if (position < 0 || position > Rows) throw new InvalidDataException($"Checkpointed batch position {position} is outside 0 … {Rows}.");
         perm?.Dispose();
         perm = permutation?.clone().DetachFromDisposeScope();

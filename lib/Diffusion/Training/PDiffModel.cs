@@ -1,5 +1,6 @@
-using PDiff.Nn;
-using PDiff.Torch;
+using PDiff.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Diffusion;
 
@@ -51,8 +52,8 @@ public sealed class PDiffModel : IDisposable
         if (config.EmaDecay > 0)
         {
             EmaDenoiser = MakeDenoiser(config, Autoencoder.LatentSize, gen);
-            EmaDenoiser.load_state_dict(Denoiser.state_dict());
-            EmaDenoiser.requires_grad_(false);
+            StateDicts.LoadStrict(EmaDenoiser, Denoiser.state_dict(), "EMA denoiser");
+            foreach (var p in EmaDenoiser.parameters()) p.requires_grad = false;
             EmaDenoiser.eval();
         }
         Diffusion = new GaussianDiffusion(config.Timesteps, config.BetaStart, config.BetaEnd);
@@ -71,8 +72,8 @@ public sealed class PDiffModel : IDisposable
     /// <summary>Latents [M, D] of raw parameter vectors [M, N] (for t-SNE of originals, noise baselines…), in inference mode.</summary>
     public Tensor EncodeVectors(Tensor rawVectors)
     {
-        using var scope = torch.NewDisposeScope();
-        using var _ = torch.no_grad();
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
         var x = Normalizer.Normalize(rawVectors);
         return InferenceEncode(x).MoveToOuterDisposeScope();
     }
@@ -90,8 +91,8 @@ public sealed class PDiffModel : IDisposable
     /// <summary>Vectors [M, N] in the original parameter space from latents [M, D].</summary>
     public Tensor DecodeLatents(Tensor latents)
     {
-        using var scope = torch.NewDisposeScope();
-        using var _ = torch.no_grad();
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
         var wasTraining = Autoencoder.training;
         Autoencoder.eval();
         try { return Normalizer.Denormalize(Autoencoder.Decode(latents)).MoveToOuterDisposeScope(); }
@@ -112,7 +113,7 @@ public sealed class PDiffModel : IDisposable
         var latents = new List<Tensor>();
         for (var done = 0; done < count; done += size)
             latents.Add(Sampler.Sample(Diffusion, SamplingDenoiser, Math.Min(size, count - done), opts, g, progress));
-        var z = latents.Count == 1 ? latents[0] : torch.cat(latents, 0);
+        var z = latents.Count == 1 ? latents[0] : cat(latents, 0);
         if (latents.Count > 1) foreach (var l in latents) l.Dispose();
         return new GenerationResult(DecodeLatents(z), z);
     }
@@ -120,20 +121,20 @@ public sealed class PDiffModel : IDisposable
     // ---- persistence ----
     public IEnumerable<KeyValuePair<string, Tensor>> NamedState()
     {
-        foreach (var kv in Autoencoder.state_dict("ae")) yield return kv;
-        foreach (var kv in Denoiser.state_dict("denoiser")) yield return kv;
+        foreach (var kv in StateDicts.Named(Autoencoder, "ae")) yield return kv;
+        foreach (var kv in StateDicts.Named(Denoiser, "denoiser")) yield return kv;
         if (EmaDenoiser is not null)
-            foreach (var kv in EmaDenoiser.state_dict("ema")) yield return kv;
+            foreach (var kv in StateDicts.Named(EmaDenoiser, "ema")) yield return kv;
     }
 
     /// <summary>Loads weights saved by <see cref="NamedState"/> (strict: every key of every part must be there).</summary>
     public void LoadNamedState(IReadOnlyDictionary<string, Tensor> state, string source)
     {
-        void Part(Module m, string prefix)
+        void Part(nn.Module m, string prefix)
         {
             var mine = state.Where(kv => kv.Key.StartsWith(prefix + ".", StringComparison.Ordinal))
                 .Select(kv => new KeyValuePair<string, Tensor>(kv.Key[(prefix.Length + 1)..], kv.Value)).ToList();
-            try { m.load_state_dict(mine); }
+            try { StateDicts.LoadStrict(m, mine, prefix); }
             catch (Exception e) when (e is KeyNotFoundException or ArgumentException)
             { throw new InvalidDataException($"'{source}' does not match this configuration's {prefix}: {e.Message}", e); }
         }

@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
-using PDiff.Nn;
-using PDiff.Torch;
 using PDiff.Zoo;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace PDiff.Diffusion;
 
@@ -42,7 +43,7 @@ public sealed partial class PDiffTrainer : IDisposable
     PDiffModel? model;
     readonly Generator aeGen, diffGen;
     readonly MinibatchSampler aeBatches, diffBatches;
-    Optimizer? aeOpt, diffOpt;
+    AdamW? aeOpt, diffOpt;
     int aeStep, diffStep;
     long emaUpdates;
     readonly List<float> aeLosses = new(), diffLosses = new();
@@ -53,7 +54,7 @@ public sealed partial class PDiffTrainer : IDisposable
         config.Validate();
         (this.config, this.layout, this.options) = (config, layout, options ?? new TrainerOptions());
         if (rawVectors.dim() != 2 || rawVectors.size(1) != layout.Length)
-            throw new ArgumentException($"PDiffTrainer: expected training vectors [K, {layout.Length}] for the subset layout; got {TorchException.ShapeString(rawVectors.shape)}.");
+            throw new ArgumentException($"PDiffTrainer: expected training vectors [K, {layout.Length}] for the subset layout; got [{string.Join(", ", rawVectors.shape)}].");
         if (this.options.Scorer is { } s && s.Layout.Length != layout.Length)
             throw new ArgumentException($"PDiffTrainer: the scorer's subset has {s.Layout.Length} numbers, the training vectors {layout.Length}.");
         var normalizer = ParamNormalizer.Fit(rawVectors, layout, config.Normalization);
@@ -76,8 +77,8 @@ public sealed partial class PDiffTrainer : IDisposable
     public PDiffModel Train()
     {
         var resumed = options.CheckpointDir is { } dir && TryResume(dir);
-        Log($"[p-diff] K = {data.size(0)} vectors of N = {data.size(1)}; {config.Autoencoder} ({Model.Autoencoder.parameter_count():N0} params, latent [{string.Join(", ", Model.Autoencoder.LatentShape)}]), " +
-            $"{config.Denoiser} ({Model.Denoiser.parameter_count():N0} params); seeds init {config.InitSeed}, ae {config.AeSeed}, diffusion {config.DiffusionSeed}, sample {config.SampleSeed}" +
+        Log($"[p-diff] K = {data.size(0)} vectors of N = {data.size(1)}; {config.Autoencoder} ({ParameterCount(Model.Autoencoder):N0} params, latent [{string.Join(", ", Model.Autoencoder.LatentShape)}]), " +
+            $"{config.Denoiser} ({ParameterCount(Model.Denoiser):N0} params); seeds init {config.InitSeed}, ae {config.AeSeed}, diffusion {config.DiffusionSeed}, sample {config.SampleSeed}" +
             (resumed ? $"; resumed at ae step {aeStep}, diffusion step {diffStep}" : ""));
         TrainAutoencoder();
         TrainDenoiser();
@@ -94,28 +95,28 @@ public sealed partial class PDiffTrainer : IDisposable
     {
         var ae = Model.Autoencoder;
         if (aeStep >= config.AeSteps) return;
-        aeOpt ??= new AdamW(ae.parameters(), config.AeLr, weightDecay: config.AeWeightDecay);
-        if (pendingAeOptim is { } p) { aeOpt.Load(p); pendingAeOptim = null; }
-        var sched = new LrScheduler(aeOpt, Schedule(config.AeLrSchedule, config.AeLr, config.AeSteps), aeStep);
+        aeOpt ??= NewAdamW(ae.parameters(), config.AeLr, config.AeWeightDecay);
+        if (pendingAeOptim is { } p) { LoadOptimizer(aeOpt, p); pendingAeOptim = null; }
+        SetLr(aeOpt, LrAt(config.AeLrSchedule, config.AeLr, config.AeSteps, aeStep));
         var clock = new Progress(AePhase, config.AeSteps, aeStep);
         ae.train();
         while (aeStep < config.AeSteps)
         {
             options.Cancellation.ThrowIfCancellationRequested();
             float loss;
-            using (var scope = torch.NewDisposeScope())
+            using (var scope = NewDisposeScope())
             {
                 var x = data.index_select(0, aeBatches.Next(aeGen));
                 var l = ae.TrainingLoss(x, aeGen, config.NoisyTarget);
-                aeOpt.zero_grad();
+                ae.zero_grad();                    // set_to_none, as PyTorch 2: no zeroing kernels, fresh gradients
                 l.backward();
                 aeOpt.step();
                 loss = l.item<float>();
             }
-            sched.step();
             aeLosses.Add(loss);
             aeStep++;
-            AfterStep(AePhase, aeStep, config.AeSteps, loss, aeOpt.LearningRate, clock, ValidateAutoencoder);
+            SetLr(aeOpt, LrAt(config.AeLrSchedule, config.AeLr, config.AeSteps, aeStep));
+            AfterStep(AePhase, aeStep, config.AeSteps, loss, CurrentLr(aeOpt), clock, ValidateAutoencoder);
         }
         ae.eval();
     }
@@ -125,12 +126,12 @@ public sealed partial class PDiffTrainer : IDisposable
     {
         if (diffStep >= config.DiffSteps) return;
         var m = Model;
-        m.Autoencoder.requires_grad_(false);
+        foreach (var p in m.Autoencoder.parameters()) p.requires_grad = false;
         using var cached = config.AeInferenceNorm == AeInferenceNorm.Eval ? EncodeAll() : null;
         var den = m.Denoiser;
-        diffOpt ??= new AdamW(den.parameters(), config.DiffLr, weightDecay: config.DiffWeightDecay);
-        if (pendingDiffOptim is { } p) { diffOpt.Load(p); pendingDiffOptim = null; }
-        var sched = new LrScheduler(diffOpt, Schedule(config.DiffLrSchedule, config.DiffLr, config.DiffSteps), diffStep);
+        diffOpt ??= NewAdamW(den.parameters(), config.DiffLr, config.DiffWeightDecay);
+        if (pendingDiffOptim is { } po) { LoadOptimizer(diffOpt, po); pendingDiffOptim = null; }
+        SetLr(diffOpt, LrAt(config.DiffLrSchedule, config.DiffLr, config.DiffSteps, diffStep));
         var ema = m.EmaDenoiser is { } shadow ? new Ema(den, shadow, config.EmaDecay, copyNow: false) : null;
         var clock = new Progress(DiffusionPhase, config.DiffSteps, diffStep);
         den.train();
@@ -138,19 +139,18 @@ public sealed partial class PDiffTrainer : IDisposable
         {
             options.Cancellation.ThrowIfCancellationRequested();
             float loss;
-            using (var scope = torch.NewDisposeScope())
+            using (var scope = NewDisposeScope())
             {
                 var idx = diffBatches.Next(diffGen);
                 Tensor x0;
                 if (cached is not null) x0 = cached.index_select(0, idx);
-                else using (torch.no_grad()) x0 = m.InferenceEncode(data.index_select(0, idx));
+                else using (no_grad()) x0 = m.InferenceEncode(data.index_select(0, idx));
                 var l = m.Diffusion.TrainingLoss(den, x0, diffGen);
-                diffOpt.zero_grad();
+                den.zero_grad();
                 l.backward();
                 diffOpt.step();
                 loss = l.item<float>();
             }
-            sched.step();
             if (ema is not null)
             {
                 ema.Update(config.EmaWarmup ? Math.Min(config.EmaDecay, (1.0 + emaUpdates) / (10.0 + emaUpdates)) : config.EmaDecay);
@@ -158,19 +158,41 @@ public sealed partial class PDiffTrainer : IDisposable
             }
             diffLosses.Add(loss);
             diffStep++;
-            AfterStep(DiffusionPhase, diffStep, config.DiffSteps, loss, diffOpt.LearningRate, clock, ValidateGenerated);
+            SetLr(diffOpt, LrAt(config.DiffLrSchedule, config.DiffLr, config.DiffSteps, diffStep));
+            AfterStep(DiffusionPhase, diffStep, config.DiffSteps, loss, CurrentLr(diffOpt), clock, ValidateGenerated);
         }
         den.eval();
     }
 
     Tensor EncodeAll()
     {
-        using var _ = torch.no_grad();
+        using var _ = no_grad();
         return Model.InferenceEncode(data).DetachFromDisposeScope();
     }
 
-    static LrSchedule Schedule(LrScheduleKind kind, double lr, int steps) =>
-        kind == LrScheduleKind.Cosine ? new CosineLr(lr, steps) : new ConstantLr(lr);
+    // ---- optimisation helpers ----
+    static AdamW NewAdamW(IEnumerable<Parameter> parameters, double lr, double weightDecay) =>
+        optim.AdamW(parameters, lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: weightDecay);
+
+    /// <summary>
+    /// The learning rate after <paramref name="step"/> steps, in closed form (CosineAnnealingLR with η_min = 0
+    /// and T_max = the phase's steps), so a resumed run continues exactly where the killed one stood.
+    /// </summary>
+    internal static double LrAt(LrScheduleKind kind, double baseLr, int total, long step)
+    {
+        if (kind == LrScheduleKind.Constant || total <= 0) return baseLr;
+        var t = Math.Min(step, total);
+        return baseLr * (1 + Math.Cos(Math.PI * t / total)) / 2;
+    }
+
+    static void SetLr(optim.Optimizer opt, double lr)
+    {
+        foreach (var g in opt.ParamGroups) g.LearningRate = lr;
+    }
+
+    static double CurrentLr(optim.Optimizer opt) => opt.ParamGroups.First().LearningRate;
+
+    static long ParameterCount(nn.Module m) => m.parameters().Sum(p => p.numel());
 
     void AfterStep(string phase, int step, int total, float loss, double lr, Progress clock, Action<int> validate)
     {
@@ -187,11 +209,11 @@ public sealed partial class PDiffTrainer : IDisposable
     /// <summary>AE phase: reconstructions of the first few training vectors, scored on validation.</summary>
     void ValidateAutoencoder(int step)
     {
-        using var scope = torch.NewDisposeScope();
+        using var scope = NewDisposeScope();
         var m = Model;
         var wasTraining = m.Autoencoder.training;
         Tensor vectors;
-        using (torch.no_grad())
+        using (no_grad())
         {
             var x = data.narrow(0, 0, Math.Min(config.ValidateModels, data.size(0)));
             vectors = m.DecodeLatents(m.InferenceEncode(x));
@@ -203,7 +225,7 @@ public sealed partial class PDiffTrainer : IDisposable
     /// <summary>Diffusion phase: a few generated models (own generator per step, so monitoring never shifts training's random stream).</summary>
     void ValidateGenerated(int step)
     {
-        using var scope = torch.NewDisposeScope();
+        using var scope = NewDisposeScope();
         using var g = new Generator((ulong)config.SampleSeed ^ (0x9E3779B97F4A7C15UL * (ulong)step));
         using var r = Model.Generate(config.ValidateModels, g);
         Record(DiffusionPhase, step, r.Vectors);

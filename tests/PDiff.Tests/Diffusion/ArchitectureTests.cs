@@ -1,27 +1,29 @@
 using PDiff.Diffusion;
-using PDiff.Nn;
-using PDiff.Torch;
+using TorchSharp;
+using TorchSharp.Modules;
 using Xunit;
+using static TorchSharp.torch;
 
 namespace PDiff.Tests.Diffusion;
 
 /// <summary>Shapes and parameter counts of the reference's modules (§2.1, §2.3, §3.1, §3.2).</summary>
 public class ArchitectureTests
 {
-    static long Count(Module m, string prefix) => m.named_parameters().Where(p => p.Name.StartsWith(prefix)).Sum(p => p.Parameter.numel());
+    static long Count(nn.Module m, string prefix) => m.named_parameters().Where(p => p.name.StartsWith(prefix)).Sum(p => p.parameter.numel());
+    static long Params(nn.Module m) => m.parameters().Sum(p => p.numel());
 
     [Fact]
     public void V1MediumAutoencoderHasTheReferenceShapesAndCounts()
     {
         using var g = new Generator(1);
         using var ae = ODEncoder2Decoder.Medium(2048, g);
-        Assert.Equal(1_000_497, ae.parameter_count());
+        Assert.Equal(1_000_497, Params(ae));
         Assert.Equal(612, Count(ae, "encoder."));
         Assert.Equal(999_885, Count(ae, "decoder."));
         Assert.Equal(2500, ae.PaddedLength);
         Assert.Equal(2501, ae.DecodedLength);
         Assert.Equal(new long[] { 4, 3 }, ae.LatentShape);
-        using var x = torch.randn(new long[] { 2, 2048 }, g);
+        using var x = torch.randn(new long[] { 2, 2048 }, generator: g);
         using var z = ae.Encode(x);
         Assert.Equal(new long[] { 2, 12 }, z.shape);
         Assert.True(z.abs().max().item<float>() < 1);        // tanh-bounded
@@ -35,7 +37,7 @@ public class ArchitectureTests
         using var g = new Generator(1);
         using var ae = ODEncoder2Decoder.Small(2048, g);
         Assert.Equal(2106, ae.PaddedLength);
-        using var x = torch.randn(new long[] { 3, 2048 }, g);
+        using var x = torch.randn(new long[] { 3, 2048 }, generator: g);
         using var z = ae.Encode(x);
         Assert.Equal(ae.LatentSize, z.size(1));
         using var y = ae.Decode(z);
@@ -48,11 +50,11 @@ public class ArchitectureTests
     {
         using var g = new Generator(1);
         using var ae = new OneDimVAE(2048, g);
-        Assert.Equal(2_199_201, ae.parameter_count());
+        Assert.Equal(2_199_201, Params(ae));
         using var ae4096 = new OneDimVAE(4096, g);
-        Assert.Equal(2_725_537, ae4096.parameter_count());      // develop's ResNet-18 subset with running stats
+        Assert.Equal(2_725_537, Params(ae4096));      // develop's ResNet-18 subset with running stats
         Assert.Equal(new long[] { 128 }, ae.LatentShape);
-        using var x = torch.randn(new long[] { 4, 2048 }, g);
+        using var x = torch.randn(new long[] { 4, 2048 }, generator: g);
         using var z = ae.Encode(x);
         Assert.Equal(new long[] { 4, 128 }, z.shape);
         using var y = ae.Decode(z);
@@ -64,7 +66,7 @@ public class ArchitectureTests
     {
         using var g = new Generator(1);
         using var ae = new OneDimVAE(100, g, new long[] { 4, 4, 4, 4, 4 }, 8);
-        using var x = torch.randn(new long[] { 2, 100 }, g);
+        using var x = torch.randn(new long[] { 2, 100 }, generator: g);
         using var z = ae.Encode(x);
         using var y = ae.Decode(z);
         Assert.Equal(new long[] { 2, 100 }, y.shape);
@@ -76,11 +78,11 @@ public class ArchitectureTests
         using var scope = torch.NewDisposeScope();
         using var g = new Generator(2);
         using var ae = new OneDimVAE(128, g, new long[] { 4, 4, 4, 4, 4 }, 8);
-        using (var x = torch.randn(new long[] { 6, 128 }, g))   // give the running stats non-default values
+        using (var x = torch.randn(new long[] { 6, 128 }, generator: g))   // give the running stats non-default values
         using (var l = ae.TrainingLoss(x, g, false)) { }
         ae.eval();
         var before = ae.state_dict().Where(kv => kv.Key.Contains("running")).Select(kv => kv.Value.clone()).ToList();
-        var z = torch.randn(new long[] { 3, 8 }, g);
+        var z = torch.randn(new long[] { 3, 8 }, generator: g);
         ae.InferenceNorm = AeInferenceNorm.PerSample;
         var batched = ae.Decode(z);
         var after = ae.state_dict().Where(kv => kv.Key.Contains("running")).Select(kv => kv.Value).ToList();
@@ -102,9 +104,9 @@ public class ArchitectureTests
     {
         using var g = new Generator(1);
         using var unet = new AeCnnBottleneck(12, 1000, g);
-        Assert.Equal(2_362_273, unet.parameter_count());
+        Assert.Equal(2_362_273, Params(unet));
         Assert.Equal(12_000, Count(unet, "time_encode."));
-        using var x = torch.randn(new long[] { 5, 12 }, g);
+        using var x = torch.randn(new long[] { 5, 12 }, generator: g);
         using var t = torch.tensor(new long[] { 0, 10, 500, 999, 3 });
         using var y = unet.forward(x, t);
         Assert.Equal(new long[] { 5, 12 }, y.shape);
@@ -116,7 +118,7 @@ public class ArchitectureTests
         using var scope = torch.NewDisposeScope();
         using var g = new Generator(4);
         using var unet = new AeCnnBottleneck(12, 1000, g, new long[] { 8, 8, 8, 8 });
-        var x = torch.randn(new long[] { 3, 12 }, g);
+        var x = torch.randn(new long[] { 3, 12 }, generator: g);
         var t1 = torch.tensor(new long[] { 5, 100, 900 });
         var t2 = torch.tensor(new long[] { 5, 700, 20 });
         unet.TimeMode = TimeEmbeddingMode.BatchShared;
@@ -133,9 +135,9 @@ public class ArchitectureTests
     {
         using var g = new Generator(1);
         using var cnn = new OneDimCNN(128, g);
-        Assert.Equal(2_462_977, cnn.parameter_count());
+        Assert.Equal(2_462_977, Params(cnn));
         Assert.Equal(49_408, Count(cnn, "time_mlp"));
-        using var x = torch.randn(new long[] { 2, 128 }, g);
+        using var x = torch.randn(new long[] { 2, 128 }, generator: g);
         using var t = torch.tensor(new long[] { 3, 999 });
         using var y = cnn.forward(x, t);
         Assert.Equal(new long[] { 2, 128 }, y.shape);
@@ -150,7 +152,7 @@ public class ArchitectureTests
         using var g = new Generator(1);
         using var cnn = new OneDimCNN(4, g);
         var f = Enumerable.Range(0, 4).Select(i => Math.Exp(-Math.Log(10000) * i / 4)).ToArray();
-        var lin = (Linear)cnn.named_children().First(c => c.Name == "time_mlp1").Module;
+        var lin = (Linear)cnn.named_children().First(c => c.name == "time_mlp1").module;
         using (torch.no_grad())
         {
             lin.weight.zero_();
@@ -164,7 +166,7 @@ public class ArchitectureTests
         using var t = torch.tensor(new long[] { 7 });
         using var ta = t.to(ScalarType.Float32);
         using var e = torch.tensor(new[] { (float)Math.Cos(7 * f[0]), (float)Math.Sin(7 * f[1]), (float)Math.Cos(7 * f[2]), (float)Math.Sin(7 * f[3]) }, 1, 4);
-        var lin2 = (Linear)cnn.named_children().First(c => c.Name == "time_mlp2").Module;
+        var lin2 = (Linear)cnn.named_children().First(c => c.name == "time_mlp2").module;
         using var expected = lin2.forward(torch.nn.functional.silu(e));
         using var tau = cnn.TimeEmbedding(t);
         Assert.True(tau.allclose(expected, 1e-5, 1e-6));
@@ -180,7 +182,7 @@ public class ArchitectureTests
         b.load_state_dict(a.state_dict());
         a.UseChannelsLast = true;
         b.UseChannelsLast = false;
-        var x = torch.randn(new long[] { 5, 32 }, g);
+        var x = torch.randn(new long[] { 5, 32 }, generator: g);
         var t = torch.tensor(new long[] { 1, 50, 300, 999, 7 });
         var ya = a.forward(x, t);
         var yb = b.forward(x, t);
@@ -207,7 +209,7 @@ public class ArchitectureTests
         using var b = new OneDimVAE(n, g, new long[] { 8, 16, 16, 8, 4 }, 12);
         b.load_state_dict(a.state_dict());
         b.UseChannelsLast = false;
-        var x = torch.randn(new long[] { 6, n }, g);
+        var x = torch.randn(new long[] { 6, n }, generator: g);
         using var g1 = new Generator(1);
         using var g2 = new Generator(1);
         var la = a.TrainingLoss(x, g1, false);

@@ -1,6 +1,7 @@
 using PDiff.Diffusion;
-using PDiff.Torch;
+using TorchSharp;
 using Xunit;
+using static TorchSharp.torch;
 
 namespace PDiff.Tests.Diffusion;
 
@@ -13,7 +14,7 @@ public class GaussianDiffusionTests
 
     static void Near(double[] expected, Tensor actual, double tol = 1e-6)
     {
-        var a = actual.reshape(-1).to(ScalarType.Float64).data<double>();
+        var a = actual.reshape(-1).to(ScalarType.Float64).data<double>().ToArray();
         Assert.Equal(expected.Length, a.Length);
         for (var i = 0; i < a.Length; i++) Assert.True(Math.Abs(expected[i] - a[i]) < tol, $"element {i}: expected {expected[i]}, got {a[i]}");
     }
@@ -100,9 +101,9 @@ public class GaussianDiffusionTests
     {
         using var d = new GaussianDiffusion(10, 1e-3, 0.2);
         using var g = new Generator(3);
-        using var xt = torch.randn(new long[] { 4, 6 }, g);
-        using var eps = torch.randn(new long[] { 4, 6 }, g);
-        using var z = torch.randn(new long[] { 4, 6 }, g);
+        using var xt = torch.randn(new long[] { 4, 6 }, generator: g);
+        using var eps = torch.randn(new long[] { 4, 6 }, generator: g);
+        using var z = torch.randn(new long[] { 4, 6 }, generator: g);
         foreach (var t in new[] { 9, 5, 1 })
         {
             using var a = d.DdpmStep(xt, t, eps, z, DdpmVariance.FixedSmall, null);
@@ -135,7 +136,7 @@ public class GaussianDiffusionTests
         public override Tensor forward(Tensor x, Tensor t)
         {
             Calls++;
-            var ts = t.data<long>();
+            var ts = t.data<long>().ToArray();
             Assert.All(ts, v => Assert.Equal(ts[0], v));
             var ab = d.AlphaBars[ts[0]];
             using var s = x0.mul(Math.Sqrt(ab));
@@ -154,7 +155,7 @@ public class GaussianDiffusionTests
     {
         using var d = new GaussianDiffusion();
         using var g = new Generator(11);
-        using var x0 = torch.rand(new long[] { 5, 12 }, g).mul(1.6).add(-0.8);
+        using var x0 = torch.rand(new long[] { 5, 12 }, generator: g).mul(1.6).add(-0.8);
         using var oracle = new Oracle(x0, d);
         var opts = new SamplerOptions(kind, variance, clip > 0 ? clip : null, 25, eta);
         using var x = Sampler.Sample(d, oracle, 5, opts, g);
@@ -167,7 +168,7 @@ public class GaussianDiffusionTests
     {
         using var d = new GaussianDiffusion(50);
         using var g = new Generator(1);
-        using var x0 = torch.randn(new long[] { 64, 8 }, g);
+        using var x0 = torch.randn(new long[] { 64, 8 }, generator: g);
         // A zero predictor's loss is the mean of ε² over 512 draws, ≈ 1.
         using var zero = new ZeroDenoiser(8);
         using var loss = d.TrainingLoss(zero, x0, g);

@@ -1,7 +1,8 @@
 using PDiff.Diffusion;
-using PDiff.Torch;
 using PDiff.Zoo;
+using TorchSharp;
 using Xunit;
+using static TorchSharp.torch;
 
 namespace PDiff.Tests.Diffusion;
 

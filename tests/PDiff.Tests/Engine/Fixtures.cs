@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
-using PDiff.Torch;
+using TorchSharp;
 using Xunit;
+using static TorchSharp.torch;
 
 namespace PDiff.Tests.Engine;
 
@@ -38,9 +39,9 @@ public static class Fixtures
         var dtype = t.GetProperty("dtype").GetString();
         return dtype switch
         {
-            "float32" => torch.from_span<float>(Doubles(t).Select(d => (float)d).ToArray(), shape),
-            "float64" => torch.from_span<double>(Doubles(t), shape),
-            "int64" => torch.from_span<long>(t.GetProperty("data").EnumerateArray().Select(e => e.GetInt64()).ToArray(), shape),
+            "float32" => torch.tensor(Doubles(t).Select(d => (float)d).ToArray(), shape),
+            "float64" => torch.tensor(Doubles(t), shape),
+            "int64" => torch.tensor(t.GetProperty("data").EnumerateArray().Select(e => e.GetInt64()).ToArray(), shape),
             _ => throw new NotSupportedException($"fixture dtype {dtype}"),
         };
     }
@@ -55,7 +56,7 @@ public static class Fixtures
     {
         Assert.Equal(Shape(expected), actual.shape);
         using var a64 = actual.to(ScalarType.Float64);
-        AssertClose(Doubles(expected), a64.data<double>(), atol, rtol, what);
+        AssertClose(Doubles(expected), a64.data<double>().ToArray(), atol, rtol, what);
     }
 
     public static void AssertClose(double[] expected, double[] actual, double atol, double rtol, string what = "")

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Tests.Engine;
 
@@ -11,7 +12,8 @@ public sealed record GradInput(double[] Data, long[] Shape, bool Check = true);
 public sealed class GradCheckException(string message) : Exception(message);
 
 /// <summary>
-/// Compares libtorch's autograd with central finite differences, in float64. The function's output is
+/// Compares autograd (libtorch's, through TorchSharp) with central finite differences, in float64, for
+/// our own layers and composite functions. The function's output is
 /// reduced to a scalar with fixed, non-uniform weights (a plain sum would hide errors that cancel, e.g. in
 /// softmax, whose rows sum to one), then for every element x_k of every checked input:
 ///   numeric_k = (L(x + h e_k) − L(x − h e_k)) / 2h   versus   analytic_k = ∂L/∂x_k from backward().
@@ -34,7 +36,7 @@ public static class GradCheck
             var xs = inputs.Select(i => torch.tensor(i.Data, i.Shape).requires_grad_(i.Check)).ToArray();
             var y = f(xs);
             if (y.dtype != ScalarType.Float64)
-                throw new GradCheckException($"the checked function returned {y.dtype.Name()}; gradient checks need float64 outputs.");
+                throw new GradCheckException($"the checked function returned {y.dtype}; gradient checks need float64 outputs.");
             if (!y.requires_grad)
                 throw new GradCheckException("the output does not require grad: no autograd graph was built.");
             outShape = y.shape;
@@ -46,7 +48,7 @@ public static class GradCheck
                 if (!inputs[i].Check) continue;
                 var g = xs[i].grad;
                 // No gradient at all means autograd thinks the output ignores this input.
-                analytic[i] = g is null ? new double[inputs[i].Data.Length] : g.data<double>();
+                analytic[i] = g is null ? new double[inputs[i].Data.Length] : g.data<double>().ToArray();
             }
         }
 

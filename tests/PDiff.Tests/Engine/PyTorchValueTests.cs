@@ -1,15 +1,19 @@
 using System.Text.Json;
-using PDiff.Torch;
+using TorchSharp;
+using TorchSharp.Modules;
 using Xunit;
-using F = PDiff.Torch.torch.nn.functional;
 using static PDiff.Tests.Engine.Fixtures;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace PDiff.Tests.Engine;
 
 /// <summary>
-/// Our ops against values PyTorch 1.13 computed on the same inputs (fixtures/engine/*.json, written by
-/// make_fixtures.py): PyTorch's defaults, not just self-consistency. float32 throughout; 1e-5 allows for a
-/// different thread count changing the order of a reduction.
+/// TorchSharp's ops against values PyTorch 1.13 computed on the same inputs (fixtures/engine/*.json, written
+/// by make_fixtures.py): the defaults our numbers depend on (biased/unbiased variance, BatchNorm momentum
+/// and running statistics, eps, label smoothing, GELU variants) are PyTorch's, not just self-consistent.
+/// float32 throughout; 1e-5 allows for a different thread count or libtorch 2.10's kernels changing the
+/// order of a reduction.
 /// </summary>
 public class PyTorchValueTests
 {
@@ -82,8 +86,8 @@ public class PyTorchValueTests
         var c = Cases("conv.json")[name];
         using var scope = torch.NewDisposeScope();
         var b = HasInput(c, "bias") ? Input(c, "bias") : null;
-        var y = F.conv_transpose1d(Input(c, "x"), Input(c, "weight"), b, Arg(c, "stride").GetInt64(), Arg(c, "padding").GetInt64(),
-            Arg(c, "output_padding").GetInt64(), Arg(c, "groups").GetInt64());
+        var y = F.conv_transpose1d(Input(c, "x"), Input(c, "weight"), b, stride: Arg(c, "stride").GetInt64(), padding: Arg(c, "padding").GetInt64(),
+            output_padding: Arg(c, "output_padding").GetInt64(), groups: Arg(c, "groups").GetInt64());
         AssertClose(Output(c, "y"), y, what: name);
     }
 
@@ -96,7 +100,7 @@ public class PyTorchValueTests
         var x = Input(c, "x");
         var y = Arg(c, "op").GetString() switch
         {
-            "gelu" => F.gelu(x, Arg(c, "approximate").GetString() == "tanh"),
+            "gelu" => F.gelu(x, Arg(c, "approximate").GetString() == "tanh" ? GELU.Approximate.tanh : GELU.Approximate.none),
             "elu" => F.elu(x, Arg(c, "alpha").GetDouble()),
             "softmax" => F.softmax(x, Arg(c, "dim").GetInt64()),
             "log_softmax" => F.log_softmax(x, Arg(c, "dim").GetInt64()),
@@ -111,7 +115,9 @@ public class PyTorchValueTests
     {
         var c = Cases("losses.json")[name];
         using var scope = torch.NewDisposeScope();
-        var y = F.cross_entropy(Input(c, "logits"), Input(c, "target"), (Reduction)Arg(c, "reduction").GetInt32(), Arg(c, "label_smoothing").GetDouble());
+        // The fixture stores ATen's reduction codes.
+        var reduction = Arg(c, "reduction").GetInt32() switch { 0 => nn.Reduction.None, 1 => nn.Reduction.Mean, 2 => nn.Reduction.Sum, var r => throw new NotSupportedException($"reduction {r}") };
+        var y = F.cross_entropy(Input(c, "logits"), Input(c, "target"), reduction: reduction, label_smoothing: Arg(c, "label_smoothing").GetDouble());
         AssertClose(Output(c, "y"), y, what: name);
     }
 
@@ -127,7 +133,7 @@ public class PyTorchValueTests
         else
         {
             var o = Longs(Arg(c, "out"));
-            y = F.adaptive_avg_pool2d(Input(c, "x"), o[0], o[1]);
+            y = F.adaptive_avg_pool2d(Input(c, "x"), new[] { o[0], o[1] });
         }
         AssertClose(Output(c, "y"), y, what: name);
     }

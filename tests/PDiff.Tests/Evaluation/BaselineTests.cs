@@ -1,6 +1,7 @@
 using PDiff.Evaluation;
-using PDiff.Torch;
 using PDiff.Zoo;
+using TorchSharp;
+using static TorchSharp.torch;
 using Xunit;
 
 namespace PDiff.Tests.Evaluation;
@@ -19,9 +20,9 @@ public class BaselineTests
     static Tensor BnOriginals(int k, ulong seed = 3)
     {
         using var g = new Generator(seed);
-        using var w = torch.randn(new long[] { k, 1500 }, g).mul(0.2).add(1.0);
-        using var b = torch.randn(new long[] { k, 1500 }, g).mul(0.05);
-        using var v = torch.rand(new long[] { k, 1500 }, g).mul(2.0).add(0.1);
+        using var w = torch.randn(new long[] { k, 1500 }, generator: g).mul(0.2).add(1.0);
+        using var b = torch.randn(new long[] { k, 1500 }, generator: g).mul(0.05);
+        using var v = torch.rand(new long[] { k, 1500 }, generator: g).mul(2.0).add(0.1);
         using var s = torch.full(new long[] { k, 1 }, 7.0);
         return torch.cat(new[] { w, b, v, s }, 1);
     }
@@ -31,7 +32,7 @@ public class BaselineTests
         using var r = t[row];
         using var s = r.narrow(0, start, len);
         using var d = s.to(ScalarType.Float64);
-        return d.data<double>();
+        return d.data<double>().ToArray();
     }
 
     static double Std(double[] x)
@@ -93,9 +94,9 @@ public class BaselineTests
         Assert.Equal(Enumerable.Range(0, 3), s.Take(3).OrderBy(v => v));
         Assert.Equal(s.Take(3).Concat(s.Take(3)).Append(s[0]), s);
         using var again = Baselines.RelativeNoise(o, BnLayout, 0.01, 7, seed: 5);
-        Assert.Equal(g.Vectors.data<float>(), again.Vectors.data<float>());   // same seed, same bits
+        Assert.Equal(g.Vectors.data<float>().ToArray(), again.Vectors.data<float>().ToArray());   // same seed, same bits
         using var other = Baselines.RelativeNoise(o, BnLayout, 0.01, 7, seed: 6);
-        Assert.NotEqual(g.Vectors.data<float>(), other.Vectors.data<float>());
+        Assert.NotEqual(g.Vectors.data<float>().ToArray(), other.Vectors.data<float>().ToArray());
     }
 
     [Fact]
@@ -127,10 +128,10 @@ public class BaselineTests
     public void AverageIsTheMeanOfDistinctRecordedOriginals()
     {
         using var gen = new Generator(8);
-        using var o = torch.randn(new long[] { 20, 12 }, gen);
+        using var o = torch.randn(new long[] { 20, 12 }, generator: gen);
         using var g = Baselines.Average(o, count: 5, of: 16, seed: 9);
         Assert.Equal("average16", g.Name);
-        var all = o.data<float>();
+        var all = o.data<float>().ToArray();
         for (var i = 0; i < 5; i++)
         {
             var src = g.Sources[i];
@@ -150,18 +151,18 @@ public class BaselineTests
     {
         // Originals with known, different per-coordinate means and spreads.
         using var gen = new Generator(10);
-        using var z = torch.randn(new long[] { 30, 4 }, gen);
+        using var z = torch.randn(new long[] { 30, 4 }, generator: gen);
         using var scale = torch.tensor(new float[] { 0.1f, 1f, 3f, 0.01f });
         using var shift = torch.tensor(new float[] { 5f, -1f, 0f, 0.5f });
         using var o = z.mul(scale).add(shift);
         using var g = Baselines.Gaussian(o, count: 6000, seed: 4);
         using var od = o.to(ScalarType.Float64);
-        using var fitMean = od.mean(0);
+        using var fitMean = od.mean(new long[] { 0 });
         using var fitStd = od.std(new long[] { 0 }, unbiased: true);
         using var gd = g.Vectors.to(ScalarType.Float64);
-        using var sMean = gd.mean(0);
+        using var sMean = gd.mean(new long[] { 0 });
         using var sStd = gd.std(new long[] { 0 });
-        var (fm, fs, sm, ss) = (fitMean.data<double>(), fitStd.data<double>(), sMean.data<double>(), sStd.data<double>());
+        var (fm, fs, sm, ss) = (fitMean.data<double>().ToArray(), fitStd.data<double>().ToArray(), sMean.data<double>().ToArray(), sStd.data<double>().ToArray());
         for (var j = 0; j < 4; j++)
         {
             Assert.InRange(sm[j] - fm[j], -4 * fs[j] / Math.Sqrt(6000), 4 * fs[j] / Math.Sqrt(6000));
@@ -176,7 +177,7 @@ public class BaselineTests
         using var o = torch.tensor(new float[] { 1, 2, 3, 4, 5, 9 }, 3, 2);
         using var e = Baselines.WeightAverage(o);
         Assert.Equal(new long[] { 1, 2 }, e.shape);
-        Assert.Equal(new float[] { 3, 5 }, e.data<float>());
+        Assert.Equal(new float[] { 3, 5 }, e.data<float>().ToArray());
     }
 
     [Fact]
@@ -191,8 +192,8 @@ public class BaselineTests
         using var start = o[g.Sources[0][0]].clone();
         using var gi = new Generator(seeds[0]);
         using var again = p.FineTune(start, 5, gi);
-        Assert.Equal(again.data<float>(), Col(g.Vectors, 0, 0, p.Layout.Length).Select(v => (float)v));
-        Assert.NotEqual(start.data<float>(), again.data<float>());   // it really trained
+        Assert.Equal(again.data<float>().ToArray(), Col(g.Vectors, 0, 0, p.Layout.Length).Select(v => (float)v));
+        Assert.NotEqual(start.data<float>().ToArray(), again.data<float>().ToArray());   // it really trained
 
         var ex = Assert.Throws<InvalidOperationException>(() => Baselines.FineTuned(o, (v, s, r) => torch.zeros(2), 1, 1, 0));
         Assert.Contains("must return", ex.Message);

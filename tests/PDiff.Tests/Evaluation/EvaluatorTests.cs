@@ -1,7 +1,8 @@
 using System.Text.Json;
 using PDiff.Evaluation;
-using PDiff.Torch;
 using PDiff.Zoo;
+using TorchSharp;
+using static TorchSharp.torch;
 using Xunit;
 
 namespace PDiff.Tests.Evaluation;
@@ -109,7 +110,7 @@ public class EvaluatorTests
         using var g = new Generator(4);
         using var a = originals.narrow(0, 0, 6);
         using var b = originals.narrow(0, 6, 6);
-        using var noise = torch.randn(new long[] { 6, p.Layout.Length }, g).mul(0.02);
+        using var noise = torch.randn(new long[] { 6, p.Layout.Length }, generator: g).mul(0.02);
         using var generated = a.add(b).mul(0.5).add(noise);
 
         var evaluator = new Evaluator(p, SmallOptions(), p.FineTune);
@@ -189,7 +190,7 @@ public class EvaluatorTests
         };
         // A fixed linear map to 4 latent dimensions stands in for the autoencoder's encoder.
         using var gen = new Generator(2);
-        using var proj = torch.randn(new long[] { p.Layout.Length, 4 }, gen);
+        using var proj = torch.randn(new long[] { p.Layout.Length, 4 }, generator: gen);
         using var report = new Evaluator(p, o).Evaluate(originals, generated, new LatentInputs { Encoder = v => v.mm(proj) });
         Assert.Contains(report.Notes, n => n.Contains("fine-tuned baseline skipped"));
         var pca = report.Embeddings.Single();

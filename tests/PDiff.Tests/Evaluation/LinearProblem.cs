@@ -1,5 +1,6 @@
-using PDiff.Torch;
 using PDiff.Zoo;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PDiff.Tests.Evaluation;
 
@@ -17,7 +18,7 @@ public sealed class LinearProblem : ISubsetScorer, IDisposable
     public LinearProblem(ulong seed = 1, int perClassTrain = 60, int perClassEval = 40, double spread = 1.6)
     {
         using var g = new Generator(seed);
-        using var centers = torch.randn(new long[] { Classes, Features }, g).mul(1.5);
+        using var centers = torch.randn(new long[] { Classes, Features }, generator: g).mul(1.5);
         (trainX, trainY) = Sample(centers, perClassTrain, spread, g);
         (valX, valY) = Sample(centers, perClassEval, spread, g);
         (testX, testY) = Sample(centers, perClassEval, spread, g);
@@ -34,7 +35,7 @@ public sealed class LinearProblem : ISubsetScorer, IDisposable
         var ys = new List<long>();
         for (var c = 0; c < Classes; c++)
         {
-            using var noise = torch.randn(new long[] { perClass, Features }, g).mul(spread);
+            using var noise = torch.randn(new long[] { perClass, Features }, generator: g).mul(spread);
             using var center = centers[c];
             xs.Add(noise.add(center));
             ys.AddRange(Enumerable.Repeat((long)c, perClass));
@@ -60,7 +61,7 @@ public sealed class LinearProblem : ISubsetScorer, IDisposable
         var (w, b) = Split(vectors);
         var logits = x.matmul(w.transpose(1, 2)).add(b);          // [M, n, C]
         var wrong = logits.argmax(2).ne(y.unsqueeze(0));            // [M, n]
-        var flags = wrong.data<bool>();
+        var flags = wrong.data<bool>().ToArray();
         var n = (int)y.size(0);
         return Enumerable.Range(0, (int)vectors.size(0)).Select(i =>
         {
@@ -78,13 +79,13 @@ public sealed class LinearProblem : ISubsetScorer, IDisposable
         for (var s = 0; s < steps; s++)
         {
             using var scope = torch.NewDisposeScope();
-            var idx = torch.randint(0, trainY.size(0), new long[] { 16 }, g);
+            var idx = torch.randint(0, trainY.size(0), new long[] { 16 }, generator: g);
             var (w, b) = Split(v);
             var logits = trainX.index_select(0, idx).matmul(w[0].t()).add(b[0]);
             var loss = torch.nn.functional.cross_entropy(logits, trainY.index_select(0, idx));
             loss.backward();
-            using (torch.no_grad()) v.sub_(v.grad!, lr);
-            v.zero_grad();
+            using (torch.no_grad()) v.sub_(v.grad!.mul(lr));
+            v.grad!.zero_();
         }
         using (torch.no_grad()) { var r = v.detach().clone(); v.Dispose(); return r; }
     }

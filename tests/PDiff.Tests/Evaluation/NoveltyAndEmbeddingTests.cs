@@ -1,5 +1,6 @@
 using PDiff.Evaluation;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 using Xunit;
 
 namespace PDiff.Tests.Evaluation;
@@ -41,7 +42,7 @@ public class NoveltyTests
     {
         // 40 vectors of 2,048 values around 1.0; a copy moved by 1e-4 in one coordinate.
         using var g = new Generator(1);
-        using var t = torch.randn(new long[] { 40, 2048 }, g).add(1.0);
+        using var t = torch.randn(new long[] { 40, 2048 }, generator: g).add(1.0);
         using var c = t.clone();
         using (torch.no_grad()) { using var row = c[7]; using var x = row.narrow(0, 5, 1); x.add_(1e-4); }
         var d = Novelty.MinL2(c, t);
@@ -117,7 +118,7 @@ public class EmbeddingTests
     {
         // Coordinates with decreasing spreads, so the leading eigenvalues are well separated.
         using var g = new Generator(6);
-        using var z = torch.randn(new long[] { n, d }, g, ScalarType.Float64);
+        using var z = torch.randn(new long[] { n, d }, ScalarType.Float64, generator: g);
         using var scale = torch.tensor(Enumerable.Range(0, d).Select(j => 3.0 / (1 + j)).ToArray(), 1, d);
         using var x = z.mul(scale);
         var exact = Pca.Fit(x, 3, exactLimit: 10_000);
@@ -143,8 +144,8 @@ public class EmbeddingTests
     static (Tensor X, int[] Label) TwoClusters(int perCluster, ulong seed)
     {
         using var g = new Generator(seed);
-        using var a = torch.randn(new long[] { perCluster, 10 }, g);
-        using var b0 = torch.randn(new long[] { perCluster, 10 }, g);
+        using var a = torch.randn(new long[] { perCluster, 10 }, generator: g);
+        using var b0 = torch.randn(new long[] { perCluster, 10 }, generator: g);
         using var b = b0.add(8);
         return (torch.cat(new[] { a, b }), Enumerable.Range(0, 2 * perCluster).Select(i => i < perCluster ? 0 : 1).ToArray());
     }

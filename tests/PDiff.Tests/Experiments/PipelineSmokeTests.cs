@@ -2,7 +2,6 @@ using PDiff.Data;
 using PDiff.Diffusion;
 using PDiff.Evaluation;
 using PDiff.Experiments;
-using PDiff.Torch;
 using PDiff.Zoo;
 using Xunit;
 

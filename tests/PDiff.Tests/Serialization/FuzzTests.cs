@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
-using PDiff.Torch;
+using PDiff.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
 using Xunit;
 
 namespace PDiff.Tests.Serialization;
@@ -22,7 +24,7 @@ public class FuzzTests
 
     static void Attempt(string label, string name, Func<IDisposable> load, Tally tally, bool mustRefuse = false)
     {
-        var live = torch.LiveTensorCount;
+        var live = Kit.LiveTensors;
         var allocated = GC.GetAllocatedBytesForCurrentThread();
         try
         {
@@ -40,7 +42,7 @@ public class FuzzTests
         }
         var used = GC.GetAllocatedBytesForCurrentThread() - allocated;
         Assert.True(used < MaxAllocationPerAttempt, $"{label}: allocated {used} bytes");
-        Assert.True(live == torch.LiveTensorCount, $"{label}: {torch.LiveTensorCount - live} native tensors leaked");
+        Assert.True(live == Kit.LiveTensors, $"{label}: {Kit.LiveTensors - live} native tensors leaked");
     }
 
     sealed class Loaded(IEnumerable<Tensor> tensors) : IDisposable

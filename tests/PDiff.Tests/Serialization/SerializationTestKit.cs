@@ -1,6 +1,8 @@
 using System.IO.Compression;
 using System.Text.Json;
-using PDiff.Torch;
+using PDiff.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
 using Xunit;
 
 namespace PDiff.Tests.Serialization;
@@ -21,18 +23,25 @@ internal static class Kit
 {
     public static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "fixtures", "serialization", name);
 
+    /// <summary>Tensors alive on this thread (TorchSharp counts creations and disposals per thread).</summary>
+    public static long LiveTensors => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+    /// <summary>PyTorch's name of an element type, as make_fixtures.py writes it.</summary>
+    public static string Name(ScalarType t) => t == ScalarType.Byte ? "uint8" : t.ToString().ToLowerInvariant();
+
     /// <summary>Every element as a double, whatever the element type (half and bfloat16 included).</summary>
     public static double[] Values(Tensor t)
     {
+        if (t.numel() == 0) return []; // TorchSharp's accessor cannot copy out of an empty tensor
         using var d = t.to(ScalarType.Float64);
         using var c = d.contiguous();
-        return c.data<double>();
+        return c.data<double>().ToArray();
     }
 
     /// <summary>Checks a loaded tensor against make_fixtures.py's description {dtype, shape, values}.</summary>
     public static void AssertMatches(string name, JsonElement expected, Tensor actual)
     {
-        Assert.True(expected.GetProperty("dtype").GetString() == actual.dtype.Name(), $"{name}: dtype {actual.dtype.Name()}, expected {expected.GetProperty("dtype").GetString()}");
+        Assert.True(expected.GetProperty("dtype").GetString() == Name(actual.dtype), $"{name}: dtype {Name(actual.dtype)}, expected {expected.GetProperty("dtype").GetString()}");
         Assert.Equal(expected.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray(), actual.shape);
         var want = expected.GetProperty("values").EnumerateArray().Select(e => e.ValueKind switch
         {
@@ -108,13 +117,23 @@ internal sealed class PickleWriter
     public PickleWriter IntTuple(params int[] v) { Op('('); foreach (var x in v) Int(x); return Op('t'); }
 
     /// <summary>_rebuild_tensor_v2(storage(key, FloatStorage, numel), offset, size, stride, False, OrderedDict()).</summary>
-    public PickleWriter FloatTensor(string key, int numel, int offset, int[] size, int[] stride)
+    public PickleWriter FloatTensor(string key, int numel, int offset, int[] size, int[] stride) =>
+        Tensor("FloatStorage", key, numel, offset, size, stride);
+
+    public PickleWriter Tensor(string storageType, string key, int numel, int offset, int[] size, int[] stride)
     {
-        Global("torch._utils", "_rebuild_tensor_v2").Op('(');
-        Op('(').Str("storage").Global("torch", "FloatStorage").Str(key).Str("cpu").Int(numel).Op('t').Op('Q');
+        Global("torch._utils", "_rebuild_tensor_v2");
+        return TensorArgs(storageType, key, numel, offset, size, stride).Op('R');
+    }
+
+    /// <summary>The argument tuple of _rebuild_tensor_v2.</summary>
+    public PickleWriter TensorArgs(string storageType, string key, int numel, int offset, int[] size, int[] stride)
+    {
+        Op('(');
+        Op('(').Str("storage").Global("torch", storageType).Str(key).Str("cpu").Int(numel).Op('t').Op('Q');
         Int(offset).IntTuple(size).IntTuple(stride).Raw(0x89);
         Global("collections", "OrderedDict").Op(')').Op('R');
-        return Op('t').Op('R');
+        return Op('t');
     }
 
     public byte[] Stop() { s.WriteByte((byte)'.'); return s.ToArray(); }

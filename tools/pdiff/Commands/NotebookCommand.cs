@@ -14,10 +14,13 @@ public sealed class NotebookCommand : ICommand
         usage:
           pdiff notebook run <in.ipynb> [--param name=value]... [--output out.ipynb]
                                         [--timeout-per-cell seconds] [--no-png] [--no-plotly-js] [--quiet]
-              Executes the code cells in order (C# on Roslyn scripting, state carried from cell to cell)
-              and writes their outputs into the notebook: stdout/stderr, display(...) (figures as HTML + PNG),
-              the value of a trailing expression, and errors. Stops at the first failing cell, saves, and
-              exits 1 printing "cell N failed: ...". Without --output the input file is updated in place.
+              Executes the code cells in order in the real .NET Interactive C# kernel (the one VS Code's
+              Polyglot Notebooks runs; in this process, in the notebook's folder) and writes their outputs
+              into the notebook: stdout/stderr, display(...) (figures as HTML + PNG), the value of a trailing
+              expression, and errors. Stops at the first failing cell, saves, and exits 1 printing
+              "cell N failed: ..." and the cell's first line. Without --output the input file is updated in
+              place, once at the end (a run killed half-way leaves it as it was); with --output that file is
+              rewritten after every cell. Files are written to a temporary name, then renamed.
               --param  overrides a variable of the cell tagged "parameters" (repeatable), e.g. profile=smoke;
                        strings need no quotes, numbers and bools are taken as is.
               --timeout-per-cell  abandons a cell running longer than that (exit 1).
@@ -115,6 +118,8 @@ public sealed class NotebookCommand : ICommand
         if (!result.Succeeded)
         {
             Console.Error.WriteLine(result.Error);
+            if (result.FailedCellFirstLine is { Length: > 0 } first)
+                Console.Error.WriteLine($"  cell {result.FailedCell} begins: {first}");
             Console.Error.WriteLine($"partial results written to {written}");
             return ExitCodes.Failed;
         }

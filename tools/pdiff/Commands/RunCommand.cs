@@ -1,7 +1,8 @@
 using System.Globalization;
 using PDiff.Diffusion;
 using PDiff.Experiments;
-using PDiff.Torch;
+using PDiff.Engine;
+using TorchSharp;
 using PDiff.Zoo;
 
 namespace PDiff.Cli.Commands;
@@ -66,7 +67,7 @@ public sealed class RunCommand : ICommand
         var runs = GetInt("runs", 1);
         var outDir = Get("out", Path.Combine(Workbench.RepoRoot, "runs", profile.Name(), task.ZooName(profile)));
 
-        Console.WriteLine($"[run] {task}, profile {profile.Name()}, preset {Get("preset", "default")}, {runs} run(s), torch {torch.Version}, {torch.get_num_threads()} threads");
+        Console.WriteLine($"[run] {task}, profile {profile.Name()}, preset {Get("preset", "default")}, {runs} run(s), {TorchRuntime.Describe()}");
         using var result = TaskRunner.Run(task, preset, profile, runs, outDir, Console.Out, generate: own.ContainsKey("generate") ? GetInt("generate", 1) : null);
         Console.WriteLine();
         Console.WriteLine(result.Reports[^1].ToText());

@@ -1,7 +1,8 @@
 using System.Globalization;
 using PDiff.Data;
 using PDiff.Models;
-using PDiff.Torch;
+using PDiff.Engine;
+using TorchSharp;
 using PDiff.Zoo;
 
 namespace PDiff.Cli.Commands;

@@ -64,7 +64,7 @@ public sealed class NotebookDocument
         var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
         // Write-then-rename: an interrupted save never leaves half a notebook behind.
-        var tmp = path + ".tmp";
+        var tmp = $"{path}.{Environment.ProcessId}.tmp";
         File.WriteAllText(tmp, ToJson(), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
         File.Move(tmp, path, overwrite: true);
     }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using System.Reflection;
 using System.Text.Json.Nodes;
-using Microsoft.CodeAnalysis.Scripting;
+using PDiff.Plots;
 
 namespace PDiff.Notebooks;
 
@@ -23,27 +22,47 @@ public sealed class RunOptions
     public bool Echo { get; init; }
     /// <summary>Progress lines ("cell 3 ok in 1.2 s"); null for silence.</summary>
     public TextWriter? Log { get; init; }
-    /// <summary>Run with the notebook's folder as current directory, as Jupyter and Polyglot do.</summary>
+    /// <summary>
+    /// Run the kernel in the notebook's folder, as VS Code does: `#r "../bin/..."` and relative file paths
+    /// then mean what they mean there.
+    /// </summary>
     public bool UseNotebookDirectory { get; init; } = true;
 }
 
 /// <param name="FailedCell">1-based position of the failing cell among all cells, or null.</param>
-public sealed record RunResult(bool Succeeded, int? FailedCell, string? Error, int ExecutedCells, NotebookDocument Notebook);
+/// <param name="FailedCellFirstLine">The failing cell's first non-blank source line, or null.</param>
+/// <param name="KernelStart">How long creating the kernel took.</param>
+public sealed record RunResult(bool Succeeded, int? FailedCell, string? Error, int ExecutedCells, NotebookDocument Notebook,
+    string? FailedCellFirstLine = null, TimeSpan KernelStart = default);
 
 /// <summary>
-/// Executes a notebook's code cells in order on one <see cref="ScriptHost"/> and stores each cell's outputs
-/// and execution count in the notebook, as Jupyter would. The first failing cell gets an "error" output,
-/// the notebook is saved, and the run stops. The output file is rewritten after every cell, so a run cut
-/// short still shows how far it got.
+/// Executes a notebook's code cells in order in the real .NET Interactive kernel (<see cref="KernelSession"/>,
+/// hosted in this process) and stores each cell's outputs and execution count in the notebook, as VS Code
+/// and Jupyter do. The first failing cell gets an "error" output, the notebook is saved, and the run stops.
 /// </summary>
+/// <remarks>
+/// Saving: always atomic (temporary file, then rename). Into a separate output file after every cell, so a
+/// run cut short shows how far it got; in place only once at the end, so a run killed half-way leaves the
+/// input notebook — with the outputs it had — untouched.
+/// One run at a time per process: the kernel's Console redirection, formatters and current directory are
+/// process-wide.
+/// </remarks>
 public static class NotebookRunner
 {
+    /// <summary>Read by PDiff.Plots.Interactive: "0" turns PNG rendering of figures off.</summary>
+    public const string PngVariable = "PDIFF_NOTEBOOK_PNG";
+    /// <summary>Read by PDiff.Plots.Interactive: "host" means the host puts plotly.js into the notebook.</summary>
+    public const string PlotlyJsVariable = "PDIFF_NOTEBOOK_PLOTLYJS";
+
+    static readonly SemaphoreSlim OneRunAtATime = new(1, 1);
+
     public static async Task<RunResult> RunAsync(string inputPath, string outputPath, RunOptions? options = null)
     {
         options ??= new RunOptions();
         var nb = NotebookDocument.Load(inputPath);
         var notebookDir = Path.GetDirectoryName(Path.GetFullPath(inputPath))!;
         var outPath = Path.GetFullPath(outputPath);
+        var inPlace = string.Equals(outPath, Path.GetFullPath(inputPath), StringComparison.Ordinal);
 
         foreach (var cell in nb.Cells.Cast<JsonObject>())
             if (NotebookDocument.CellType(cell) == "code")
@@ -51,124 +70,88 @@ public static class NotebookRunner
                 cell["outputs"] = new JsonArray();
                 cell["execution_count"] = null;
             }
-        Parameters.Inject(nb, options.Parameters);
+        Parameters.Inject(nb, options.Parameters); // refuses bad parameters before the kernel starts
 
-        OutputCapture.EnsureInstalled();
-        var bundles = new MimeBundle { RenderPng = options.RenderPng, InlinePlotlyJs = options.InlinePlotlyJs };
-        var host = new ScriptHost(notebookDir, new ScriptGlobals(bundles));
-        var name = Path.GetFileName(inputPath);
+        await OneRunAtATime.WaitAsync();
         var previousDir = Environment.CurrentDirectory;
-        if (options.UseNotebookDirectory) Environment.CurrentDirectory = notebookDir;
+        var previousPng = Environment.GetEnvironmentVariable(PngVariable);
+        var previousPlotly = Environment.GetEnvironmentVariable(PlotlyJsVariable);
         try
         {
+            if (options.UseNotebookDirectory) Environment.CurrentDirectory = notebookDir;
+            Environment.SetEnvironmentVariable(PngVariable, options.RenderPng ? null : "0");
+            Environment.SetEnvironmentVariable(PlotlyJsVariable, "host");
+            var echoOut = options.Echo ? Console.Out : null; // taken before the kernel redirects Console
+            var echoErr = options.Echo ? Console.Error : null;
+
+            var name = Path.GetFileName(inputPath);
+            var watch = Stopwatch.StartNew();
+            using var session = new KernelSession();
+            var kernelStart = watch.Elapsed;
+            options.Log?.WriteLine($"[notebook] {name}: kernel ready ({kernelStart.TotalSeconds:0.0} s)");
+            var plotlyInlined = !options.InlinePlotlyJs;
             var count = 0;
             for (var i = 0; i < nb.Cells.Count; i++)
             {
                 var cell = (JsonObject)nb.Cells[i]!;
                 if (NotebookDocument.CellType(cell) != "code") continue;
                 var source = NotebookDocument.Source(cell);
-                if (string.IsNullOrWhiteSpace(source)) continue; // Jupyter skips empty cells too
+                if (string.IsNullOrWhiteSpace(source)) continue; // Jupyter and VS Code skip empty cells too
                 cell["execution_count"] = ++count;
 
-                var outputs = new CellOutputs(options.Echo ? OutputCapture.OriginalOut : null, options.Echo ? OutputCapture.OriginalError : null);
-                var watch = Stopwatch.StartNew();
-                var error = await RunCellAsync(host, cell, source, $"{name}#cell{i + 1}", count, outputs, bundles, options.TimeoutPerCell);
-                cell["outputs"] = outputs.ToJson();
-                nb.Save(outPath);
-                if (error != null) return new RunResult(false, i + 1, $"cell {i + 1} failed: {error}", count, nb);
+                watch.Restart();
+                var outcome = await session.RunCellAsync(source, NotebookDocument.Language(cell), count, options.TimeoutPerCell, echoOut, echoErr);
+                if (!plotlyInlined) plotlyInlined = InlinePlotlyJs(outcome.Outputs, options.Log);
+                cell["outputs"] = outcome.Outputs;
+                if (outcome.Error is { } error)
+                {
+                    nb.Save(outPath);
+                    return new RunResult(false, i + 1, $"cell {i + 1} failed: {error["ename"]}: {error["evalue"]}", count, nb,
+                        FirstLine(source), kernelStart);
+                }
+                if (!inPlace) nb.Save(outPath);
                 options.Log?.WriteLine($"[notebook] {name}: cell {i + 1} ok ({watch.Elapsed.TotalSeconds:0.0} s)");
             }
             nb.Save(outPath);
-            return new RunResult(true, null, null, count, nb);
+            return new RunResult(true, null, null, count, nb, null, kernelStart);
         }
         finally
         {
-            if (options.UseNotebookDirectory) Environment.CurrentDirectory = previousDir;
+            Environment.CurrentDirectory = previousDir;
+            Environment.SetEnvironmentVariable(PngVariable, previousPng);
+            Environment.SetEnvironmentVariable(PlotlyJsVariable, previousPlotly);
+            OneRunAtATime.Release();
         }
     }
 
-    /// <summary>Runs one cell into <paramref name="outputs"/>; returns null, or "Type: message" on failure.</summary>
-    static async Task<string?> RunCellAsync(ScriptHost host, JsonObject cell, string source, string label, int count,
-        CellOutputs outputs, MimeBundle bundles, TimeSpan? timeout)
+    /// <summary>
+    /// Puts plotly.js before the first chart of the notebook (an HTML output carrying
+    /// <see cref="PlotlyJs.RequiresMarker"/>); later charts share it, as all outputs of a notebook share one page
+    /// in VS Code and Jupyter. Returns whether it was put in.
+    /// </summary>
+    static bool InlinePlotlyJs(JsonArray outputs, TextWriter? log)
     {
-        var language = NotebookDocument.Language(cell);
-        if (!language.Equals("csharp", StringComparison.OrdinalIgnoreCase))
-            return Fail(new NotSupportedException($"the cell's kernel is '{language}'; the headless runner runs C# cells only."));
-
-        string code;
-        try { code = ScriptHost.Preprocess(source); }
-        catch (NotSupportedException e) { return Fail(e); }
-
-        using var cts = new CancellationTokenSource();
-        var task = Task.Run(async () =>
+        foreach (var output in outputs.OfType<JsonObject>())
         {
-            OutputCapture.Current = outputs; // flows into the cell's tasks and threads
-            var value = await host.RunCellAsync(code, label, cts.Token);
-            if (value != null)
-                outputs.Add(new JsonObject
-                {
-                    ["data"] = bundles.Build(value),
-                    ["execution_count"] = count,
-                    ["metadata"] = new JsonObject(),
-                    ["output_type"] = "execute_result",
-                });
-        });
-        try
-        {
-            if (timeout is { } t) await task.WaitAsync(t);
-            else await task;
-            return null;
+            if (output["data"] is not JsonObject data || data["text/html"] is not { } html) continue;
+            var text = JupyterJson.JoinText(html);
+            if (!text.Contains(PlotlyJs.RequiresMarker, StringComparison.Ordinal)) continue;
+            try
+            {
+                data["text/html"] = JupyterJson.Lines(PlotlyJs.InlineScriptTag() + text);
+            }
+            catch (FileNotFoundException e)
+            {
+                log?.WriteLine($"[notebook] charts stay static: {e.Message}");
+            }
+            return true;
         }
-        catch (TimeoutException) when (!task.IsCompleted)
-        {
-            cts.Cancel();
-            // A running cell cannot be aborted in-process; the runner stops here and the CLI exits.
-            return Fail(new TimeoutException($"the cell ran longer than the {timeout!.Value.TotalSeconds:0.#} s limit (--timeout-per-cell) and was abandoned."));
-        }
-        catch (Exception e)
-        {
-            return Fail(e);
-        }
-
-        string Fail(Exception e)
-        {
-            var output = ErrorOutput(e);
-            outputs.Add(output);
-            return $"{output["ename"]}: {output["evalue"]}";
-        }
+        return false;
     }
 
-    /// <summary>Jupyter's "error" output: exception name, message, and the trace as a list of lines.</summary>
-    public static JsonObject ErrorOutput(Exception e)
+    static string FirstLine(string source)
     {
-        while (e is TargetInvocationException or AggregateException && e.InnerException != null) e = e.InnerException!;
-        string ename, evalue;
-        IEnumerable<string> trace;
-        if (e is CompilationErrorException ce)
-        {
-            ename = "CompilationError";
-            var diagnostics = ce.Diagnostics.Select(d => d.ToString()).ToArray();
-            evalue = diagnostics.Length > 0 ? diagnostics[0] : ce.Message;
-            if (ce.Diagnostics.Any(d => d.Id == "CS0006")) // metadata file not found: usually an unbuilt library
-                evalue += " (is the library built? dotnet build PDiff.Lib.csproj -c Release)";
-            trace = diagnostics;
-        }
-        else
-        {
-            ename = e.GetType().FullName ?? e.GetType().Name;
-            evalue = e.Message;
-            // Frames of the scripting machinery say nothing about the notebook; drop them.
-            trace = e.ToString().Replace("\r\n", "\n").Split('\n')
-                .Where(l => !l.TrimStart().StartsWith("at Microsoft.CodeAnalysis.Scripting.", StringComparison.Ordinal)
-                            && !l.TrimStart().StartsWith("at PDiff.Notebooks.", StringComparison.Ordinal)
-                            && !l.Contains("--- End of stack trace from previous location ---", StringComparison.Ordinal));
-        }
-        return new JsonObject
-        {
-            ["ename"] = ename,
-            ["evalue"] = evalue,
-            ["output_type"] = "error",
-            ["traceback"] = new JsonArray(trace.Select(l => (JsonNode)JsonValue.Create(l)!).ToArray()),
-        };
+        var line = source.Replace("\r\n", "\n").Split('\n').FirstOrDefault(l => !string.IsNullOrWhiteSpace(l))?.Trim() ?? "";
+        return line.Length <= 100 ? line : line[..97] + "...";
     }
 }
