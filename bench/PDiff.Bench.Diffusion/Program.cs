@@ -1,12 +1,13 @@
 // Console timer for lib/Diffusion, the C# side of /work/shared/bench/torch_v2_reference.py: the same
 // measurements (training steps at the reference batch sizes, generation of 200 models in one batched
-// chain), one JSON line each. Usage: PDiff.Bench.Diffusion [threads] [names…]; names: v2_ae v2_ae_native
-// v2_denoiser v2_denoiser_plain v1_ae v1_ae_native v1_denoiser gen_v2_ddpm gen_v2_ddim gen_v1_ddpm gen_v1_ddim (default: all).
+// chain), one JSON line each. Usage: PDiff.Bench.Diffusion [threads] [names…]; names: v2_ae v2_ae_plain
+// v2_denoiser v2_denoiser_plain v1_ae v1_denoiser gen_v2_ddpm gen_v2_ddim gen_v1_ddpm gen_v1_ddim (default: all).
+// The engine before TorchSharp had the same program (git history); bench/README.md runs the two side by side.
 using System.Diagnostics;
 using System.Globalization;
 using PDiff.Diffusion;
-using PDiff.Nn;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 
 var threads = args.Length > 0 && int.TryParse(args[0], out var th) ? th : 2;
 var wanted = args.Skip(args.Length > 0 && int.TryParse(args[0], out _) ? 1 : 0).ToHashSet();
@@ -14,7 +15,7 @@ bool Want(string n) => wanted.Count == 0 || wanted.Contains(n);
 torch.set_num_threads(threads);
 const int N = 2048;
 var steps = int.TryParse(Environment.GetEnvironmentVariable("PDIFF_BENCH_STEPS"), out var st) ? st : 10;
-Console.WriteLine($"{{\"threads\": {threads}, \"libtorch\": \"{torch.Version}\"}}");
+Console.WriteLine($"{{\"threads\": {threads}, \"libtorch\": \"{torch.__version__}\", \"engine\": \"TorchSharp\"}}");
 
 void Emit(string what, int batch, (double Mean, double Min, double Cpu) s) =>
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -38,21 +39,19 @@ static (double Mean, double Min, double Cpu) Time(Action step, int n)
     return (times.Average(), times.Min(), (proc.TotalProcessorTime - cpu0).TotalSeconds / n);
 }
 
-void AeBench(string name, Func<Generator, ParamAutoencoder> make, int batch, double lr, bool native, bool noisyTarget)
+void AeBench(string name, Func<Generator, ParamAutoencoder> make, int batch, double lr, bool plain, bool noisyTarget)
 {
     using var g = new Generator(0);
     using var ae = make(g);
-    // "native": plain [B, C, L] layout with libtorch's own conv_transpose1d (im2col + BLAS), as PyTorch runs it.
-    if (ae is OneDimVAE v) v.UseChannelsLast = !native;
-    foreach (var (_, m) in ae.named_modules())
-        if (m is ConvTranspose1d ct) ct.UseNative = native;
-    using var data = torch.randn(new long[] { 200, N }, g);
-    using var opt = new AdamW(ae.parameters(), lr, weightDecay: 0);
+    // "plain": PyTorch's [B, C, L] layout instead of channels-last activations.
+    if (ae is OneDimVAE v) v.UseChannelsLast = !plain;
+    using var data = torch.randn(new long[] { 200, N }, generator: g);
+    using var opt = torch.optim.AdamW(ae.parameters(), lr, weight_decay: 0);
     ae.train();
     Emit(name, batch, Time(() =>
     {
         using var scope = torch.NewDisposeScope();
-        var x = data.index_select(0, torch.randint(0, 200, new long[] { batch }, g));
+        var x = data.index_select(0, torch.randint(0, 200, new long[] { batch }, generator: g));
         var loss = ae.TrainingLoss(x, g, noisyTarget);
         opt.zero_grad();
         loss.backward();
@@ -66,13 +65,13 @@ void DenoiserBench(string name, Func<Generator, Denoiser> make, int batch, doubl
     using var den = make(g);
     if (den is OneDimCNN cnn) cnn.UseChannelsLast = !plain;
     using var diffusion = new GaussianDiffusion();
-    using var lat = torch.randn(new long[] { 200, den.LatentSize }, g);
-    using var opt = new AdamW(den.parameters(), lr, weightDecay: 0);
+    using var lat = torch.randn(new long[] { 200, den.LatentSize }, generator: g);
+    using var opt = torch.optim.AdamW(den.parameters(), lr, weight_decay: 0);
     den.train();
     Emit(name, batch, Time(() =>
     {
         using var scope = torch.NewDisposeScope();
-        var x0 = lat.index_select(0, torch.randint(0, 200, new long[] { batch }, g));
+        var x0 = lat.index_select(0, torch.randint(0, 200, new long[] { batch }, generator: g));
         var loss = diffusion.TrainingLoss(den, x0, g);
         opt.zero_grad();
         loss.backward();
@@ -94,12 +93,11 @@ void GenerateBench(string name, PDiffConfig cfg, SamplerOptions opts)
         $"{{\"what\": \"{name}\", \"models\": 200, \"sampler\": \"{opts.Kind}\", \"steps\": {steps}, \"seconds\": {s:F2}}}"));
 }
 
-if (Want("v2_ae")) AeBench("v2_ae_train_step", g => new OneDimVAE(N, g), 50, 2e-5, native: false, noisyTarget: true);
-if (Want("v2_ae_native")) AeBench("v2_ae_train_step_native_convtranspose", g => new OneDimVAE(N, g), 50, 2e-5, native: true, noisyTarget: true);
+if (Want("v2_ae")) AeBench("v2_ae_train_step", g => new OneDimVAE(N, g), 50, 2e-5, plain: false, noisyTarget: true);
+if (Want("v2_ae_plain")) AeBench("v2_ae_train_step_plain_layout", g => new OneDimVAE(N, g), 50, 2e-5, plain: true, noisyTarget: true);
 if (Want("v2_denoiser")) DenoiserBench("v2_denoiser_train_step", g => new OneDimCNN(128, g), 50, 1e-4);
 if (Want("v2_denoiser_plain")) DenoiserBench("v2_denoiser_train_step_plain_layout", g => new OneDimCNN(128, g), 50, 1e-4, plain: true);
-if (Want("v1_ae")) AeBench("v1_ae_train_step", g => ODEncoder2Decoder.Medium(N, g, 0.001, 0.5), 200, 1e-3, native: false, noisyTarget: false);
-if (Want("v1_ae_native")) AeBench("v1_ae_train_step_native_convtranspose", g => ODEncoder2Decoder.Medium(N, g, 0.001, 0.5), 200, 1e-3, native: true, noisyTarget: false);
+if (Want("v1_ae")) AeBench("v1_ae_train_step", g => ODEncoder2Decoder.Medium(N, g, 0.001, 0.5), 200, 1e-3, plain: false, noisyTarget: false);
 if (Want("v1_denoiser")) DenoiserBench("v1_denoiser_train_step", g => new AeCnnBottleneck(12, 1000, g, null, TimeEmbeddingMode.PerSample), 200, 1e-3);
 var v2 = PDiffConfig.V2;
 var v1 = PDiffConfig.V1;

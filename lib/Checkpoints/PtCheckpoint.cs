@@ -1,4 +1,5 @@
 using System.Globalization;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PDiff.Checkpoints;
@@ -12,12 +13,11 @@ namespace PDiff.Checkpoints;
 /// share it here too.
 /// </summary>
 /// <remarks>
-/// Neither ready-made reader can take an untrusted file: TorchSharp.PyBridge's unpickler writes record
-/// bytes through the file's own sizes and strides, checks no CRC and loses the state-dict order, and
-/// libtorch's <c>torch::pickle_load</c> trusts the sizes and strides as well (README.md in this folder
-/// has the details). The pickle is therefore parsed here (<see cref="TorchPickle"/>), and libtorch only
-/// receives storages whose byte counts and CRCs were checked against the archive, and views checked
-/// against their storage.
+/// TorchSharp.PyBridge's unpickler cannot take an untrusted file: it reads records through the file's
+/// own sizes and strides, checks no CRC and loses the state-dict order (README.md in this folder has the
+/// details). The pickle is therefore parsed here (<see cref="TorchPickle"/>), and libtorch only receives
+/// storages whose byte counts and CRCs were checked against the archive, and views checked against
+/// their storage.
 /// </remarks>
 public static class PtCheckpoint
 {
@@ -38,6 +38,18 @@ public static class PtCheckpoint
         ArgumentNullException.ThrowIfNull(bytes);
         using var ms = new MemoryStream(bytes, writable: false);
         return Load(ms, sourceName);
+    }
+
+    /// <summary>
+    /// Copies the tensors of a torch.save file into <paramref name="module"/>'s parameters and buffers of the
+    /// same names (use this, not PyBridge's <c>load_py</c>: README.md in this folder says why). With
+    /// <paramref name="strict"/>, names must match both ways; without it, the matching entries are copied
+    /// (a subset checkpoint). Shapes must always match; nothing is copied when any check fails.
+    /// </summary>
+    public static StateDictMatch LoadInto(nn.Module module, string path, bool strict = true)
+    {
+        using var scope = torch.NewDisposeScope();
+        return ModuleState.CopyInto(module, Load(path), path, strict);
     }
 
     internal static InvalidDataException Bad(string path, string problem) =>

@@ -227,6 +227,16 @@ public static class Safetensors
         return new SafetensorsContent(result, header.Metadata);
     }
 
+    /// <summary>
+    /// Copies the tensors of a safetensors file into <paramref name="module"/>'s parameters and buffers of
+    /// the same names; <see cref="PtCheckpoint.LoadInto"/> describes <paramref name="strict"/> and the checks.
+    /// </summary>
+    public static StateDictMatch LoadInto(nn.Module module, string path, bool strict = true)
+    {
+        using var scope = torch.NewDisposeScope();
+        return ModuleState.CopyInto(module, Load(path).Tensors, path, strict);
+    }
+
     // libtorch assumes a bool byte is 0 or 1; any other value would give wrong results silently.
     static void CheckBools(string path, SafetensorsEntry e, ReadOnlySpan<byte> bytes, long at)
     {

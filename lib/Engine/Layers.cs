@@ -63,24 +63,33 @@ public static class Layers
     }
 }
 
-/// <summary>PyTorch's default initialisations (reference §0), always from an explicit generator.</summary>
+/// <summary>
+/// PyTorch's default initialisations (reference §0), always from an explicit generator. Tensor methods, not
+/// <c>nn.init.*</c>: TorchSharp 0.107's <c>nn.init.uniform_/normal_</c> ignore their generator argument and
+/// its <c>trunc_normal_</c> fills every element with one value (tests/PDiff.Tests/Nn/ModuleTests).
+/// </summary>
 public static class Init
 {
     /// <summary>U(−1/√fan_in, 1/√fan_in): what kaiming_uniform_(a=√5) gives for Linear/Conv weights and their biases.</summary>
     public static void UniformFanIn(Tensor t, long fanIn, Generator g)
     {
         var bound = fanIn > 0 ? 1.0 / Math.Sqrt(fanIn) : 0;
-        using (no_grad()) nn.init.uniform_(t, -bound, bound, g);
+        using (no_grad()) t.uniform_(-bound, bound, g);
     }
 
     public static void Normal(Tensor t, double mean, double std, Generator g)
     {
-        using (no_grad()) nn.init.normal_(t, mean, std, g);
+        using (no_grad()) t.normal_(mean, std, g);
     }
 
-    /// <summary>Truncated normal N(0, std) cut at ±2 std, as timm's ViT init.</summary>
+    /// <summary>N(0, std) truncated at ±2·std, by PyTorch's inverse-CDF method: U(2Φ(−2)−1, 2Φ(2)−1) → erfinv → ·std·√2.</summary>
     public static void TruncNormal(Tensor t, double std, Generator g)
     {
-        using (no_grad()) nn.init.trunc_normal_(t, 0, std, -2 * std, 2 * std, g);
+        const double edge = 0.9544997361036416; // 2Φ(2) − 1
+        using (no_grad())
+        {
+            t.uniform_(-edge, edge, g);
+            t.erfinv_().mul_(std * Math.Sqrt(2)).clamp_(-2 * std, 2 * std);
+        }
     }
 }

@@ -24,6 +24,17 @@ public static class ModuleTree
     }
 
     /// <summary>
+    /// The module named <paramref name="name"/> (dotted), or null. Also looks inside a TorchScript model's
+    /// script, whose tensors are registered flat on the wrapper and whose modules are the script's.
+    /// </summary>
+    public static nn.Module? Find(nn.Module root, string name)
+    {
+        foreach (var (n, m) in NamedModules(root))
+            if (n == name) return m;
+        return root is TorchScriptModel ts ? Find(ts.Script, name) : null;
+    }
+
+    /// <summary>
     /// Parameters and persistent buffers by dotted name, in PyTorch's <c>state_dict()</c> order. The tensors
     /// are the module's own (live, not copies): clone what must outlive a change, never dispose them.
     /// </summary>

@@ -167,9 +167,8 @@ public static class Collector
     {
         if (allTrain) { work.train(); return; }
         work.eval();
-        var modules = ModuleTree.NamedModules(work).ToDictionary(m => m.Name, m => m.Module);
         foreach (var o in owners)
-            if (o.Length > 0 && modules.TryGetValue(o, out var m)) m.train();
+            if (o.Length > 0 && ModuleTree.Find(work, o) is { } m) m.train();
     }
 
     static long EstimateBytes(IReadOnlyList<Stage> stages, ImageDataset train, int cut)

@@ -1,5 +1,6 @@
 using PDiff.Data;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 using Xunit;
 
 namespace PDiff.Tests.Data;
@@ -150,7 +151,7 @@ public class RealDataTests : IClassFixture<RawCache>
         foreach (var b in loader)
         {
             Assert.Equal(new[] { b.Size, 1L, 28, 28 }, b.X.shape);
-            foreach (var i in b.Index.data<long>()) { Assert.False(seen[i]); seen[i] = true; }
+            foreach (var i in b.Index.data<long>().ToArray()) { Assert.False(seen[i]); seen[i] = true; }
         }
         Assert.All(seen, Assert.True);
     }

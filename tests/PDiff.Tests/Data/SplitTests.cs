@@ -1,5 +1,6 @@
 using PDiff.Data;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 using Xunit;
 
 namespace PDiff.Tests.Data;
@@ -130,8 +131,8 @@ public class DatasetBuildTests
         Assert.Equal(mean, splits.Info.Normalization.Mean, 12);
         Assert.Equal(std, splits.Info.Normalization.Std, 12);
 
-        var x = splits.Train.X.data<float>();
-        var y = splits.Train.Y.data<long>();
+        var x = splits.Train.X.data<float>().ToArray();
+        var y = splits.Train.Y.data<long>().ToArray();
         for (var r = 0; r < 10; r++)
         {
             var k = splits.Indices.Train[r];
@@ -191,10 +192,10 @@ public class DatasetBuildTests
         }
         using (d)
         {
-            Assert.False(d.X.IsDisposed);
-            Assert.Equal(new long[] { 0, 2, 9 }, d.Y.data<long>());
+            Assert.False(d.X.IsInvalid);
+            Assert.Equal(new long[] { 0, 2, 9 }, d.Y.data<long>().ToArray());
             Assert.Equal(new long[] { 1, 0, 1, 0, 0, 0, 0, 0, 0, 1 }, d.ClassCounts());
         }
-        Assert.True(d.X.IsDisposed);
+        Assert.True(d.X.IsInvalid);
     }
 }

@@ -137,8 +137,8 @@ public class ErrorPathTests
         var nonScalar = Assert.Throws<ExternalException>(() => v.backward());
         Assert.Contains("grad can be implicitly created only for scalar outputs", nonScalar.Message);
 
-        var item = Assert.Throws<ExternalException>(() => v.item<float>());
-        Assert.Contains("3 elements cannot be converted to Scalar", item.Message);
+        var item = Assert.Throws<ArgumentException>(() => v.item<float>());
+        Assert.Contains("Number of elements in the tensor must be 1", item.Message);
     }
 
     // ---- lifetime ----

@@ -54,7 +54,7 @@ public class MemoryTests(ITestOutputHelper output)
                 B.grad!.zero_();
             }
             if (leakOne) Leaked.Add(h.detach().DetachFromDisposeScope());
-            return loss.item<double>();
+            return loss.item<float>();
         }
 
         public readonly List<Tensor> Leaked = new();

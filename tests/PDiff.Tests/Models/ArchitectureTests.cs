@@ -1,6 +1,7 @@
 using System.Text.Json;
 using PDiff.Models;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 using Xunit;
 
 namespace PDiff.Tests.Models;
@@ -46,7 +47,7 @@ public class ArchitectureTests
     public void ResNet18NamesFollowKuangliu()
     {
         using var m = ModelRegistry.Create(new ModelSpec { Arch = "resnet18", Width = 4 }, 1);
-        var names = m.named_parameters().Select(p => p.Name).ToList();
+        var names = m.named_parameters().Select(p => p.name).ToList();
         Assert.Equal("conv1.weight", names[0]);
         Assert.Equal(new[] { "bn1.weight", "bn1.bias" }, names.Skip(1).Take(2));
         Assert.Contains("layer1.0.conv1.weight", names);
@@ -64,23 +65,23 @@ public class ArchitectureTests
     public void VitNamesFollowTimm()
     {
         using var m = ModelRegistry.Create(new ModelSpec { Arch = "vit", Dim = 16, Heads = 2, MlpDim = 32, Depth = 2 }, 1);
-        var names = m.named_parameters().Select(p => p.Name).ToList();
+        var names = m.named_parameters().Select(p => p.name).ToList();
         Assert.Equal(new[] { "cls_token", "pos_embed", "patch_embed.proj.weight", "patch_embed.proj.bias" }, names.Take(4));
         foreach (var n in new[] { "norm1", "attn.qkv", "attn.proj", "norm2", "mlp.fc1", "mlp.fc2" })
             Assert.Contains($"blocks.1.{n}.weight", names);
         Assert.Equal(new[] { "norm.weight", "norm.bias", "head.weight", "head.bias" }, names.TakeLast(4));
-        Assert.Equal(new long[] { 1, 50, 16 }, m.named_parameters().First(p => p.Name == "pos_embed").Parameter.shape);
+        Assert.Equal(new long[] { 1, 50, 16 }, m.named_parameters().First(p => p.name == "pos_embed").parameter.shape);
     }
 
     [Fact]
     public void ConvNetAndMlpNames()
     {
         using var c = ModelRegistry.Create(new ModelSpec { Arch = "convnet3", Width = 8 }, 1);
-        Assert.Equal(new[] { "features.0.weight", "features.0.bias", "features.1.weight", "features.1.bias" }, c.named_parameters().Select(p => p.Name).Take(4));
-        Assert.Equal(new long[] { 10, 72 }, c.named_parameters().First(p => p.Name == "classifier.weight").Parameter.shape);
+        Assert.Equal(new[] { "features.0.weight", "features.0.bias", "features.1.weight", "features.1.bias" }, c.named_parameters().Select(p => p.name).Take(4));
+        Assert.Equal(new long[] { 10, 72 }, c.named_parameters().First(p => p.name == "classifier.weight").parameter.shape);
         using var m = ModelRegistry.Create(new ModelSpec { Arch = "mlp", Hidden = new[] { 8, 4 } }, 1);
         Assert.Equal(new[] { "fc1.weight", "fc1.bias", "bn1.weight", "bn1.bias", "fc2.weight", "fc2.bias", "bn2.weight", "bn2.bias", "fc3.weight", "fc3.bias" },
-            m.named_parameters().Select(p => p.Name));
+            m.named_parameters().Select(p => p.name));
     }
 
     [Theory]
@@ -100,7 +101,7 @@ public class ArchitectureTests
         using var m = ModelRegistry.Create(spec, 3);
         m.eval();
         using var g = new Generator(4);
-        using var x = torch.randn(new long[] { 5, 1, 28, 28 }, g);
+        using var x = torch.randn(new long[] { 5, 1, 28, 28 }, generator: g);
         using var y = m.forward(x);
         Assert.Equal(new long[] { 5, 10 }, y.shape);
         // Any split point: the prefix then the suffix gives the same bits as the whole.
@@ -108,7 +109,7 @@ public class ArchitectureTests
         using var input = new Activations(x.alias());
         using var head = m.RunStages(input, 0, k);
         using var tail = m.RunStages(head, k, m.Stages.Count);
-        Assert.Equal(y.data<float>(), tail.Main.data<float>());
+        Assert.Equal(y.data<float>().ToArray(), tail.Main.data<float>().ToArray());
     }
 
     [Fact]
@@ -132,8 +133,8 @@ public class ArchitectureTests
         using var a = ModelRegistry.Create(new ModelSpec { Arch = "resnet18", Width = 4 }, 7);
         using var b = ModelRegistry.Create(new ModelSpec { Arch = "resnet18", Width = 4 }, 7);
         using var c = ModelRegistry.Create(new ModelSpec { Arch = "resnet18", Width = 4 }, 8);
-        var wa = a.named_parameters().First().Parameter.data<float>();
-        Assert.Equal(wa, b.named_parameters().First().Parameter.data<float>());
-        Assert.NotEqual(wa, c.named_parameters().First().Parameter.data<float>());
+        var wa = a.named_parameters().First().parameter.data<float>().ToArray();
+        Assert.Equal(wa, b.named_parameters().First().parameter.data<float>().ToArray());
+        Assert.NotEqual(wa, c.named_parameters().First().parameter.data<float>().ToArray());
     }
 }

@@ -1,5 +1,7 @@
+using PDiff.Checkpoints;
 using PDiff.Models;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 using PDiff.Zoo;
 using Xunit;
 
@@ -35,7 +37,7 @@ public class PyTorchParityTests
             using var y = model.forward(io["x"]);
             Assert.Equal(io["logits"].shape, y.shape);
             using var diff = y.sub(io["logits"]).abs().max();
-            Assert.True(diff.item<double>() < 1e-5, $"{arch}: max |ours − PyTorch| = {diff.item<double>():G3}");
+            Assert.True(diff.ToDouble() < 1e-5, $"{arch}: max |ours − PyTorch| = {diff.ToDouble():G3}");
         }
         finally
         {

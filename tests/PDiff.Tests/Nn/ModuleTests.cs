@@ -8,9 +8,9 @@ namespace PDiff.Tests.Nn;
 
 /// <summary>
 /// Modules built the library's way (TorchSharp modules, children registered by name, layers from
-/// <see cref="Layers"/>): state-dict names and order are PyTorch's, so checkpoints map one to one;
-/// state dicts round-trip; loading is strict by default; initialisation follows PyTorch's fan-in bounds
-/// and is a function of the seed alone.
+/// <see cref="Layers"/>): state-dict names are PyTorch's and PyTorch's key order can be walked, so
+/// checkpoints map one to one; state dicts round-trip; loading is strict by default; initialisation
+/// follows PyTorch's fan-in bounds and is a function of the seed alone.
 /// </summary>
 public class ModuleTests
 {

@@ -5,6 +5,7 @@ using static PDiff.Tests.Notebooks.NotebookKit;
 
 namespace PDiff.Tests.Notebooks;
 
+[Collection("notebook kernel")]
 public sealed class NotebookFormatTests : IDisposable
 {
     static readonly string Fixtures = Path.Combine(AppContext.BaseDirectory, "fixtures", "notebooks");
@@ -92,15 +93,15 @@ public sealed class NotebookFormatTests : IDisposable
     }
 
     [Fact]
-    public async Task NewAndClearFromTheCommandLine()
+    public void NewAndClearFromTheCommandLine()
     {
         var script = Path.Combine(_dir, "cells.txt");
         File.WriteAllText(script, "// %% [markdown]\n# Hi\n// %%\nConsole.WriteLine(\"hi\");\n");
         var path = Path.Combine(_dir, "made.ipynb");
         Assert.Equal(0, PDiff.Cli.Program.Main(new[] { "notebook", "new", script, path }));
-        var r = await NotebookRunner.RunAsync(path, path, new RunOptions { UseNotebookDirectory = false });
-        Assert.True(r.Succeeded, r.Error);
-        Assert.NotEmpty(Outputs(NotebookDocument.Load(path), 1));
+        var (code, _, stderr) = RunNotebook(path);
+        Assert.True(code == 0, stderr);
+        Assert.Equal("hi\n", Text(Outputs(NotebookDocument.Load(path), 1).Single()["text"]));
         Assert.Equal(0, PDiff.Cli.Program.Main(new[] { "notebook", "clear", path }));
         var cleared = NotebookDocument.Load(path);
         Assert.Empty(Outputs(cleared, 1));

@@ -4,6 +4,7 @@ using static PDiff.Tests.Notebooks.NotebookKit;
 
 namespace PDiff.Tests.Notebooks;
 
+[Collection("notebook kernel")]
 public sealed class NotebookParameterTests : IDisposable
 {
     readonly string _dir = TempDir();
@@ -19,17 +20,16 @@ public sealed class NotebookParameterTests : IDisposable
         .Code("Console.WriteLine($\"{profile} {steps} {lr} {fast} {tag} {tag.GetType().Name}\");");
 
     [Fact]
-    public async Task OverridesAreInjectedAfterTheParametersCellAndTakeEffect()
+    public void OverridesAreInjectedAfterTheParametersCellAndTakeEffect()
     {
         var path = Path.Combine(_dir, "p.ipynb");
         Notebook().Save(path);
         var output = Path.Combine(_dir, "p.out.ipynb");
-        var values = new List<KeyValuePair<string, string>>
+        var (code, _, stderr) = RunNotebook(path, output, new[]
         {
-            new("profile", "smoke"), new("steps", "7"), new("lr", "0.5"), new("fast", "True"), new("tag", "123"),
-        };
-        var r = await NotebookRunner.RunAsync(path, output, new RunOptions { Parameters = values, UseNotebookDirectory = false });
-        Assert.True(r.Succeeded, r.Error);
+            "--param", "profile=smoke", "--param", "steps=7", "-p", "lr=0.5", "--param", "fast=True", "--param", "tag=123",
+        });
+        Assert.True(code == 0, stderr);
 
         var nb = NotebookDocument.Load(output);
         Assert.Equal(4, nb.Cells.Count);
@@ -40,50 +40,47 @@ public sealed class NotebookParameterTests : IDisposable
             "// Injected by `pdiff notebook run --param`: overrides the defaults of cell 2.\n" +
             "profile = \"smoke\";\nsteps = 7;\nlr = 0.5;\nfast = true;\ntag = \"123\";\n",
             NotebookDocument.Source(injected));
+        Assert.Equal(2, ExecutionCount(nb, 2)); // the injected cell runs like any other
         // "123" stays a string because tag is declared a string.
         Assert.Equal("smoke 7 0.5 True 123 String\n", Text(Outputs(nb, 3).Single()["text"]));
 
         // Running the output again with other values replaces the injected cell instead of adding one.
-        var again = await NotebookRunner.RunAsync(output, output, new RunOptions
-        {
-            Parameters = new List<KeyValuePair<string, string>> { new("steps", "9") },
-            UseNotebookDirectory = false,
-        });
-        Assert.True(again.Succeeded, again.Error);
+        (code, _, stderr) = RunNotebook(output, extra: new[] { "--param", "steps=9" });
+        Assert.True(code == 0, stderr);
         nb = NotebookDocument.Load(output);
         Assert.Equal(4, nb.Cells.Count);
         Assert.Equal("quick 9 0.001 False t String\n", Text(Outputs(nb, 3).Single()["text"]));
 
         // No --param: the notebook runs with its defaults and no injected cell.
-        Assert.True((await NotebookRunner.RunAsync(output, output, new RunOptions { UseNotebookDirectory = false })).Succeeded);
-        Assert.Equal(3, NotebookDocument.Load(output).Cells.Count);
+        (code, _, stderr) = RunNotebook(output);
+        Assert.True(code == 0, stderr);
+        nb = NotebookDocument.Load(output);
+        Assert.Equal(3, nb.Cells.Count);
+        Assert.Equal("quick 3 0.001 False t String\n", Text(Outputs(nb, 2).Single()["text"]));
     }
 
     [Fact]
-    public async Task UnknownOrIllTypedParametersAreRefusedBeforeRunning()
+    public void UnknownOrIllTypedParametersAreRefusedBeforeRunning()
     {
         var path = Path.Combine(_dir, "p.ipynb");
         Notebook().Save(path);
-        var e = await Assert.ThrowsAsync<ArgumentException>(() => NotebookRunner.RunAsync(path, path, new RunOptions
-        {
-            Parameters = new List<KeyValuePair<string, string>> { new("profil", "smoke") },
-        }));
-        Assert.Contains("declares no variable 'profil'", e.Message);
-        Assert.Contains("profile, steps, lr, fast, tag", e.Message);
+        var before = File.ReadAllBytes(path);
+        var (code, _, stderr) = RunPdiff("notebook", "run", path, "--param", "profil=smoke");
+        Assert.Equal(2, code);
+        Assert.Contains("declares no variable 'profil'", stderr);
+        Assert.Contains("profile, steps, lr, fast, tag", stderr);
+        Assert.DoesNotContain("kernel ready", stderr); // refused before the kernel starts
 
-        e = await Assert.ThrowsAsync<ArgumentException>(() => NotebookRunner.RunAsync(path, path, new RunOptions
-        {
-            Parameters = new List<KeyValuePair<string, string>> { new("steps", "many") },
-        }));
-        Assert.Contains("steps is an int", e.Message);
+        (code, _, stderr) = RunPdiff("notebook", "run", path, "--param", "steps=many");
+        Assert.Equal(2, code);
+        Assert.Contains("steps is an int", stderr);
+        Assert.Equal(before, File.ReadAllBytes(path));
 
         var noParams = Path.Combine(_dir, "n.ipynb");
         new NotebookBuilder().Code("var x = 1;").Save(noParams);
-        e = await Assert.ThrowsAsync<ArgumentException>(() => NotebookRunner.RunAsync(noParams, noParams, new RunOptions
-        {
-            Parameters = new List<KeyValuePair<string, string>> { new("x", "2") },
-        }));
-        Assert.Contains("no code cell tagged \"parameters\"", e.Message);
+        (code, _, stderr) = RunPdiff("notebook", "run", noParams, "--param", "x=2");
+        Assert.Equal(2, code);
+        Assert.Contains("no code cell tagged \"parameters\"", stderr);
     }
 
     [Theory]

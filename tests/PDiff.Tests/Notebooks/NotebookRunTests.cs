@@ -8,9 +8,11 @@ using static PDiff.Tests.Notebooks.NotebookKit;
 namespace PDiff.Tests.Notebooks;
 
 /// <summary>
-/// One small notebook, run once by the headless runner (with PNG rendering), examined by several tests.
-/// Cells: 0 markdown, 1 parameters, 2 #r + state, 3 markdown, 4 stdout + trailing value,
-/// 5 two figures displayed, 6 a table as trailing value, 7 empty.
+/// One small notebook with the library's charts, run once by the CLI in the real kernel (with PNG
+/// rendering), examined by several tests. Cells: 0 markdown, 1 parameters, 2 #r + state, 3 markdown,
+/// 4 stdout + trailing value, 5 two figures displayed, 6 a table as trailing value, 7 empty.
+/// The notebook does not call PDiff.Plots.Interactive.Register(): loading the library registers its
+/// formatters with the kernel.
 /// </summary>
 public sealed class RunFixture : IDisposable
 {
@@ -18,7 +20,7 @@ public sealed class RunFixture : IDisposable
     public string Dir { get; } = TempDir();
     public string Input => Path.Combine(Dir, "nb.ipynb");
     public string Output => Path.Combine(Dir, "out", "nb.out.ipynb");
-    public RunResult Result { get; }
+    public (int Code, string Stdout, string Stderr) Result { get; }
     public NotebookDocument Saved { get; }
 
     public RunFixture()
@@ -29,7 +31,7 @@ public sealed class RunFixture : IDisposable
         nb.Cells[0]!.AsObject()["metadata"]!.AsObject()["collapsed_heading"] = true;
         nb.Cells[2]!.AsObject()["unknown_cell_field"] = "kept";
         nb.Save(Input);
-        Result = NotebookRunner.RunAsync(Input, Output, new RunOptions { UseNotebookDirectory = false }).GetAwaiter().GetResult();
+        Result = RunNotebook(Input, Output, png: Chromium.IsAvailable);
         Saved = NotebookDocument.Load(Output);
     }
 
@@ -59,8 +61,8 @@ public class NotebookRunTests : IClassFixture<RunFixture>
     [ChromiumFact]
     public void AllCellsRunAndExecutionCountsFollowTheCodeCells()
     {
-        Assert.True(_f.Result.Succeeded, _f.Result.Error);
-        Assert.Equal(5, _f.Result.ExecutedCells);
+        Assert.True(_f.Result.Code == 0, _f.Result.Stderr);
+        Assert.Contains("5 code cells ran", _f.Result.Stderr);
         Assert.Equal(new int?[] { null, 1, 2, null, 3, 4, 5, null }, Enumerable.Range(0, 8).Select(i => ExecutionCount(_f.Saved, i)));
         Assert.Empty(Outputs(_f.Saved, 7)); // empty cell: skipped, as Jupyter does
     }
@@ -131,6 +133,7 @@ public class NotebookRunTests : IClassFixture<RunFixture>
     }
 }
 
+[Collection("notebook kernel")]
 public sealed class NotebookOptionTests : IDisposable
 {
     readonly string _dir = TempDir();
@@ -141,14 +144,14 @@ public sealed class NotebookOptionTests : IDisposable
     }
 
     [Fact]
-    public async Task WithoutPngAndPlotlyJsAFigureIsASmallHtmlOutput()
+    public void WithoutPngAndPlotlyJsAFigureIsASmallHtmlOutput()
     {
         var path = Path.Combine(_dir, "small.ipynb");
         new NotebookBuilder()
             .Code($"{LibReference(_dir)}\nusing PDiff.Plots;\ndisplay(new Figure(new Bar {{ X = new[] {{ 1, 2 }}, Y = new[] {{ 3, 4 }} }}));")
             .Save(path);
-        var r = await NotebookRunner.RunAsync(path, path, new RunOptions { UseNotebookDirectory = false, RenderPng = false, InlinePlotlyJs = false });
-        Assert.True(r.Succeeded, r.Error);
+        var (code, _, stderr) = RunNotebook(path, extra: new[] { "--no-plotly-js" }, png: false);
+        Assert.True(code == 0, stderr);
         var data = Outputs(NotebookDocument.Load(path), 0).Single()["data"]!.AsObject();
         Assert.Equal(new[] { "text/html", "text/plain" }, data.Select(p => p.Key).Order());
         var html = Text(data["text/html"]);

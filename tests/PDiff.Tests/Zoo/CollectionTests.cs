@@ -1,6 +1,7 @@
 using PDiff.Data;
 using PDiff.Models;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 using PDiff.Zoo;
 using Xunit;
 
@@ -12,8 +13,8 @@ public class CollectionTests
     static ImageDataset Synthetic(int n, ulong seed)
     {
         using var g = new Generator(seed);
-        var x = torch.randn(new long[] { n, 1, 28, 28 }, g);
-        using var w = torch.randn(new long[] { 784, 10 }, g);
+        var x = torch.randn(new long[] { n, 1, 28, 28 }, generator: g);
+        using var w = torch.randn(new long[] { 784, 10 }, generator: g);
         using var flat = x.reshape(n, 784);
         using var logits = flat.matmul(w);
         var y = logits.argmax(1);
@@ -35,14 +36,14 @@ public class CollectionTests
         Assert.Equal(new long[] { 2, 3, 4, 5 }, r.Iterations); // V2-final: the first iteration is not saved
         Assert.Equal("layer4.1.bn1", r.CutStage);
         using var after = Subsets.Flatten(model, layout);
-        Assert.Equal(before.data<float>(), after.data<float>());
+        Assert.Equal(before.data<float>().ToArray(), after.data<float>().ToArray());
         // Consecutive checkpoints differ from each other and from the base.
-        var rows = Enumerable.Range(0, 4).Select(i => { using var row = r.Vectors.select(0, i); return row.data<float>(); }).ToList();
-        Assert.NotEqual(before.data<float>(), rows[0]);
+        var rows = Enumerable.Range(0, 4).Select(i => { using var row = r.Vectors.select(0, i); return row.data<float>().ToArray(); }).ToList();
+        Assert.NotEqual(before.data<float>().ToArray(), rows[0]);
         Assert.NotEqual(rows[0], rows[1]);
         Assert.All(r.TrainLoss, l => Assert.True(double.IsFinite(l)));
         // Parameters outside the subset never moved: the frozen base is what later evaluation uses.
-        Assert.True(model.named_parameters().All(p => p.Parameter.requires_grad));
+        Assert.True(model.named_parameters().All(p => p.parameter.requires_grad));
     }
 
     [Fact]
@@ -55,8 +56,8 @@ public class CollectionTests
         using var a = Collector.Collect(model, layout, train, recipe);
         using var b = Collector.Collect(model, layout, train, recipe);
         using var c = Collector.Collect(model, layout, train, recipe with { Seed = 8 });
-        Assert.Equal(a.Vectors.data<float>(), b.Vectors.data<float>());
-        Assert.NotEqual(a.Vectors.data<float>(), c.Vectors.data<float>());
+        Assert.Equal(a.Vectors.data<float>().ToArray(), b.Vectors.data<float>().ToArray());
+        Assert.NotEqual(a.Vectors.data<float>().ToArray(), c.Vectors.data<float>().ToArray());
     }
 
     [Fact]
@@ -72,7 +73,7 @@ public class CollectionTests
         Assert.True(cached.PrecomputedFeatures);
         Assert.False(plain.PrecomputedFeatures);
         using var diff = cached.Vectors.sub(plain.Vectors).abs().max();
-        Assert.True(diff.item<double>() <= 1e-6, $"cached and uncached collection differ by {diff.item<double>():G3}");
+        Assert.True(diff.ToDouble() <= 1e-6, $"cached and uncached collection differ by {diff.ToDouble():G3}");
     }
 
     [Fact]
@@ -89,12 +90,12 @@ public class CollectionTests
         using var allTrain = Collector.Collect(model, layout, train, v1 with { FrozenNormsTrain = true });
         using var r0 = r.Vectors.select(0, 0);
         using var q0 = quirk.Vectors.select(0, 0);
-        Assert.Equal(r0.data<float>(), q0.data<float>()); // identical up to the first save …
+        Assert.Equal(r0.data<float>().ToArray(), q0.data<float>().ToArray()); // identical up to the first save …
         using var r2 = r.Vectors.select(0, 2);
         using var q2 = quirk.Vectors.select(0, 2);
-        Assert.NotEqual(r2.data<float>(), q2.data<float>()); // … then eval-mode BN changes the steps
+        Assert.NotEqual(r2.data<float>().ToArray(), q2.data<float>().ToArray()); // … then eval-mode BN changes the steps
         Assert.False(allTrain.PrecomputedFeatures); // batch statistics in the frozen layers: not cacheable
-        Assert.NotEqual(r.Vectors.data<float>(), allTrain.Vectors.data<float>());
+        Assert.NotEqual(r.Vectors.data<float>().ToArray(), allTrain.Vectors.data<float>().ToArray());
     }
 
     [Fact]

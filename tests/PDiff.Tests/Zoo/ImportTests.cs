@@ -1,5 +1,7 @@
+using PDiff.Checkpoints;
 using PDiff.Models;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 using PDiff.Zoo;
 using Xunit;
 

@@ -1,5 +1,6 @@
 using PDiff.Models;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 using PDiff.Zoo;
 using Xunit;
 
@@ -90,18 +91,18 @@ public class SubsetTests
         using var before = Subsets.Flatten(m, layout);
         Assert.Equal(layout.Length, before.numel());
         using var g = new Generator(5);
-        using var v = torch.randn(new[] { layout.Length }, g);
+        using var v = torch.randn(new[] { layout.Length }, generator: g);
         Subsets.WriteBack(m, layout, v);
         using var after = Subsets.Flatten(m, layout);
-        Assert.Equal(v.data<float>(), after.data<float>());
+        Assert.Equal(v.data<float>().ToArray(), after.data<float>().ToArray());
         // The values land in the named tensors, in order: fc.bias is the last 10 numbers.
-        var fcBias = m.named_parameters().First(p => p.Name == "fc.bias").Parameter.data<float>();
-        Assert.Equal(v.data<float>().TakeLast(10), fcBias);
-        var l3bn1 = m.named_parameters().First(p => p.Name == "layer3.0.bn1.weight").Parameter.data<float>();
-        Assert.Equal(v.data<float>().Take(l3bn1.Length), l3bn1);
+        var fcBias = m.named_parameters().First(p => p.name == "fc.bias").parameter.data<float>().ToArray();
+        Assert.Equal(v.data<float>().ToArray().TakeLast(10), fcBias);
+        var l3bn1 = m.named_parameters().First(p => p.name == "layer3.0.bn1.weight").parameter.data<float>().ToArray();
+        Assert.Equal(v.data<float>().ToArray().Take(l3bn1.Length), l3bn1);
         // Tensors outside the subset are untouched, and parameters are still the same objects (in place).
-        Assert.True(m.named_parameters().First(p => p.Name == "layer4.1.bn1.weight").Parameter.data<float>().All(x => x == 1f));
-        Assert.True(m.named_parameters().First(p => p.Name == "fc.bias").Parameter.requires_grad);
+        Assert.True(m.named_parameters().First(p => p.name == "layer4.1.bn1.weight").parameter.data<float>().ToArray().All(x => x == 1f));
+        Assert.True(m.named_parameters().First(p => p.name == "fc.bias").parameter.requires_grad);
     }
 
     [Fact]

@@ -1,7 +1,8 @@
 using System.Text.Json;
 using PDiff.Data;
 using PDiff.Models;
-using PDiff.Torch;
+using TorchSharp;
+using static TorchSharp.torch;
 using PDiff.Zoo;
 using Xunit;
 
@@ -79,7 +80,7 @@ public class ZooBuildTests
             var derivedDir = dir + "-derived";
             try
             {
-                using var noise = torch.randn(new long[] { 4, 128 }, new Generator(9));
+                using var noise = torch.randn(new long[] { 4, 128 }, generator: new Generator(9));
                 using var head = matrix.narrow(0, 0, 4);
                 using var derived = head.add(noise.mul(0.01));
                 var dval = scorer.Score(derived, EvalSplit.Validation).Select(x => x.Accuracy).ToList();

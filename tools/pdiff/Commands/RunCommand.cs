@@ -52,7 +52,7 @@ public sealed class RunCommand : ICommand
             ? int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new UsageException($"--{k} takes a positive integer, not '{v}'.")
             : d;
 
-        if (own.ContainsKey("threads")) torch.set_num_threads(GetInt("threads", 1));
+        if (own.ContainsKey("threads")) Threads.Set(GetInt("threads", 1));
         var profile = Profiles.Parse(Get("profile", "quick"));
         var recipe = Get("recipe", "v2").ToLowerInvariant() switch
         {

@@ -173,7 +173,7 @@ public sealed class ZooCommand : ICommand
 
     static void SetThreads(Options o)
     {
-        if (o.Int("threads") is { } t) torch.set_num_threads(t);
+        if (o.Int("threads") is { } t) Threads.Set(t);
     }
 
     /// <summary>`--name value` and `--flag` options plus positionals; unknown names are usage errors.</summary>

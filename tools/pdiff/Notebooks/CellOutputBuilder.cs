@@ -16,7 +16,11 @@ namespace PDiff.Notebooks;
 /// without HTML and diffs still see something; a mime type the kernel formatted as empty (a PNG that was
 /// switched off) is left out.
 /// </summary>
-public sealed partial class CellOutputBuilder(int executionCount)
+/// <param name="plainText">
+/// The value's text/plain form as it was when the event was published (the value may change later in the
+/// cell, e.g. a figure displayed, then retitled), or null to format it now.
+/// </param>
+public sealed partial class CellOutputBuilder(int executionCount, Func<DisplayEvent, string?>? plainText = null)
 {
     readonly List<object> _items = new(); // JsonObject, or StreamPart while text may still be appended
     readonly Dictionary<string, JsonObject> _displays = new(); // by the kernel's value id, for updates
@@ -44,14 +48,14 @@ public sealed partial class CellOutputBuilder(int executionCount)
                 WriteStream("stderr", o.Message.EndsWith('\n') ? o.Message : o.Message + "\n");
                 break;
             case DisplayedValueUpdated u when u.ValueId != null && _displays.TryGetValue(u.ValueId, out var shown):
-                shown["data"] = Bundle(u.Value, u.FormattedValues);
+                shown["data"] = Bundle(u);
                 break;
             case DisplayedValueProduced or DisplayedValueUpdated:
             {
                 var d = (DisplayEvent)e;
                 var output = new JsonObject
                 {
-                    ["data"] = Bundle(d.Value, d.FormattedValues),
+                    ["data"] = Bundle(d),
                     ["metadata"] = new JsonObject(),
                     ["output_type"] = "display_data",
                 };
@@ -62,7 +66,7 @@ public sealed partial class CellOutputBuilder(int executionCount)
             case ReturnValueProduced r:
                 _items.Add(new JsonObject
                 {
-                    ["data"] = Bundle(r.Value, r.FormattedValues),
+                    ["data"] = Bundle(r),
                     ["execution_count"] = executionCount,
                     ["metadata"] = new JsonObject(),
                     ["output_type"] = "execute_result",
@@ -105,22 +109,25 @@ public sealed partial class CellOutputBuilder(int executionCount)
         values.FirstOrDefault(v => v.MimeType == PlainTextFormatter.MimeType)?.Value ?? values.FirstOrDefault()?.Value;
 
     /// <summary>A mime bundle as nbformat stores it: text as lines, images as one base64 string, JSON as JSON.</summary>
-    static JsonObject Bundle(object? value, IEnumerable<FormattedValue> formatted)
+    JsonObject Bundle(DisplayEvent e)
     {
         var data = new JsonObject();
-        foreach (var f in formatted)
+        foreach (var f in e.FormattedValues)
         {
             if (string.IsNullOrEmpty(f.Value) || data.ContainsKey(f.MimeType)) continue;
             data[f.MimeType] = MimeValue(f.MimeType, f.Value);
         }
-        if (!data.ContainsKey(PlainTextFormatter.MimeType) && value != null)
-        {
-            string? plain;
-            try { plain = Formatter.ToDisplayString(value, PlainTextFormatter.MimeType); }
-            catch (Exception) { plain = null; } // a formatter that throws must not fail the cell
-            if (!string.IsNullOrEmpty(plain)) data[PlainTextFormatter.MimeType] = JupyterJson.Lines(plain);
-        }
+        if (!data.ContainsKey(PlainTextFormatter.MimeType) && (plainText != null ? plainText(e) : PlainTextOf(e)) is { Length: > 0 } plain)
+            data[PlainTextFormatter.MimeType] = JupyterJson.Lines(plain);
         return data;
+    }
+
+    /// <summary>The kernel's text/plain formatting of a displayed value lacking one, or null.</summary>
+    public static string? PlainTextOf(DisplayEvent e)
+    {
+        if (e.Value == null || e.FormattedValues.Any(f => f.MimeType == PlainTextFormatter.MimeType)) return null;
+        try { return Formatter.ToDisplayString(e.Value, PlainTextFormatter.MimeType); }
+        catch (Exception) { return null; } // a formatter that throws must not fail the cell
     }
 
     static JsonNode MimeValue(string mime, string value)

@@ -13,10 +13,9 @@ namespace PDiff.Notebooks;
 /// <summary>
 /// The real .NET Interactive kernel, hosted in this process and set up as dotnet-interactive sets it up for
 /// VS Code's Polyglot Notebooks: a composite kernel (with the html and value kernels) whose default child is
-/// the C# kernel with
-/// <c>#r "nuget: ..."</c>, the kernel helpers (<c>display</c>, <c>HTML</c>...), <c>#!who</c>/<c>#!whos</c>,
-/// value sharing (<c>#!set</c>, <c>#!share</c>) and <c>#!time</c>, and the browser front end's formatting
-/// (HTML by default, strings as plain text). Each cell is one <see cref="SubmitCode"/>; its kernel events
+/// the C# kernel with <c>#r "nuget: ..."</c>, the kernel helpers (<c>display</c>, <c>HTML</c>...),
+/// <c>#!who</c>/<c>#!whos</c>, value sharing (<c>#!set</c>, <c>#!share</c>) and <c>#!time</c>, and the
+/// browser front end's formatting (HTML by default, strings as plain text). Each cell is one <see cref="SubmitCode"/>; its kernel events
 /// become nbformat outputs (<see cref="CellOutputBuilder"/>).
 /// </summary>
 /// <remarks>
@@ -57,9 +56,9 @@ public sealed class KernelSession : IDisposable
     public async Task<CellOutcome> RunCellAsync(string code, string kernelName, int executionCount, TimeSpan? timeout,
         TextWriter? echoOut, TextWriter? echoErr)
     {
-        var builder = new CellOutputBuilder(executionCount);
         using var cts = new CancellationTokenSource();
         var seen = new Collector(echoOut, echoErr);
+        var builder = new CellOutputBuilder(executionCount, seen.PlainText);
         using var subscription = _kernel.KernelEvents.Subscribe(seen);
         var run = _kernel.SendAsync(new SubmitCode(code, kernelName), cts.Token);
         KernelCommandResult result;
@@ -77,6 +76,7 @@ public sealed class KernelSession : IDisposable
             builder.AddError(error);
             return new CellOutcome(builder.ToJson(), error, Abandoned: true);
         }
+        // The command's own events (the kernel may publish others, e.g. its set-up submissions on first use).
         foreach (var e in result.Events) builder.Add(e);
         return new CellOutcome(builder.ToJson(), builder.Error, Abandoned: false);
     }
@@ -92,21 +92,35 @@ public sealed class KernelSession : IDisposable
     public void Dispose() => _kernel.Dispose();
 
     /// <summary>
-    /// Keeps the events as they are published (for a cell abandoned on time-out) and copies its
-    /// stdout/stderr to the console as they happen (CI logs).
+    /// Sees the events as they are published: keeps them (for a cell abandoned on time-out), takes the
+    /// text/plain form of displayed values at that moment (the value may change later in the cell), and
+    /// copies stdout/stderr to the console (CI logs).
     /// </summary>
     sealed class Collector(TextWriter? stdout, TextWriter? stderr) : IObserver<KernelEvent>
     {
         readonly List<KernelEvent> _events = new();
+        readonly Dictionary<KernelEvent, string?> _plain = new(ReferenceEqualityComparer.Instance);
 
         public IReadOnlyList<KernelEvent> Snapshot()
         {
             lock (_events) return _events.ToArray();
         }
 
+        public string? PlainText(DisplayEvent e)
+        {
+            lock (_events)
+                if (_plain.TryGetValue(e, out var text)) return text;
+            return CellOutputBuilder.PlainTextOf(e);
+        }
+
         public void OnNext(KernelEvent e)
         {
-            lock (_events) _events.Add(e);
+            var plain = e is DisplayEvent d ? CellOutputBuilder.PlainTextOf(d) : null;
+            lock (_events)
+            {
+                _events.Add(e);
+                if (e is DisplayEvent) _plain[e] = plain;
+            }
             var (writer, values) = e switch
             {
                 StandardOutputValueProduced o => (stdout, o.FormattedValues),

@@ -81,8 +81,10 @@ public static class NotebookRunner
             if (options.UseNotebookDirectory) Environment.CurrentDirectory = notebookDir;
             Environment.SetEnvironmentVariable(PngVariable, options.RenderPng ? null : "0");
             Environment.SetEnvironmentVariable(PlotlyJsVariable, "host");
-            var echoOut = options.Echo ? Console.Out : null; // taken before the kernel redirects Console
-            var echoErr = options.Echo ? Console.Error : null;
+            // The kernel redirects Console while a cell runs; an abandoned cell leaves it redirected.
+            var (stdout, stderr) = (Console.Out, Console.Error);
+            var echoOut = options.Echo ? stdout : null;
+            var echoErr = options.Echo ? stderr : null;
 
             var name = Path.GetFileName(inputPath);
             var watch = Stopwatch.StartNew();
@@ -103,6 +105,11 @@ public static class NotebookRunner
                 var outcome = await session.RunCellAsync(source, NotebookDocument.Language(cell), count, options.TimeoutPerCell, echoOut, echoErr);
                 if (!plotlyInlined) plotlyInlined = InlinePlotlyJs(outcome.Outputs, options.Log);
                 cell["outputs"] = outcome.Outputs;
+                if (outcome.Abandoned)
+                {
+                    Console.SetOut(stdout);
+                    Console.SetError(stderr);
+                }
                 if (outcome.Error is { } error)
                 {
                     nb.Save(outPath);

@@ -1,0 +1,30 @@
+using static TorchSharp.torch;
+
+namespace PDiff.Engine;
+
+/// <summary>Seeds and threads: the two small things every stage needs and TorchSharp spells differently.</summary>
+public static class Seeds
+{
+    /// <summary>
+    /// A fresh 63-bit seed drawn from <paramref name="g"/> (one int64 draw in [0, 2⁶³ − 1), as
+    /// <c>torch.randint</c>), to seed a child generator: stages get distinct, reproducible streams.
+    /// </summary>
+    public static ulong Next(Generator g)
+    {
+        using var t = randint(0, long.MaxValue, new long[] { 1 }, dtype: ScalarType.Int64, generator: g);
+        return (ulong)t.item<long>();
+    }
+}
+
+public static class Threads
+{
+    /// <summary>
+    /// Sets libtorch's intra-op threads. Checked here because TorchSharp 0.107 aborts the process on a count
+    /// below 1. libtorch's setting applies to the calling thread and to threads started later.
+    /// </summary>
+    public static void Set(int n)
+    {
+        if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, $"Thread count must be at least 1 (got {n}).");
+        set_num_threads(n);
+    }
+}
