@@ -60,8 +60,8 @@ public static class BaseTrainer
         using var gen = new Generator(config.Seed);
         var model = ModelRegistry.Create(spec, gen);
         // Drawn after the weights, in this order: the same config seed gives the same run.
-        var shuffleSeed = NextSeed(gen);
-        var augmentSeed = NextSeed(gen);
+        var shuffleSeed = PDiff.Engine.Seeds.Next(gen);
+        var augmentSeed = PDiff.Engine.Seeds.Next(gen);
         using var shuffleGen = new Generator(shuffleSeed);
         using var augmentGen = new Generator(augmentSeed);
         var val = new LabeledImages(data.Validation.X, data.Validation.Y);
@@ -153,13 +153,6 @@ public static class BaseTrainer
         {
             ModuleTree.Free(best);
         }
-    }
-
-    /// <summary>A 63-bit seed drawn from <paramref name="g"/> (one int64 draw, as torch.randint).</summary>
-    static ulong NextSeed(Generator g)
-    {
-        using var t = torch.randint(0, long.MaxValue, new long[] { 1 }, generator: g);
-        return (ulong)t.item<long>();
     }
 }
 

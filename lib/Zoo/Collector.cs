@@ -52,25 +52,24 @@ public static class Collector
         if (notParams.Count > 0)
             throw new ArgumentException($"Collection trains parameters only; the subset also holds buffers [{string.Join(", ", notParams)}]. Choose a parameter subset (e.g. last-two-norms).");
         Subsets.Tensors(baseModel, layout); // shapes checked, naming the tensor
-        var work = baseModel;
         var trainable = layout.Tensors.Select(t => parameters[t.Name]).ToList();
         var subsetNames = layout.Tensors.Select(t => t.Name).ToHashSet();
 
         // What training changes, to put back at the end: subset values and every buffer (running statistics).
-        var saved = ModuleTree.Snapshot(work, name => subsetNames.Contains(name) || !parameters.ContainsKey(name));
-        var modes = ModuleTree.Modes(work);
+        var saved = ModuleTree.Snapshot(baseModel, name => subsetNames.Contains(name) || !parameters.ContainsKey(name));
+        var modes = ModuleTree.Modes(baseModel);
         var requiresGrad = parameters.Values.Select(p => (p, p.requires_grad)).ToList();
         try
         {
             foreach (var p in parameters.Values) p.requires_grad = false;
             foreach (var t in trainable) t.requires_grad = true;
             var owners = layout.Tensors.Select(t => t.Name.Contains('.') ? t.Name[..t.Name.LastIndexOf('.')] : "").Distinct().ToList();
-            SetModes(work, owners, recipe.FrozenNormsTrain);
-            return Train(work, layout, trainable, train, recipe, clock, log);
+            SetModes(baseModel, owners, recipe.FrozenNormsTrain);
+            return Train(baseModel, layout, trainable, train, recipe, clock, log);
         }
         finally
         {
-            ModuleTree.LoadStateDict(work, saved, strict: false);
+            ModuleTree.LoadStateDict(baseModel, saved, strict: false);
             ModuleTree.Free(saved);
             foreach (var t in trainable) t.grad = null; // the gradients of the last step belong to no one
             foreach (var (p, flag) in requiresGrad) p.requires_grad = flag;

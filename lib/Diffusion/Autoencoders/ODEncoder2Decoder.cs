@@ -22,6 +22,7 @@ namespace PDiff.Diffusion;
 public sealed class ODEncoder2Decoder : ParamAutoencoder
 {
     readonly ModuleList<Sequential> encoder, decoder;
+    readonly Func<Tensor, Tensor>[][] encSteps, decSteps;     // the blocks' layers, convolutions through SafeConv
     readonly long latentChannels, latentLength;
 
     public long Fold { get; }
@@ -82,6 +83,7 @@ public sealed class ODEncoder2Decoder : ParamAutoencoder
         (encoder, decoder) = (new ModuleList<Sequential>(enc.ToArray()), new ModuleList<Sequential>(dec.ToArray()));
         register_module("encoder", encoder);
         register_module("decoder", decoder);
+        (encSteps, decSteps) = (enc.Select(SafeConv.Steps).ToArray(), dec.Select(SafeConv.Steps).ToArray());
         DecodedLength = len;
         if (len < inDim) throw new ArgumentException($"ODEncoder2Decoder: the decoder gives {len} values, fewer than the {inDim} to reconstruct.");
     }
@@ -104,7 +106,7 @@ public sealed class ODEncoder2Decoder : ParamAutoencoder
     {
         using var scope = NewDisposeScope();
         var h = F.pad(x.unsqueeze(1), new[] { 0L, PaddedLength - InputLength });
-        foreach (var layer in encoder) h = layer.forward(h);
+        foreach (var block in encSteps) h = SafeConv.Run(block, h);
         return h.flatten(1).MoveToOuterDisposeScope();
     }
 
@@ -113,7 +115,7 @@ public sealed class ODEncoder2Decoder : ParamAutoencoder
         CheckLatents(z, nameof(Decode));
         using var scope = NewDisposeScope();
         var h = z.reshape(z.size(0), latentChannels, latentLength);
-        foreach (var layer in decoder) h = layer.forward(h);
+        foreach (var block in decSteps) h = SafeConv.Run(block, h);
         return h.select(1, 0).narrow(1, 0, InputLength).contiguous().MoveToOuterDisposeScope();
     }
 

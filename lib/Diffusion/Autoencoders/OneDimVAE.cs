@@ -91,8 +91,9 @@ public sealed class OneDimVAE : ParamAutoencoder
         return ChannelsLast.PerSampleNorm(h, bn);
     }
 
-    Tensor Conv(Conv1d c, Tensor h) => UseChannelsLast ? ChannelsLast.Conv(h, c) : c.forward(h);
-    Tensor ConvT(ConvTranspose1d t, Tensor h) => UseChannelsLast ? ChannelsLast.ConvTranspose(h, t) : t.forward(h);
+    // Both layouts go through SafeConv (libtorch 2.10 kernels to avoid); [B, C, 1, L] runs channels-last.
+    static Tensor Conv(Conv1d c, Tensor h) => SafeConv.Conv(h, c);
+    static Tensor ConvT(ConvTranspose1d t, Tensor h) => SafeConv.ConvTranspose(h, t);
 
     public override Tensor Encode(Tensor x)
     {

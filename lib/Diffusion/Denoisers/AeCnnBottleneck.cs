@@ -28,6 +28,7 @@ public sealed class AeCnnBottleneck : Denoiser
 {
     readonly Embedding timeTable;
     readonly ModuleList<Sequential> enc, dec;
+    readonly Func<Tensor, Tensor>[][] encSteps, decSteps;     // the blocks' layers, convolutions through SafeConv
 
     public TimeEmbeddingMode TimeMode { get; set; }
 
@@ -53,6 +54,7 @@ public sealed class AeCnnBottleneck : Denoiser
         register_module("time_encode", timeTable);
         register_module("enc", enc);
         register_module("dec", dec);
+        (encSteps, decSteps) = (e.Select(SafeConv.Steps).ToArray(), d.Select(SafeConv.Steps).ToArray());
     }
 
     // V1's InstanceNorm1d(D) normalises over the length whatever the channel count (see InstanceNorm1dNoAffine).
@@ -75,12 +77,12 @@ public sealed class AeCnnBottleneck : Denoiser
         var tt = TimeMode == TimeEmbeddingMode.BatchShared ? t.narrow(0, 0, 1) : t;
         var tau = timeTable.forward(tt).unsqueeze(1);                  // [B or 1, 1, D]
         var h = x.unsqueeze(1);
-        var skips = new Tensor[enc.Count];
-        for (var i = 0; i < enc.Count; i++)
-            h = skips[i] = enc[i].forward(h.add(tau));
-        for (var j = 0; j < dec.Count; j++)
+        var skips = new Tensor[encSteps.Length];
+        for (var i = 0; i < encSteps.Length; i++)
+            h = skips[i] = SafeConv.Run(encSteps[i], h.add(tau));
+        for (var j = 0; j < decSteps.Length; j++)
         {
-            h = dec[j].forward(h.add(tau));
+            h = SafeConv.Run(decSteps[j], h.add(tau));
             var skip = skips.Length - 2 - j;                              // dec1 + enc3, dec2 + enc2, dec3 + enc1
             if (skip >= 0) h = h.add(skips[skip]);
         }

@@ -53,6 +53,7 @@ public sealed class OneDimCNN : Denoiser
         using var scope = NewDisposeScope();
         var a = outer(t.to(ScalarType.Float32), freqs);
         var e = cat(new[] { a.cos(), a.sin() }, 1);
+        if (e.dtype != time1.weight.dtype) e = e.to(time1.weight.dtype);   // a module moved to float64 (gradient checks)
         return time2.forward(F.silu(time1.forward(e))).MoveToOuterDisposeScope();
     }
 
@@ -75,7 +76,7 @@ public sealed class OneDimCNN : Denoiser
         {
             if (i > EncoderBlocks - 1 && i - EncoderBlocks < Skips) h = h.add(skips[Skips - 1 - (i - EncoderBlocks)]);
             var conv = convs[i];
-            h = UseChannelsLast ? ChannelsLast.Conv(h.add(tau), conv) : conv.forward(h.add(tau));
+            h = UseChannelsLast ? ChannelsLast.Conv(h.add(tau), conv) : SafeConv.Conv(h.add(tau), conv);
             if (i < norms.Count)
             {
                 var bn = norms[i];

@@ -13,9 +13,12 @@ namespace PDiff.Diffusion;
 /// </summary>
 /// <remarks>
 /// TorchSharp 0.107 has no <c>contiguous(memory_format)</c>: a [B, C, 1, L] tensor whose memory is
-/// [B, 1, L, C] is made by permute → contiguous → permute. The kernels stay plain views of the 1-D
-/// weights: libtorch picks the channels-last oneDNN path when the input is channels-last, and the output,
-/// batch norm and the element-wise ops that follow keep that layout.
+/// [B, 1, L, C] is made by permute → contiguous → permute. libtorch runs a convolution channels-last when
+/// its input or its kernel is; the output, batch norm and the element-wise ops that follow keep that
+/// layout, so the kernels are plain views of the 1-D weights except where the input is not channels-last
+/// (see <see cref="Kernel"/>).
+/// The convolutions themselves go through <see cref="SafeConv"/>, which avoids libtorch 2.10 kernels that
+/// gave wrong values on our machine.
 /// </remarks>
 public static class ChannelsLast
 {
@@ -34,44 +37,56 @@ public static class ChannelsLast
         return dense.permute(0, 3, 1, 2);
     }
 
-    /// <summary>True when a 4-D tensor's strides are those of channels-last memory (size-1 dims ignored).</summary>
+    /// <summary>
+    /// True when libtorch treats a 4-D tensor as channels-last (its <c>suggest_memory_format</c>): the
+    /// strides rise C, W, H, N, and an ambiguous one (C = 1, e.g. the input of a first layer) counts as
+    /// contiguous, as in c10's <c>is_channels_last_strides_2d</c>.
+    /// </summary>
     public static bool IsChannelsLast(Tensor x)
     {
         if (x.dim() != 4) return false;
         var (shape, stride) = (x.shape, x.stride());
-        long expected = 1;
+        if (stride[1] == 0) return false;
+        long min = 0;
         foreach (var d in new[] { 1, 3, 2, 0 })
         {
-            if (shape[d] != 1 && stride[d] != expected) return false;
-            expected *= shape[d];
+            if (shape[d] == 0 || stride[d] < min) return false;
+            if (d == 0 && min == stride[1]) return false;
+            min = stride[d] * (shape[d] > 1 ? shape[d] : 1);
         }
         return true;
+    }
+
+    /// <summary>
+    /// The [out, in, 1, k] kernel of a 1-D weight. A plain view when the input is channels-last (libtorch
+    /// then runs channels-last); otherwise a channels-last kernel, which makes libtorch pick the
+    /// channels-last path and output: a free re-striding when dim 1 has size 1 (the same memory), else a copy.
+    /// </summary>
+    internal static Tensor Kernel(Tensor weight, Tensor input)
+    {
+        var k = weight.unsqueeze(2);
+        if (IsChannelsLast(input)) return k;
+        if (k.size(1) == 1)
+        {
+            using var view = k;
+            var (o, kk) = (k.size(0), k.size(3));
+            return view.as_strided(new[] { o, 1, 1, kk }, new[] { kk, 1, kk, 1 }, view.storage_offset());
+        }
+        using (k) return Contiguous(k);
     }
 
     /// <summary>Conv1d on [B, C, 1, L] activations (channels-last for speed; any 4-D layout gives the same values).</summary>
     public static Tensor Conv(Tensor h, Conv1d conv)
     {
-        CheckInput(h, conv, "Conv1d");
-        using var k = conv.weight!.unsqueeze(2);                                  // [out, in, 1, k], a view
-        return F.conv2d(h, k, conv.bias, new[] { 1, conv.stride[0] }, new[] { 0, conv.padding![0] },
-            new[] { 1, conv.dilation[0] }, conv.groups);
+        if (h.dim() != 4) throw new ArgumentException($"Channels-last Conv1d({conv.in_channels} → {conv.out_channels}): expected activations [B, {conv.in_channels}, 1, L]; got [{string.Join(", ", h.shape)}].");
+        return SafeConv.Conv(h, conv);
     }
 
-    /// <summary>ConvTranspose1d on channels-last activations: libtorch 2.10 runs it as one oneDNN deconvolution.</summary>
+    /// <summary>ConvTranspose1d on [B, C, 1, L] activations: libtorch 2.10 runs it as one oneDNN deconvolution.</summary>
     public static Tensor ConvTranspose(Tensor h, ConvTranspose1d ct)
     {
-        CheckInput(h, ct, "ConvTranspose1d");
-        using var k = ct.weight!.unsqueeze(2);                                    // [in, out/groups, 1, k]
-        return F.conv_transpose2d(h, k, ct.bias, new[] { 1, ct.stride[0] }, new[] { 0, ct.padding![0] },
-            new[] { 0, ct.output_padding[0] }, new[] { 1, ct.dilation[0] }, ct.groups);
-    }
-
-    static void CheckInput(Tensor h, Convolution c, string what)
-    {
-        if (h.dim() != 4 || h.size(2) != 1 || h.size(1) != c.in_channels)
-            throw new ArgumentException($"Channels-last {what}({c.in_channels} → {c.out_channels}): expected activations [B, {c.in_channels}, 1, L]; got [{string.Join(", ", h.shape)}].");
-        if (c.padding_type is not null || c.padding_mode != PaddingModes.Zeros)
-            throw new NotSupportedException($"Channels-last {what}: only explicit zero padding is supported (got {c.padding_type?.ToString() ?? c.padding_mode.ToString()}); p-diff's layers use it.");
+        if (h.dim() != 4) throw new ArgumentException($"Channels-last ConvTranspose1d({ct.in_channels} → {ct.out_channels}): expected activations [B, {ct.in_channels}, 1, L]; got [{string.Join(", ", h.shape)}].");
+        return SafeConv.ConvTranspose(h, ct);
     }
 
     /// <summary>

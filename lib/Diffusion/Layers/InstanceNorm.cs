@@ -12,7 +12,7 @@ namespace PDiff.Diffusion;
 /// V1 passes the sequence length as <c>n</c> (reference §2.1); PyTorch only warns when that differs from
 /// the channel count, while TorchSharp's InstanceNorm1d throws, so V1's blocks use this module instead.
 /// </remarks>
-internal sealed class InstanceNorm1dNoAffine : nn.Module<Tensor, Tensor>
+public sealed class InstanceNorm1dNoAffine : nn.Module<Tensor, Tensor>
 {
     readonly double eps;
 
