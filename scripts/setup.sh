@@ -78,6 +78,8 @@ restore_nuget() {
   [ ${#projects[@]} -eq 0 ] && return
   say "restoring NuGet packages (TorchSharp-cpu and libtorch 2.10 the first time: about 600 MB)"
   for p in "${projects[@]}"; do dotnet restore "$p" -v quiet -nologo >/dev/null; done
+  # The local tools (.config/dotnet-tools.json): dotnet-repl, the kernel VS Code runs, for the kernel tests.
+  if [ -f "$PDIFF_ROOT/.config/dotnet-tools.json" ]; then (cd "$PDIFF_ROOT" && dotnet tool restore >/dev/null) && say "local .NET tools restored (dotnet-repl)"; fi
 }
 
 libstdcxx_has() { # version: does the system's libstdc++ define it?

@@ -6,9 +6,18 @@ namespace PDiff.Data;
 /// <summary>
 /// Per-channel normalisation x ↦ (b/255 − Mean)/Std, as torchvision's ToTensor + Normalize.
 /// Measured on the training split only, so no statistic of validation or test leaks into training.
+/// <see cref="Unit"/> (mean 0, std 1) is no normalisation at all: raw pixels b/255, what a network trained
+/// on ToTensor alone expects (a user's model may; a model spec says so with <c>Input = "unit"</c>).
 /// </summary>
 public sealed record Normalization(double Mean, double Std)
 {
+    /// <summary>x = b/255 in [0, 1]: the float32 quotient, bit for bit what PyTorch's <c>u8 / 255.0</c> in float32 gives.</summary>
+    public static Normalization Unit { get; } = new(0, 1);
+
+    /// <summary>True for <see cref="Unit"/> (no standardisation).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool IsUnit => Mean == 0 && Std == 1;
+
     /// <summary>What a black (0) pixel becomes: the value that zero padding in pixel space maps to.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public double Black => -Mean / Std;

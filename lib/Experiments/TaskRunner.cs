@@ -55,6 +55,31 @@ public static class TaskRunner
         TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, string? zooDir = null)
     {
         var zoo = Workbench.EnsureZoo(task, profile, log, zooDir);
+        return RunOn(task, zoo, preset, profile, runs, resultsDir, log, evaluation, generate, useK);
+    }
+
+    /// <summary>
+    /// The same on an existing zoo folder (imported PyTorch checkpoints, a TorchScript network, a zoo built
+    /// elsewhere): nothing is collected, the base model is rebuilt from the folder. A zoo that records no
+    /// collection recipe (an import) gets no fine-tuned baseline; the average baseline takes at most K originals.
+    /// </summary>
+    public static TaskResult RunOnZoo(ZooTask zoo, PDiffConfig preset, Profile profile, int runs, string resultsDir,
+        TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null)
+    {
+        var m = zoo.Manifest;
+        var task = new TaskSpec(m.Dataset, m.Model.Arch, m.Subset.Selector, m.K);
+        if (evaluation is null)
+        {
+            var e = Workbench.EvaluationFor(profile);
+            var k = Math.Min(useK ?? zoo.K, zoo.K);
+            evaluation = e with { Baselines = e.Baselines with { AverageOf = Math.Min(e.Baselines.AverageOf, k) } };
+        }
+        return RunOn(task, zoo, preset, profile, runs, resultsDir, log, evaluation, generate, useK);
+    }
+
+    static TaskResult RunOn(TaskSpec task, ZooTask zoo, PDiffConfig preset, Profile profile, int runs, string resultsDir,
+        TextWriter? log, EvaluationOptions? evaluation, int? generate, int? useK)
+    {
         using var ctx = Workbench.OpenContext(zoo);
         var reports = new List<EvaluationReport>();
         var runInfos = new List<RunSummary>();

@@ -77,9 +77,19 @@ public static class Workbench
     public static TaskContext OpenContext(ZooTask zoo)
     {
         var data = zoo.LoadData();
-        var model = zoo.LoadBaseModel();
-        var scorer = new CachedScorer(model, zoo.Layout, new LabeledImages(data.Validation.X, data.Validation.Y), new LabeledImages(data.Test.X, data.Test.Y));
-        return new TaskContext(zoo, data, model, scorer);
+        nn.Module<Tensor, Tensor>? model = null;
+        try
+        {
+            model = zoo.LoadBaseModel();
+            var scorer = new CachedScorer(model, zoo.Layout, new LabeledImages(data.Validation.X, data.Validation.Y), new LabeledImages(data.Test.X, data.Test.Y));
+            return new TaskContext(zoo, data, model, scorer);
+        }
+        catch
+        {
+            model?.Dispose();
+            data.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -139,17 +149,22 @@ public static class Workbench
 
     /// <summary>
     /// Continues the zoo's collection recipe for <c>steps</c> iterations from a given vector: the paper's
-    /// "fine-tuned" baseline (reference §4.6, inferred construction).
+    /// "fine-tuned" baseline (reference §4.6, inferred construction). Null for a zoo that records no recipe
+    /// (imported checkpoints): the evaluator then skips that baseline and says so in the report.
     /// </summary>
-    public static Func<Tensor, int, Generator, Tensor> FineTuner(TaskContext ctx) => (start, steps, g) =>
+    public static Func<Tensor, int, Generator, Tensor>? FineTuner(TaskContext ctx)
     {
-        using var work = ModelRegistry.Create(ctx.Model.Spec, 0);
-        work.load_state_dict(ctx.Model.state_dict());
-        Subsets.WriteBack(work, ctx.Zoo.Layout, start);
-        var recipe = ctx.Zoo.Manifest.Recipe with { K = 1, SaveEvery = steps, SkipFirst = 0, Seed = EvaluationTorch.NextSeed(g) };
-        using var result = Collector.Collect(work, ctx.Zoo.Layout, ctx.Data.Train, recipe);
-        return result.Vectors.select(0, 0).clone();
-    };
+        if (ctx.Zoo.Manifest.Recipe is not { } zooRecipe) return null;
+        return (start, steps, g) =>
+        {
+            // A fresh copy of the base model rebuilt from the zoo: any architecture, and the scorer's model stays untouched.
+            using var work = ctx.Zoo.LoadBaseModel();
+            Subsets.WriteBack(work, ctx.Zoo.Layout, start);
+            var recipe = zooRecipe with { K = 1, SaveEvery = steps, SkipFirst = 0, Seed = EvaluationTorch.NextSeed(g) };
+            using var result = Collector.Collect(work, ctx.Zoo.Layout, ctx.Data.Train, recipe);
+            return result.Vectors.select(0, 0).clone();
+        };
+    }
 
     /// <summary>Scores originals, generated models, ensemble and baselines; computes similarity, novelty, embeddings.</summary>
     public static EvaluationReport Evaluate(TaskContext ctx, PDiffRun run, EvaluationOptions? options = null, TextWriter? log = null)
@@ -194,12 +209,17 @@ public static class Workbench
     public static int GeneratedCount(Profile p) => p switch { Profile.Smoke => 8, Profile.Quick => 100, _ => 200 };
 }
 
-/// <summary>A zoo with what evaluating its vectors needs: data, the fixed base model and a cached scorer.</summary>
-public sealed class TaskContext(ZooTask zoo, DataSplits data, ImageClassifier model, CachedScorer scorer) : IDisposable
+/// <summary>
+/// A zoo with what evaluating its vectors needs: data, the fixed base model (any architecture: ours, a
+/// registered class, a TorchScript file) and a cached scorer.
+/// </summary>
+public sealed class TaskContext(ZooTask zoo, DataSplits data, nn.Module<Tensor, Tensor> model, CachedScorer scorer) : IDisposable
 {
     public ZooTask Zoo { get; } = zoo;
     public DataSplits Data { get; } = data;
-    public ImageClassifier Model { get; } = model;
+    public nn.Module<Tensor, Tensor> Model { get; } = model;
+    /// <summary>What the base model is (the zoo's spec, a TorchScript source made absolute).</summary>
+    public ModelSpec Spec => Zoo.Spec;
     public CachedScorer Scorer { get; } = scorer;
 
     public void Dispose()

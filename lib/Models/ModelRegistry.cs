@@ -3,20 +3,24 @@ using static TorchSharp.torch;
 namespace PDiff.Models;
 
 /// <summary>
-/// The base architectures by name, built from a JSON-able <see cref="ModelSpec"/> with a seeded generator
-/// (the generator fixes the initial weights): a table of names → factories. <see cref="Register"/> adds
-/// an architecture (a user's class); code written against <see cref="ImageClassifier"/> then works on it.
+/// The architectures by name, built from a JSON-able <see cref="ModelSpec"/> with a seeded generator (the
+/// generator fixes the initial weights): a table of names → factories. Besides the shipped ones it holds
+/// "torchscript" (a user's network exported by PyTorch, <see cref="ModelSpec.Source"/>) and whatever
+/// <see cref="Register"/> adds (a user's TorchSharp class, in this process). <see cref="Create"/> returns
+/// our <see cref="ImageClassifier"/>s; <see cref="Build"/> returns any of them as a module.
 /// </summary>
 public static class ModelRegistry
 {
-    static readonly Dictionary<string, Func<ModelSpec, Generator, ImageClassifier>> factories = new()
+    static readonly Dictionary<string, Func<ModelSpec, Generator, nn.Module<Tensor, Tensor>>> factories = new()
     {
         ["mlp"] = (s, g) => new Mlp(s, g),
         ["convnet3"] = (s, g) => new ConvNet3(s, g),
         ["resnet18"] = (s, g) => new ResNet18(s, g),
         ["vit"] = (s, g) => new Vit(s, g),
+        // The file holds weights too; the generator has nothing to draw (base weights are loaded over them anyway).
+        [ModelSpec.TorchScript] = (s, _) => TorchScriptModel.Load(s.Source!, inputShape: new long[] { s.InChannels, s.ImageSize, s.ImageSize }),
     };
-    static readonly string[] BuiltIn = { "mlp", "convnet3", "resnet18", "vit" };
+    static readonly string[] BuiltIn = { "mlp", "convnet3", "resnet18", "vit", ModelSpec.TorchScript };
 
     /// <summary>The architectures known by name, built-in ones first.</summary>
     public static IReadOnlyList<string> Names
@@ -25,17 +29,28 @@ public static class ModelRegistry
     }
 
     /// <summary>
-    /// Adds an architecture under <paramref name="name"/> (lower case, no '-' or '_'). Its specs take the
-    /// common fields only (classes, channels, image size): the architecture-specific ones are rejected.
-    /// Built-in names cannot be replaced.
+    /// Adds an architecture under <paramref name="name"/> (case, '-' and '_' are ignored: "my-cnn" is stored as
+    /// "mycnn"), for this process: e.g. <c>ModelRegistry.Register("my-cnn", (spec, gen) =&gt; new MyCnn())</c> in a
+    /// notebook cell, before importing or opening a zoo of that architecture. The factory may return any
+    /// <c>nn.Module&lt;Tensor, Tensor&gt;</c> whose parameter names are those of the checkpoints (an
+    /// <see cref="ImageClassifier"/> also gets the prefix cache of its stages). Its specs take the common
+    /// fields only (classes, channels, image size, input): the architecture-specific ones are rejected.
+    /// Registering a name again replaces its factory; built-in names cannot be replaced.
     /// </summary>
-    public static void Register(string name, Func<ModelSpec, Generator, ImageClassifier> factory)
+    public static void Register(string name, Func<ModelSpec, Generator, nn.Module<Tensor, Tensor>> factory)
     {
         ArgumentNullException.ThrowIfNull(factory);
         var n = Normalize(name);
         if (n.Length == 0) throw new ArgumentException("An architecture needs a non-empty name.", nameof(name));
         if (BuiltIn.Contains(n) || n is "convnet" or "vittiny") throw new ArgumentException($"'{name}' is a built-in architecture and cannot be replaced.", nameof(name));
         lock (factories) factories[n] = factory;
+    }
+
+    /// <summary>Whether <paramref name="arch"/> names a known architecture (built in or registered), under any of its spellings.</summary>
+    public static bool IsKnown(string arch)
+    {
+        var n = Alias(Normalize(arch));
+        lock (factories) return factories.ContainsKey(n);
     }
 
     /// <summary>The spec with every default spelled out (what manifests store).</summary>
@@ -45,7 +60,7 @@ public static class ModelRegistry
         if (spec.Classes < 2) throw new ArgumentException($"ModelSpec.Classes must be at least 2; got {spec.Classes}.");
         if (spec.InChannels < 1) throw new ArgumentException($"ModelSpec.InChannels must be at least 1; got {spec.InChannels}.");
         if (spec.ImageSize < 4) throw new ArgumentException($"ModelSpec.ImageSize must be at least 4; got {spec.ImageSize}.");
-        var s = spec with { Arch = arch };
+        var s = spec with { Arch = arch, Input = CanonicalInput(spec.Input) };
         s = arch switch
         {
             "mlp" => s with { Hidden = s.Hidden ?? new[] { 256, 128 } },
@@ -66,6 +81,9 @@ public static class ModelRegistry
             Reject(nameof(ModelSpec.Dim), s.Dim); Reject(nameof(ModelSpec.Heads), s.Heads); Reject(nameof(ModelSpec.MlpDim), s.MlpDim);
             Reject(nameof(ModelSpec.Depth), s.Depth); Reject(nameof(ModelSpec.Patch), s.Patch);
         }
+        if (arch != ModelSpec.TorchScript) Reject(nameof(ModelSpec.Source), s.Source);
+        else if (string.IsNullOrWhiteSpace(s.Source))
+            throw new ArgumentException("A 'torchscript' spec needs ModelSpec.Source: the file written by torch.jit.script(model).save(\"model.pt\").");
         foreach (var (field, v) in new (string, int?)[] { ("Width", s.Width), ("Dim", s.Dim), ("Heads", s.Heads), ("MlpDim", s.MlpDim), ("Depth", s.Depth), ("Patch", s.Patch) })
             if (v is < 1) throw new ArgumentException($"ModelSpec.{field} must be at least 1; got {v}.");
         if (s.Hidden is { } h && (h.Length == 0 || h.Any(x => x < 1)))
@@ -73,13 +91,27 @@ public static class ModelRegistry
         return s;
     }
 
-    /// <summary>Builds the network, initialised from <paramref name="gen"/> with PyTorch's (or timm's) defaults.</summary>
+    /// <summary>
+    /// "unit" stays "unit"; null and "standardize" (the default) become null, so a default spec serialises
+    /// exactly as before the field existed. Anything else is an error naming both.
+    /// </summary>
+    public static string? CanonicalInput(string? input) => input?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or ModelSpec.StandardizedInput or "standardized" => null,
+        ModelSpec.UnitInput => ModelSpec.UnitInput,
+        _ => throw new ArgumentException($"ModelSpec.Input '{input}' is not an input scaling: use \"{ModelSpec.StandardizedInput}\" " +
+            $"(the train split's mean and std, the default) or \"{ModelSpec.UnitInput}\" (raw pixels b/255)."),
+    };
+
+    /// <summary>Builds one of our classifiers (a built-in architecture, or a registered class deriving from <see cref="ImageClassifier"/>).</summary>
     public static ImageClassifier Create(ModelSpec spec, Generator gen)
     {
-        var s = Complete(spec);
-        Func<ModelSpec, Generator, ImageClassifier> factory;
-        lock (factories) factory = factories[s.Arch];
-        return factory(s, gen);
+        var model = Build(spec, gen);
+        if (model is ImageClassifier c) return c;
+        var type = model.GetType().Name;
+        model.Dispose();
+        throw new InvalidOperationException($"Architecture '{Canonical(spec.Arch)}' builds a {type}, not an ImageClassifier; " +
+            "use ModelRegistry.Build, which returns any module (scoring, subsets and p-diff take any module).");
     }
 
     public static ImageClassifier Create(ModelSpec spec, ulong seed)
@@ -88,20 +120,47 @@ public static class ModelRegistry
         return Create(spec, gen);
     }
 
-    /// <summary>"resnet18" (also "resnet-18", "ResNet18"), "convnet3", "mlp", "vit"; anything else is an error listing the names.</summary>
+    /// <summary>
+    /// Builds any architecture as a module, initialised from <paramref name="gen"/> (shipped ones with PyTorch's
+    /// or timm's defaults; a TorchScript file with its own weights). A relative <see cref="ModelSpec.Source"/> is
+    /// taken from the current directory: zoos resolve theirs against their folder first (<c>ZooTask.LoadBaseModel</c>).
+    /// </summary>
+    public static nn.Module<Tensor, Tensor> Build(ModelSpec spec, Generator gen)
+    {
+        var s = Complete(spec);
+        Func<ModelSpec, Generator, nn.Module<Tensor, Tensor>> factory;
+        lock (factories) factory = factories[s.Arch];
+        return factory(s, gen) ?? throw new InvalidOperationException($"The factory registered for '{s.Arch}' returned null instead of a module.");
+    }
+
+    public static nn.Module<Tensor, Tensor> Build(ModelSpec spec, ulong seed)
+    {
+        using var gen = new Generator(seed);
+        return Build(spec, gen);
+    }
+
+    /// <summary>
+    /// "resnet18" (also "resnet-18", "ResNet18"), "convnet3", "mlp", "vit", "torchscript" or a registered name;
+    /// anything else is an error listing the names and saying how to add one.
+    /// </summary>
     public static string Canonical(string arch)
     {
-        var n = Normalize(arch);
-        var canonical = n switch
-        {
-            "convnet" => "convnet3",
-            "vittiny" => "vit",
-            _ => n,
-        };
+        ArgumentNullException.ThrowIfNull(arch);
+        var canonical = Alias(Normalize(arch));
         lock (factories)
             if (factories.ContainsKey(canonical)) return canonical;
-        throw new ArgumentException($"Unknown architecture '{arch}'. Known: {string.Join(", ", Names)}.", nameof(arch));
+        throw new ArgumentException($"Unknown architecture '{arch}'. Known: {string.Join(", ", Names)}. " +
+            "A network of your own is either a TorchSharp class, registered in this process before its zoo is imported or opened " +
+            $"(ModelRegistry.Register(\"{arch}\", (spec, gen) => new MyNet()), e.g. in a notebook cell), or a TorchScript file " +
+            "(Arch = \"torchscript\", Source = \"model.pt\"; `pdiff zoo import --torchscript model.pt`).", nameof(arch));
     }
+
+    static string Alias(string n) => n switch
+    {
+        "convnet" => "convnet3",
+        "vittiny" => "vit",
+        _ => n,
+    };
 
     static string Normalize(string arch) => arch.Trim().ToLowerInvariant().Replace("-", "").Replace("_", "");
 }

@@ -6,11 +6,24 @@ namespace PDiff.Models;
 /// <summary>
 /// Everything that rebuilds an architecture, JSON-able (it is stored in every manifest). Fields that do
 /// not apply to an architecture stay null; <see cref="ModelRegistry.Complete"/> fills in the defaults, so a
-/// stored spec always spells out the network exactly.
+/// stored spec always spells out the network exactly. Besides the shipped architectures, a spec names a
+/// user's network: a TorchScript file (<see cref="ModelSpec.TorchScript"/>, <see cref="Source"/>) or a
+/// class registered at run time with <see cref="ModelRegistry.Register"/>.
 /// </summary>
 public sealed record ModelSpec
 {
-    /// <summary>"mlp", "convnet3", "resnet18" or "vit".</summary>
+    /// <summary>The architecture whose scripted form <see cref="Source"/> holds.</summary>
+    public const string TorchScript = "torchscript";
+
+    /// <summary>Input scaling <see cref="Input"/>: pixels as (b/255 − mean)/std with the train split's statistics (the default).</summary>
+    public const string StandardizedInput = "standardize";
+    /// <summary>Input scaling <see cref="Input"/>: raw pixels b/255 in [0, 1], as torchvision's ToTensor alone gives.</summary>
+    public const string UnitInput = "unit";
+
+    /// <summary>
+    /// "mlp", "convnet3", "resnet18", "vit"; "torchscript" (a file, <see cref="Source"/>); or the name a
+    /// user's class was registered under (<see cref="ModelRegistry.Register"/>).
+    /// </summary>
     public string Arch { get; init; } = "resnet18";
     public int Classes { get; init; } = 10;
     public int InChannels { get; init; } = 1;
@@ -27,6 +40,19 @@ public sealed record ModelSpec
     public int? MlpDim { get; init; }
     public int? Depth { get; init; }
     public int? Patch { get; init; }
+
+    /// <summary>
+    /// TorchScript only: the file written by <c>torch.jit.script(model).save(...)</c>. A zoo copies it into its
+    /// folder and stores the path relative to that folder, so the zoo stands alone.
+    /// </summary>
+    public string? Source { get; init; }
+
+    /// <summary>
+    /// How the network expects its input pixels: null or "standardize" (the default: the train split's mean and
+    /// std, as every shipped architecture is trained) or "unit" (b/255, no normalisation). Stored as null for
+    /// the default, so specs written before this field existed read the same.
+    /// </summary>
+    public string? Input { get; init; }
 
     static readonly JsonSerializerOptions Json = new()
     {
@@ -51,6 +77,8 @@ public sealed record ModelSpec
         if (MlpDim is { } m) parts.Add($"mlp {m}");
         if (Depth is { } dp) parts.Add($"depth {dp}");
         if (Patch is { } p) parts.Add($"patch {p}");
+        if (Source is { } src) parts.Add(Path.GetFileName(src));
+        if (Input is { } input) parts.Add($"{input} input");
         parts.Add($"{Classes} classes");
         return $"{Arch}({string.Join(", ", parts)})";
     }

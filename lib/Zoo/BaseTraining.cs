@@ -210,6 +210,26 @@ public static class BaseModels
     }
 
     /// <summary>
+    /// Builds any architecture of <paramref name="spec"/> (shipped, registered or TorchScript; see
+    /// <see cref="ModelRegistry.Build(ModelSpec, ulong)"/>) and loads the state dict at <paramref name="path"/> into it (strict, eval mode).
+    /// </summary>
+    public static nn.Module<Tensor, Tensor> Load(string path, ModelSpec spec)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Base model weights not found: {path}", path);
+        var model = ModelRegistry.Build(spec, 0);
+        try
+        {
+            LoadWeightsInto(model, path);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Loads a safetensors or torch.save state dict into any module (strict, after dropping a wrapper prefix
     /// such as <c>model.</c>) and puts it in eval mode: how a user's own network gets its trained weights.
     /// </summary>

@@ -136,6 +136,8 @@ public static class ZooBuilder
         var k = o.K ?? ZooProfiles.K(o.Profile);
         static string J<T>(T x) => JsonSerializer.Serialize(x);
         if (m.K != k) return $"K {m.K}, wanted {k}";
+        // A zoo trained by another libtorch (e.g. 1.13 under our former binding) is not what a fresh run gives today.
+        if (m.Torch != torch.__version__) return $"made with libtorch {(m.Torch.Length > 0 ? m.Torch : "?")}, this is {torch.__version__}";
         if (m.Profile != o.Profile.Name()) return $"profile {m.Profile}, wanted {o.Profile.Name()}";
         if (m.Subset.Selector != o.Subset) return $"subset '{m.Subset.Selector}', wanted '{o.Subset}'";
         if (J(m.DataOptions) != J(o.Data ?? ZooProfiles.Data(o.Profile))) return "other data options (train/validation/test sizes)";
@@ -162,13 +164,13 @@ public static class ZooBuilder
         {
             var m = BaseModels.ReadManifest(o.Out);
             var same = m.Model.SameAs(spec) && m.Data.Fingerprint == data.Info.Fingerprint &&
-                       JsonSerializer.Serialize(m.Train) == JsonSerializer.Serialize(train);
+                       JsonSerializer.Serialize(m.Train) == JsonSerializer.Serialize(train) && m.Torch == torch.__version__;
             if (same && File.Exists(Path.Combine(o.Out, m.WeightsFile)))
             {
                 log?.WriteLine($"[zoo] reusing the base model in {o.Out} (same architecture, split and recipe; --retrain to train anew)");
                 return new TrainedBase(BaseModels.LoadWeights(Path.Combine(o.Out, m.WeightsFile), m.Model), m);
             }
-            log?.WriteLine($"[zoo] the base model in {o.Out} was made with other settings: training a new one");
+            log?.WriteLine($"[zoo] the base model in {o.Out} was made with other settings (or another libtorch): training a new one");
         }
         var trained = BaseTrainer.Train(spec, data, dataOptions, train, log);
         BaseModels.Save(o.Out, trained);

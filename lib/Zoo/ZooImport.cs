@@ -15,7 +15,12 @@ public sealed record ZooImportOptions
     public required string Checkpoints { get; init; }
     /// <summary>The fixed base model: a state dict as .pth/.pt or .safetensors.</summary>
     public required string BaseModel { get; init; }
-    /// <summary>The architecture that wrote both (names must match ours, up to a <c>model.</c>/<c>module.</c> prefix).</summary>
+    /// <summary>
+    /// The architecture that wrote both (names must match, up to a <c>model.</c>/<c>module.</c> prefix): a shipped
+    /// one, a class registered with <see cref="ModelRegistry.Register"/>, or <c>Arch = "torchscript"</c> with
+    /// <see cref="ModelSpec.Source"/> the exported file (copied into <see cref="Out"/>). <see cref="ModelSpec.Input"/>
+    /// says how the network wants its pixels ("unit" = b/255); the data are scaled accordingly.
+    /// </summary>
     public required ModelSpec Model { get; init; }
     public required string Out { get; init; }
     /// <summary>When given, every checkpoint is scored on this dataset's validation and test split.</summary>
@@ -30,15 +35,23 @@ public sealed record ZooImportOptions
 /// prefix and BN running statistics) plus the base model. Files are taken in ordinal name order (the
 /// reference read them in directory order, §8-4); <c>num_batches_tracked</c> and other non-float
 /// entries are dropped (as the reference's dataset does). Every file must hold the same tensor names.
+/// A TorchScript network is copied into the zoo (<see cref="TorchScriptFile"/>) and the manifest names the
+/// copy relative to the folder, so the zoo stands alone: every later step rebuilds the network from it.
 /// </summary>
 public static class ZooImport
 {
+    /// <summary>The name of a TorchScript network's copy inside an imported zoo.</summary>
+    public const string TorchScriptFile = "model.pt";
+
     public static ZooTask FromPthFolder(ZooImportOptions o, TextWriter? log = null)
     {
         var clock = Stopwatch.StartNew();
         if (!Directory.Exists(o.Checkpoints)) throw new DirectoryNotFoundException($"Checkpoint folder not found: {o.Checkpoints}");
         var spec = ModelRegistry.Complete(o.Model);
-        using var baseModel = BaseModels.LoadWeights(o.BaseModel, spec);
+        var script = spec.Arch == ModelSpec.TorchScript ? Path.GetFullPath(spec.Source!) : null;
+        if (script is not null && !File.Exists(script))
+            throw new FileNotFoundException($"TorchScript model '{spec.Source}' does not exist (ModelSpec.Source / --torchscript).", script);
+        using var baseModel = BaseModels.Load(o.BaseModel, spec);
         var basePath = Path.GetFullPath(o.BaseModel);
         var files = Directory.GetFiles(o.Checkpoints)
             .Where(f => Path.GetExtension(f).ToLowerInvariant() is ".pth" or ".pt" && Path.GetFullPath(f) != basePath)
@@ -84,17 +97,18 @@ public static class ZooImport
             var subsetNames = string.Join(",", layout!.Tensors.Select(t => t.Name));
             log?.WriteLine($"[import] subset: {layout.Tensors.Count} tensors, {layout.Length:N0} numbers ({subsetNames})");
 
-            Directory.CreateDirectory(o.Out);
-            BaseModels.SaveWeights(Path.Combine(o.Out, "base.safetensors"), baseModel, spec);
             var val = Enumerable.Repeat(double.NaN, files.Count).ToArray();
             var test = (double[])val.Clone();
             SplitInfo? info = null;
             string dataset = o.Dataset is null ? "unknown" : Datasets.Canonical(o.Dataset);
+            var dataOptions = o.Dataset is null ? null : InputScaling.Apply(spec, o.Data);
             double? baseVal = null, baseTest = null;
             if (o.Dataset is not null)
             {
-                using var data = Datasets.Load(dataset, o.DataSeed, o.Data);
+                using var data = Datasets.Load(dataset, o.DataSeed, dataOptions);
                 info = data.Info;
+                CheckImages(spec, data, dataset);
+                log?.WriteLine($"[import] scoring on {dataset}: {info.Validation} validation / {info.Test} test images, {InputScaling.Describe(info.Normalization)}");
                 var v = new LabeledImages(data.Validation.X, data.Validation.Y);
                 var te = new LabeledImages(data.Test.X, data.Test.Y);
                 baseVal = Accuracy.Evaluate(baseModel, v).Accuracy;
@@ -103,14 +117,28 @@ public static class ZooImport
                 val = scorer.Score(vectors, EvalSplit.Validation).Select(s => s.Accuracy).ToArray();
                 test = scorer.Score(vectors, EvalSplit.Test).Select(s => s.Accuracy).ToArray();
             }
+            Directory.CreateDirectory(o.Out);
+            var stored = spec;
+            if (script is not null)
+            {
+                var copy = Path.GetFullPath(Path.Combine(o.Out, TorchScriptFile));
+                if (copy != script) File.Copy(script, copy, overwrite: true);
+                stored = spec with { Source = TorchScriptFile };
+                log?.WriteLine($"[import] TorchScript network copied into the zoo as {TorchScriptFile}");
+            }
+            BaseModels.SaveWeights(Path.Combine(o.Out, "base.safetensors"), baseModel, stored);
+            // A smaller re-import into the same folder must not leave the old checkpoints behind.
+            var old = Path.Combine(o.Out, "checkpoints");
+            if (Directory.Exists(old))
+                foreach (var f in Directory.GetFiles(old, "*.safetensors")) File.Delete(f);
             var checkpoints = files.Select((f, i) => new CheckpointRecord(i, ZooStore.CheckpointFile(i), i, double.NaN, val[i], test[i], Path.GetFileName(f))).ToList();
             var manifest = new ZooManifest
             {
                 Task = ZooStore.TaskName(dataset, spec.Arch, "imported"),
                 Dataset = dataset,
                 Data = info,
-                DataOptions = o.Dataset is null ? null : o.Data ?? new DataOptions(),
-                Model = spec,
+                DataOptions = dataOptions,
+                Model = stored,
                 BaseModel = "base.safetensors",
                 BaseValAccuracy = baseVal,
                 BaseTestAccuracy = baseTest,
@@ -133,5 +161,16 @@ public static class ZooImport
         {
             rows.ForEach(r => r.Dispose());
         }
+    }
+
+    // A network for other images fails deep inside its forward pass; say what differs instead.
+    static void CheckImages(ModelSpec spec, DataSplits data, string dataset)
+    {
+        var x = data.Train.X;
+        if (x.size(1) != spec.InChannels || x.size(2) != spec.ImageSize || x.size(3) != spec.ImageSize)
+            throw new ArgumentException($"{dataset} has images [{x.size(1)}, {x.size(2)}, {x.size(3)}] but the model spec says {spec.InChannels} channel(s) of " +
+                $"{spec.ImageSize}×{spec.ImageSize}; set ModelSpec.InChannels / ImageSize to the network's input.");
+        if (data.Train.Classes != spec.Classes)
+            throw new ArgumentException($"{dataset} has {data.Train.Classes} classes but the model spec says {spec.Classes}; set ModelSpec.Classes.");
     }
 }

@@ -15,6 +15,7 @@ namespace PDiff.Zoo;
 /// &lt;dir&gt;/base.safetensors              the fixed base model (full state dict)
 /// &lt;dir&gt;/base.json                     its training manifest (when trained here)
 /// &lt;dir&gt;/checkpoints/0000.safetensors  checkpoint k: the subset tensors by name
+/// &lt;dir&gt;/model.pt                      a TorchScript network, when the spec names one (relative Source)
 /// </code>
 /// Checkpoints keep the reference's per-checkpoint-file form (tensors by name, so any tool can read one)
 /// and are read back in manifest order, never in directory order (reference §8-4).
@@ -100,8 +101,48 @@ public sealed class ZooTask
         }
     }
 
-    /// <summary>The fixed base model, in eval mode.</summary>
-    public ImageClassifier LoadBaseModel() => BaseModels.LoadWeights(BaseModelPath, Manifest.Model);
+    /// <summary>
+    /// The manifest's model spec with a relative <see cref="ModelSpec.Source"/> (a TorchScript file stored in the
+    /// zoo) made absolute against this folder: the spec that rebuilds the network from anywhere.
+    /// </summary>
+    public ModelSpec Spec => Manifest.Model.Source is { } src && !Path.IsPathRooted(src)
+        ? Manifest.Model with { Source = Path.GetFullPath(Path.Combine(Directory, src)) }
+        : Manifest.Model;
+
+    /// <summary>
+    /// The fixed base model, in eval mode, rebuilt from this folder: a shipped architecture, the zoo's
+    /// TorchScript file, or a class registered in this process (<see cref="ModelRegistry.Register"/>); an
+    /// architecture this process does not know is an error saying how to register it.
+    /// </summary>
+    public nn.Module<Tensor, Tensor> LoadBaseModel()
+    {
+        var arch = Manifest.Model.Arch;
+        if (!ModelRegistry.IsKnown(arch))
+            throw new InvalidOperationException(
+                $"The zoo at {Directory} was made with the architecture '{arch}', which is not registered in this process. It is a user's own " +
+                $"TorchSharp class: register it before opening the zoo, e.g. ModelRegistry.Register(\"{arch}\", (spec, gen) => new MyNet()) " +
+                "in a notebook cell or your program (parameter names must be those of the checkpoints). The pdiff CLI knows only the shipped " +
+                "architectures and TorchScript files: to use it, export the network with torch.jit.script(model).save(\"model.pt\") and import " +
+                "the checkpoints with `pdiff zoo import --torchscript model.pt ...`.");
+        var spec = Spec;
+        if (spec.Arch == ModelSpec.TorchScript && !File.Exists(spec.Source))
+            throw new FileNotFoundException($"The zoo at {Directory} needs its TorchScript network {Manifest.Model.Source}, which is missing; " +
+                "re-import the checkpoints (pdiff zoo import --torchscript ...) to restore it.", spec.Source);
+        return BaseModels.Load(BaseModelPath, spec);
+    }
+
+    /// <summary>
+    /// Every checkpoint's accuracy (and wrong set) on <paramref name="images"/>, through the cached scorer on the
+    /// base model rebuilt from this folder: how an imported zoo is checked against numbers its author computed
+    /// on images of their own (scaled as the network expects, e.g. b/255 for <c>Input = "unit"</c>).
+    /// </summary>
+    public IReadOnlyList<ModelScore> ScoreCheckpoints(LabeledImages images)
+    {
+        using var model = LoadBaseModel();
+        using var matrix = LoadMatrix();
+        using var scorer = new CachedScorer(model, Layout, images, images);
+        return scorer.Score(matrix, EvalSplit.Validation);
+    }
 
     /// <summary>Rebuilds the data split recorded in the manifest (same seeds, sizes and normalisation).</summary>
     public DataSplits LoadData(string? dataDirectory = null)
@@ -173,6 +214,13 @@ public static class ZooStore
         System.IO.Directory.CreateDirectory(dir);
         File.Copy(from.BaseModelPath, Path.Combine(dir, "base.safetensors"), overwrite: true);
         var m = from.Manifest;
+        // A network file stored in the source zoo (TorchScript) travels with it, at the same relative path.
+        if (m.Model.Source is { } src && !Path.IsPathRooted(src))
+        {
+            var target = Path.Combine(dir, src);
+            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(target))!);
+            File.Copy(Path.Combine(from.Directory, src), target, overwrite: true);
+        }
         var checkpoints = Enumerable.Range(0, n).Select(i => new CheckpointRecord(i, CheckpointFile(i), 0, double.NaN,
             valAccuracy?[i] ?? double.NaN, testAccuracy?[i] ?? double.NaN, source)).ToList();
         var manifest = m with

@@ -23,9 +23,14 @@ public sealed class RunCommand : ICommand
               generated models and the baselines on validation and test, and writes everything under --out
               (default runs/<profile>/<task>/). p-diff flags override the preset: `pdiff run --help-config`
               lists them (e.g. --ae-steps 300 --latent-noise 0.1 --sampler ddim).
+          pdiff run --zoo <zoo dir> [--preset ...] [--profile ...] [--runs N] [--generate M] [--out <dir>] [p-diff flags...]
+              The same on an existing zoo folder, e.g. one made by `pdiff zoo import` (PyTorch checkpoints of a
+              shipped architecture or of a TorchScript network): the base model is rebuilt from the folder, nothing
+              is collected. Default --out: runs/<profile>/<zoo folder name>/. An imported zoo has no collection
+              recipe, so the fine-tuned baseline is skipped (the report says so).
         """;
 
-    static readonly string[] Own = { "dataset", "arch", "subset", "k", "recipe", "preset", "profile", "runs", "generate", "out", "threads" };
+    static readonly string[] Own = { "dataset", "arch", "subset", "k", "recipe", "preset", "profile", "runs", "generate", "out", "threads", "zoo" };
 
     public int Run(string[] args)
     {
@@ -54,6 +59,12 @@ public sealed class RunCommand : ICommand
 
         if (own.ContainsKey("threads")) Threads.Set(GetInt("threads", 1));
         var profile = Profiles.Parse(Get("profile", "quick"));
+        if (own.TryGetValue("zoo", out var zooDir))
+        {
+            var clash = new[] { "dataset", "arch", "subset", "k", "recipe" }.Where(own.ContainsKey).ToList();
+            if (clash.Count > 0) throw new UsageException($"--zoo takes the task from the zoo's manifest; drop {string.Join(", ", clash.Select(c => "--" + c))}.");
+            return RunZoo(zooDir, own, rest, profile, GetInt);
+        }
         var recipe = Get("recipe", "v2").ToLowerInvariant() switch
         {
             "v2" => RecipeKind.V2, "v1" => RecipeKind.V1,
@@ -74,5 +85,35 @@ public sealed class RunCommand : ICommand
         Console.WriteLine(MainResultRow.ToTable(new[] { result.Row }).ToPlain());
         Console.WriteLine($"[run] results in {Path.GetFullPath(outDir)}");
         return ExitCodes.Ok;
+    }
+
+    static int RunZoo(string zooDir, Dictionary<string, string> own, List<string> rest, Profile profile, Func<string, int, int> getInt)
+    {
+        PDiffConfig preset;
+        try { preset = ConfigText.FromArgs(rest, PDiffConfig.Preset(own.GetValueOrDefault("preset", "default"))); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        try
+        {
+            var zoo = ZooTask.Open(zooDir);
+            if (zoo.Manifest.Data is null)
+                throw new InvalidOperationException($"the zoo at {zooDir} records no data split, so p-diff's models cannot be scored: import the " +
+                    "checkpoints again with --dataset (pdiff zoo import ... --dataset mnist|fashion-mnist).");
+            var runs = getInt("runs", 1);
+            var name = new DirectoryInfo(Path.GetFullPath(zooDir)).Name;
+            var outDir = own.GetValueOrDefault("out", Path.Combine(Workbench.RepoRoot, "runs", profile.Name(), name));
+            Console.WriteLine($"[run] zoo {Path.GetFullPath(zooDir)} ({zoo.Manifest.Task}, {zoo.Manifest.Model}, K = {zoo.K}), profile {profile.Name()}, " +
+                $"preset {own.GetValueOrDefault("preset", "default")}, {runs} run(s), {TorchRuntime.Describe()}");
+            using var result = TaskRunner.RunOnZoo(zoo, preset, profile, runs, outDir, Console.Out,
+                generate: own.ContainsKey("generate") ? getInt("generate", 1) : null);
+            Console.WriteLine();
+            Console.WriteLine(result.Reports[^1].ToText());
+            Console.WriteLine(MainResultRow.ToTable(new[] { result.Row }).ToPlain());
+            Console.WriteLine($"[run] results in {Path.GetFullPath(outDir)}");
+            return ExitCodes.Ok;
+        }
+        catch (Exception e) when (CliErrors.IsUserError(e))
+        {
+            return CliErrors.Report("run", e);
+        }
     }
 }

@@ -27,14 +27,19 @@ public sealed class ZooCommand : ICommand
               comma-separated. --recipe v2 (default): AdamW, constant lr, one checkpoint per iteration;
               v1: SGD continued, a checkpoint every --save-every iterations. --frozen-norms-train and
               --eval-after-first-save reproduce the reference's BN-mode behaviour (off by default).
-          pdiff zoo import --checkpoints <dir of .pth> --base <state dict .pth|.safetensors> --arch <arch>
-                           --out <dir> [--width W] [--hidden 256,128] [--depth D] [--dim D] [--heads H]
-                           [--mlp-dim M] [--classes 10] [--dataset fashion-mnist [--seed 0]]
+          pdiff zoo import --checkpoints <dir of .pth> --base <state dict .pth|.safetensors>
+                           (--arch <arch> [--width W] [--hidden 256,128] [--depth D] [--dim D] [--heads H] [--mlp-dim M]
+                            | --torchscript <model.pt>)
+                           --out <dir> [--classes 10] [--input standardize|unit] [--dataset fashion-mnist|mnist [--seed 0]]
               Converts a folder of PyTorch subset checkpoints (dicts of tensors, e.g. from the reference's
-              finetune.py) plus their base model into a zoo; scores them when --dataset is given.
+              finetune.py) plus their base model into a zoo; scores them when --dataset is given. The network is
+              a shipped architecture (--arch, same parameter names as ours) or your own, exported from PyTorch
+              with torch.jit.script(model).save("model.pt") (--torchscript; copied into the zoo). --input unit:
+              the network takes raw pixels b/255 (default standardize: the train split's mean and std).
+              Then `pdiff run --zoo <dir>` trains p-diff on it and evaluates.
           pdiff zoo info <dir>
               Prints a zoo's task, subset, recipe and accuracy summary.
-          pdiff zoo subsets --arch <arch> [--width W] [--depth D]
+          pdiff zoo subsets (--arch <arch> [--width W] [--depth D] | --torchscript <model.pt>)
               Lists the subset presets of an architecture with the tensors each selects.
 
         """;
@@ -43,14 +48,22 @@ public sealed class ZooCommand : ICommand
     {
         if (args.Length == 0) throw new UsageException("missing subcommand (build, import, info or subsets).");
         var o = Options.Parse(args[1..]);
-        return args[0] switch
+        Func<Options, int> sub = args[0] switch
         {
-            "build" => Build(o),
-            "import" => Import(o),
-            "info" => Info(o),
-            "subsets" => ListSubsets(o),
+            "build" => Build,
+            "import" => Import,
+            "info" => Info,
+            "subsets" => ListSubsets,
             _ => throw new UsageException($"unknown subcommand '{args[0]}' (expected build, import, info or subsets)."),
         };
+        try
+        {
+            return sub(o);
+        }
+        catch (Exception e) when (CliErrors.IsUserError(e))
+        {
+            return CliErrors.Report($"zoo {args[0]}", e);
+        }
     }
 
     static int Build(Options o)
@@ -104,18 +117,26 @@ public sealed class ZooCommand : ICommand
 
     static int Import(Options o)
     {
-        o.Allow("checkpoints", "base", "arch", "out", "width", "hidden", "depth", "dim", "heads", "mlp-dim", "classes", "dataset", "seed", "threads");
+        o.Allow("checkpoints", "base", "arch", "torchscript", "input", "out", "width", "hidden", "depth", "dim", "heads", "mlp-dim", "classes", "dataset", "seed", "threads");
         SetThreads(o);
+        var checkpoints = o.Required("checkpoints");
+        var baseModel = o.Required("base");
+        var spec = Spec(o);
+        var outDir = o.Required("out");
         var task = ZooImport.FromPthFolder(new ZooImportOptions
         {
-            Checkpoints = o.Required("checkpoints"),
-            BaseModel = o.Required("base"),
-            Model = Spec(o),
-            Out = o.Required("out"),
+            Checkpoints = checkpoints,
+            BaseModel = baseModel,
+            Model = spec,
+            Out = outDir,
             Dataset = o.Get("dataset"),
             DataSeed = o.ULong("seed") ?? 0,
         }, Console.Out);
         Console.Out.WriteLine($"zoo written to {Path.GetFullPath(task.Directory)} ({task.K} checkpoints × {task.Layout.Length} numbers)");
+        if (task.Manifest.Data is null)
+            Console.Out.WriteLine("no --dataset: the checkpoints are not scored, and p-diff cannot be evaluated on this zoo; import again with --dataset to do so");
+        else
+            Console.Out.WriteLine($"next: pdiff run --zoo {task.Directory} --profile smoke|quick|paper");
         return ExitCodes.Ok;
     }
 
@@ -139,9 +160,10 @@ public sealed class ZooCommand : ICommand
 
     static int ListSubsets(Options o)
     {
-        o.Allow("arch", "width", "hidden", "depth", "dim", "heads", "mlp-dim", "classes");
-        using var model = ModelRegistry.Create(Spec(o), 0);
-        Console.Out.WriteLine($"{model.Spec}: {model.parameter_count():N0} parameters");
+        o.Allow("arch", "torchscript", "width", "hidden", "depth", "dim", "heads", "mlp-dim", "classes");
+        var spec = Spec(o);
+        using var model = ModelRegistry.Build(spec, 0);
+        Console.Out.WriteLine($"{spec}: {ModuleTree.ParameterCount(model):N0} parameters");
         foreach (var p in Subsets.PresetNames(model))
         {
             try
@@ -158,17 +180,41 @@ public sealed class ZooCommand : ICommand
         return ExitCodes.Ok;
     }
 
+    /// <summary>--arch and its options, or --torchscript FILE; --classes and --input for both.</summary>
     static ModelSpec Spec(Options o)
     {
-        var spec = new ModelSpec { Arch = ModelRegistry.Canonical(o.Get("arch") ?? throw new UsageException("--arch is required.")) };
-        spec = spec with
+        var script = o.Get("torchscript");
+        var archName = o.Get("arch");
+        if (script is not null && archName is not null && !archName.Equals(ModelSpec.TorchScript, StringComparison.OrdinalIgnoreCase))
+            throw new UsageException($"--torchscript names the network; drop --arch {archName}.");
+        if (script is null && archName is null) throw new UsageException("--arch (a shipped architecture) or --torchscript <model.pt> (your own network) is required.");
+        if (script is null && archName!.Equals(ModelSpec.TorchScript, StringComparison.OrdinalIgnoreCase))
+            throw new UsageException("--arch torchscript needs the file: use --torchscript <model.pt>.");
+        try
         {
-            Width = o.Int("width"), Depth = o.Int("depth"), Dim = o.Int("dim"), Heads = o.Int("heads"), MlpDim = o.Int("mlp-dim"),
-            Classes = o.Int("classes") ?? 10,
-            Hidden = o.Get("hidden") is { } h ? h.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() : null,
-        };
-        try { return ModelRegistry.Complete(spec); }
+            var arch = script is null ? ModelRegistry.Canonical(archName!) : ModelSpec.TorchScript;
+            if (script is null && !new[] { "mlp", "convnet3", "resnet18", "vit" }.Contains(arch))
+                throw new UsageException($"'{archName}' is not an architecture the CLI knows (mlp, convnet3, resnet18, vit); for your own network, " +
+                    "export it with torch.jit.script(model).save(\"model.pt\") and pass --torchscript model.pt.");
+            var spec = new ModelSpec
+            {
+                Arch = arch, Source = script,
+                Width = o.Int("width"), Depth = o.Int("depth"), Dim = o.Int("dim"), Heads = o.Int("heads"), MlpDim = o.Int("mlp-dim"),
+                Classes = o.Int("classes") ?? 10,
+                Hidden = o.Get("hidden") is { } h ? Hidden(h) : null,
+                Input = o.Get("input"),
+            };
+            return ModelRegistry.Complete(spec);
+        }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
+    }
+
+    static int[] Hidden(string h)
+    {
+        var parts = h.Split(',', StringSplitOptions.TrimEntries);
+        return parts.All(p => int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
+            ? parts.Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray()
+            : throw new UsageException($"--hidden wants comma-separated sizes such as 256,128, not '{h}'.");
     }
 
     static void SetThreads(Options o)

@@ -2,8 +2,9 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using PDiff.Diffusion;
 
-namespace PDiff.Diffusion;
+namespace PDiff.Engine;
 
 /// <summary>
 /// The 1-D (and [B, C, 1, L] 2-D) convolutions of this folder, routed around wrong results of libtorch
