@@ -10,11 +10,13 @@ namespace PDiff.Engine;
 /// inside the .NET Interactive kernel, without any line in a notebook; and describes the engine.
 /// </summary>
 /// <remarks>
-/// Why by hand: TorchSharp looks for <c>libLibTorchSharp.so</c> through the host's probing paths. A program
-/// finds it (the SDK writes the paths into deps.json), but an assembly loaded with <c>#r</c> into the kernel
-/// does not, and TorchSharp's fallback then fails (design.md §9). Loading the file by its full path first
-/// makes every later lookup of the same name resolve to the loaded copy. Its dependencies (libtorch*.so)
-/// sit in the same folder and are found through its RUNPATH <c>$ORIGIN</c>.
+/// Why by hand: TorchSharp looks for <c>libLibTorchSharp.so</c> through the host's probing paths, then next
+/// to its own dll. A program finds it (the SDK writes the paths into deps.json); an assembly loaded with
+/// <c>#r</c> into the .NET Interactive kernel does not, so the build also puts the natives beside
+/// PDiff.Lib.dll (build/PDiff.Natives.targets), which covers a notebook whose first call is <c>torch.*</c>.
+/// This initializer covers the remaining case (natives only under runtimes/): loading the file by its full
+/// path first makes every later lookup of the same name resolve to the loaded copy. Its dependencies
+/// (libtorch*.so) sit in the same folder and are found through its RUNPATH <c>$ORIGIN</c>.
 /// On Debian 12 the file must also carry the loader fix of <c>scripts/setup.sh</c>; without it the error
 /// below says so.
 /// </remarks>
