@@ -148,7 +148,7 @@ public static class Baselines
         if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "Fine-tuning needs at least one step.");
         using var g = new Generator(seed);
         var picks = PickCyclic(k, count, g);
-        var seeds = picks.Select(_ => EvaluationTorch.NextSeed(g)).ToArray();
+        var seeds = picks.Select(_ => PDiff.Engine.Seeds.Next(g)).ToArray();
         var rows = new List<Tensor>();
         try
         {

@@ -160,7 +160,7 @@ public static class Workbench
             // A fresh copy of the base model rebuilt from the zoo: any architecture, and the scorer's model stays untouched.
             using var work = ctx.Zoo.LoadBaseModel();
             Subsets.WriteBack(work, ctx.Zoo.Layout, start);
-            var recipe = zooRecipe with { K = 1, SaveEvery = steps, SkipFirst = 0, Seed = EvaluationTorch.NextSeed(g) };
+            var recipe = zooRecipe with { K = 1, SaveEvery = steps, SkipFirst = 0, Seed = PDiff.Engine.Seeds.Next(g) };
             using var result = Collector.Collect(work, ctx.Zoo.Layout, ctx.Data.Train, recipe);
             return result.Vectors.select(0, 0).clone();
         };
