@@ -1,57 +1,103 @@
+using PDiff.Diffusion;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
-using PDiff.Diffusion;
 
 namespace PDiff.Engine;
 
 /// <summary>
-/// The 1-D (and [B, C, 1, L] 2-D) convolutions of this folder, routed around wrong results of libtorch
-/// 2.10's float oneDNN kernels, measured on our CPU (AMD EPYC, AVX-512) against float64:
+/// Convolutions routed around wrong results of libtorch 2.10's float32 oneDNN kernels on our CPU (AMD EPYC,
+/// AVX-512; <c>ONEDNN_MAX_CPU_ISA=AVX</c> avoids them at ~1.6× the cost). Measured against float64 (which
+/// does not use oneDNN) over channels 1–33 (and up to 140), kernels 1/3/7, strides 1/2, batch 1/4, sizes
+/// 4–32, 1-D and 2-D (<c>ConvSweepTests</c>), for a convolution in [B, C, L] / [B, C, H, W] layout:
 /// <list type="bullet">
-/// <item>the input gradient of a convolution whose output channels are not a multiple of 16 is wrong or
-/// NaN: in [B, C, L] layout at stride 1 (any input channels, even batch 1) and for one input channel at
-/// stride 2; in channels-last layout for one input channel;</item>
-/// <item>a transposed convolution's forward (the same kernel) is wrong for stride 1, and for one or two
-/// output channels.</item>
+/// <item>the forward is wrong or NaN when the input channels are above 16 and not a multiple of 16;</item>
+/// <item>the input gradient is wrong or NaN when the output channels are not a multiple of 16 (stride 1;
+/// strided: with at most 4 input channels), and, strided, when the input channels round up to an odd
+/// number (3 or more) of blocks of 16, whatever the output channels;</item>
+/// <item>a transposed convolution is the same kernels with the roles swapped (its forward is a
+/// convolution's input gradient, its input gradient a convolution's forward).</item>
 /// </list>
-/// Forward convolutions and weight gradients were always right, and so was everything whose output
-/// channels are a multiple of 16. So a convolution at risk runs with its kernel zero-padded to the next
-/// multiple of 16 output channels (the extra outputs are dropped: values and gradients are unchanged),
-/// and a stride-1 transposed convolution runs as the convolution with the flipped kernel. Tests compare
-/// whole models' gradients with float64 (<c>ArchitectureTests.GradientsMatchFloat64</c>).
+/// Weight gradients were always right, and so were 1×1 kernels and channels-last activations with more
+/// than one channel. A convolution at risk runs with zero channels added to its kernel (and, for input
+/// channels, to its input) up to a safe count, and the extra outputs dropped: values and gradients are
+/// the same numbers. Padding is conservative (a strided convolution's output channels are padded even
+/// where only small inputs failed). A stride-1 transposed convolution runs as the convolution with the
+/// flipped kernel. Tests compare whole models' gradients with float64.
 /// </summary>
 public static class SafeConv
 {
     const long Block = 16;
 
+    /// <summary>
+    /// Channel counts a convolution (groups 1) should run with so that no measured failure applies:
+    /// (input, output), equal to the given ones when nothing is at risk. <paramref name="inputGrad"/>: the
+    /// input's gradient will be computed; <paramref name="strided"/>: a stride (or dilation) above 1.
+    /// </summary>
+    public static (long In, long Out) SafeChannels(long cin, long cout, bool pointwise, bool strided, bool inputGrad)
+    {
+        if (pointwise) return (cin, cout);
+        var cinSafe = cin > Block ? RoundUp(cin) : cin;
+        if (inputGrad && strided && cinSafe > 2 * Block && cinSafe / Block % 2 == 1) cinSafe += Block;
+        var coutSafe = inputGrad ? RoundUp(cout) : cout;
+        return (cinSafe, coutSafe);
+    }
+
+    static long RoundUp(long c) => (c + Block - 1) / Block * Block;
+
+    static bool NeedsInputGrad(Tensor x) => x.requires_grad && is_grad_enabled();
+
     /// <summary>Conv1d's forward on [B, C, L], or on [B, C, 1, L] (see <see cref="ChannelsLast"/>).</summary>
     public static Tensor Conv(Tensor x, Conv1d conv)
     {
-        CheckInput(x, conv, "Conv1d");
+        CheckInput(x, conv, "Conv1d", (x.dim() == 3 || (x.dim() == 4 && x.size(2) == 1)) && x.size(1) == conv.in_channels,
+            $"[B, {conv.in_channels}, L] or [B, {conv.in_channels}, 1, L]");
         return Conv(x, conv.weight, conv.bias, conv.stride[0], conv.padding![0], conv.dilation[0], conv.groups);
+    }
+
+    /// <summary>Conv2d's forward on [B, C, H, W]; the module only holds the parameters (and their names).</summary>
+    public static Tensor Conv(Tensor x, Conv2d conv)
+    {
+        CheckInput(x, conv, "Conv2d", x.dim() == 4 && x.size(1) == conv.in_channels, $"[B, {conv.in_channels}, H, W]");
+        return Conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding!, conv.dilation, conv.groups);
     }
 
     /// <summary>ConvTranspose1d's forward on [B, C, L], or on [B, C, 1, L].</summary>
     public static Tensor ConvTranspose(Tensor x, ConvTranspose1d ct)
     {
-        CheckInput(x, ct, "ConvTranspose1d");
+        CheckInput(x, ct, "ConvTranspose1d", (x.dim() == 3 || (x.dim() == 4 && x.size(2) == 1)) && x.size(1) == ct.in_channels,
+            $"[B, {ct.in_channels}, L] or [B, {ct.in_channels}, 1, L]");
         return ConvTranspose(x, ct.weight, ct.bias, ct.stride[0], ct.padding![0], ct.output_padding[0], ct.dilation[0], ct.groups);
+    }
+
+    /// <summary>F.conv2d on [B, C, H, W] with <paramref name="weight"/> [out, in, kh, kw].</summary>
+    public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, long[] stride, long[] padding, long[] dilation, long groups)
+    {
+        var (cin, cout) = (weight.size(1), weight.size(0));
+        var pointwise = weight.size(2) == 1 && weight.size(3) == 1;
+        var strided = stride.Any(s => s > 1) || dilation.Any(d => d > 1);
+        var (inSafe, outSafe) = groups == 1 ? SafeChannels(cin, cout, pointwise, strided, NeedsInputGrad(x)) : (cin, cout);
+        if ((inSafe, outSafe) == (cin, cout)) return F.conv2d(x, weight, bias, stride, padding, dilation, groups);
+        using var scope = NewDisposeScope();
+        var (xs, w, b) = Padded(x, weight, bias, inSafe - cin, outSafe - cout);
+        return F.conv2d(xs, w, b, stride, padding, dilation, 1).narrow(1, 0, cout).MoveToOuterDisposeScope();
     }
 
     /// <param name="weight">[out, in/groups, k], as Conv1d's.</param>
     public static Tensor Conv(Tensor x, Tensor weight, Tensor? bias, long stride, long padding, long dilation, long groups)
     {
-        var cout = weight.size(0);
-        // Channels-last went wrong only with one input channel; [B, C, L] more widely.
-        var atRisk = cout % Block != 0 && groups == 1 && x.requires_grad && is_grad_enabled() && (x.dim() == 3 || x.size(1) == 1);
-        if (!atRisk) return Raw(x, weight, bias, stride, padding, dilation, groups);
+        var (cin, cout) = (weight.size(1), weight.size(0));
+        // [B, C, 1, L] activations run channels-last, where only a single input channel (which libtorch
+        // cannot tell from [B, C, H, W]) failed, as in [B, C, L] layout.
+        var nchw = x.dim() == 3 || cin == 1;
+        var (inSafe, outSafe) = groups == 1 && nchw
+            ? SafeChannels(cin, cout, weight.size(2) == 1, stride > 1 || dilation > 1, NeedsInputGrad(x))
+            : (cin, cout);
+        if ((inSafe, outSafe) == (cin, cout)) return Raw(x, weight, bias, stride, padding, dilation, groups);
         using var scope = NewDisposeScope();
-        var extra = Block - cout % Block;
-        var w = cat(new[] { weight, weight.new_zeros(new[] { extra, weight.size(1), weight.size(2) }) }, 0);
-        var b = bias is null ? null : cat(new[] { bias, bias.new_zeros(new[] { extra }) }, 0);
-        return Raw(x, w, b, stride, padding, dilation, 1).narrow(1, 0, cout).MoveToOuterDisposeScope();
+        var (xs, w, b) = Padded(x, weight, bias, inSafe - cin, outSafe - cout);
+        return Raw(xs, w, b, stride, padding, dilation, 1).narrow(1, 0, cout).MoveToOuterDisposeScope();
     }
 
     /// <param name="weight">[in, out/groups, k], as ConvTranspose1d's.</param>
@@ -65,15 +111,40 @@ public static class SafeConv
             var w = weight.transpose(0, 1).flip(2);                        // [out, in, k]
             return Conv(x, w, bias, 1, convPad, dilation, 1).MoveToOuterDisposeScope();
         }
-        if (groups == 1 && cout % Block != 0)
+        // Its forward is a strided convolution's input gradient with `cout` as that convolution's input
+        // channels, its input gradient a forward with `cout` inputs: both safe for a multiple of 16 that is
+        // an even number of blocks above 32 (and at most 4 inputs failed: small counts are padded too).
+        var coutSafe = RoundUp(cout);
+        if (coutSafe > 2 * Block && coutSafe / Block % 2 == 1) coutSafe += Block;
+        if (groups == 1 && coutSafe != cout)
         {
             using var scope = NewDisposeScope();
-            var extra = Block - cout % Block;
-            var w = cat(new[] { weight, weight.new_zeros(new[] { weight.size(0), extra, k }) }, 1);
-            var b = bias is null ? null : cat(new[] { bias, bias.new_zeros(new[] { extra }) }, 0);
+            var w = F.pad(weight, new long[] { 0, 0, 0, coutSafe - cout });
+            var b = bias is null ? null : F.pad(bias, new long[] { 0, coutSafe - cout });
             return RawTranspose(x, w, b, stride, padding, outputPadding, dilation, 1).narrow(1, 0, cout).MoveToOuterDisposeScope();
         }
         return RawTranspose(x, weight, bias, stride, padding, outputPadding, dilation, groups);
+    }
+
+    /// <summary>
+    /// The input with <paramref name="extraIn"/> zero channels, the kernel with zero input and output
+    /// channels to match, the bias with zero outputs (for [B, C, ...] of any rank; channels are dim 1).
+    /// </summary>
+    static (Tensor X, Tensor W, Tensor? B) Padded(Tensor x, Tensor weight, Tensor? bias, long extraIn, long extraOut)
+    {
+        var xs = extraIn == 0 ? x : F.pad(x, PadDim(x.dim(), 1, extraIn));
+        var w = F.pad(weight, PadDim(weight.dim(), 0, extraOut, 1, extraIn));
+        var b = bias is null || extraOut == 0 ? bias : F.pad(bias, new long[] { 0, extraOut });
+        return (xs, w, b);
+    }
+
+    /// <summary>F.pad's list (last dim first) adding zeros at the end of the given dims.</summary>
+    static long[] PadDim(long rank, params long[] dimAndCount)
+    {
+        var pad = new long[2 * rank];
+        for (var i = 0; i < dimAndCount.Length; i += 2)
+            pad[2 * (rank - 1 - dimAndCount[i]) + 1] = dimAndCount[i + 1];
+        return pad;
     }
 
     /// <summary>
@@ -84,6 +155,7 @@ public static class SafeConv
         sequential.children().Select(m => m switch
         {
             Conv1d c => x => Conv(x, c),
+            Conv2d c => x => Conv(x, c),
             ConvTranspose1d t => x => ConvTranspose(x, t),
             nn.Module<Tensor, Tensor> f => (Func<Tensor, Tensor>)f.forward,
             _ => throw new NotSupportedException($"SafeConv.Steps: layer {m.GetType().Name} does not map tensors to tensors."),
@@ -111,11 +183,10 @@ public static class SafeConv
         return F.conv_transpose2d(x, k, b, new[] { 1, s }, new[] { 0, p }, new[] { 0, op }, new[] { 1, d }, g);
     }
 
-    static void CheckInput(Tensor x, Convolution c, string what)
+    static void CheckInput(Tensor x, Convolution c, string what, bool shapeOk, string expected)
     {
-        var ok = (x.dim() == 3 || (x.dim() == 4 && x.size(2) == 1)) && x.size(1) == c.in_channels;
-        if (!ok)
-            throw new ArgumentException($"{what}({c.in_channels} → {c.out_channels}): expected activations [B, {c.in_channels}, L] or [B, {c.in_channels}, 1, L]; got [{string.Join(", ", x.shape)}].");
+        if (!shapeOk)
+            throw new ArgumentException($"{what}({c.in_channels} → {c.out_channels}): expected activations {expected}; got [{string.Join(", ", x.shape)}].");
         if (c.padding_type is not null || c.padding_mode != PaddingModes.Zeros)
             throw new NotSupportedException($"{what}: only explicit zero padding is supported (got {c.padding_type?.ToString() ?? c.padding_mode.ToString()}); p-diff's layers use it.");
     }

@@ -11,7 +11,7 @@ namespace PDiff.Models;
 /// Modules are <c>features.0</c> … <c>features.11</c> (conv, bn, relu, pool ×3), as an nn.Sequential
 /// would name them. On 28×28 inputs the maps are 14, 7 and 3 pixels, so the classifier sees w·9 features.
 /// </summary>
-public sealed class ConvNet3 : ImageClassifier
+public sealed class ConvNet3 : ImageClassifier, ISafeConvolutions
 {
     readonly List<nn.Module<Tensor, Tensor>> layers = new();
     readonly Linear classifier;
@@ -43,7 +43,9 @@ public sealed class ConvNet3 : ImageClassifier
         {
             var m = layers[i];
             var name = $"features.{i}";
-            yield return new Stage(name, m.named_parameters().Any() ? new[] { name } : Array.Empty<string>(), a => new Activations(m.forward(a.Main)));
+            // Convolutions through SafeConv (libtorch 2.10's float32 kernels are wrong for some channel counts).
+            Func<Tensor, Tensor> f = m is Conv2d conv ? x => SafeConv.Conv(x, conv) : m.forward;
+            yield return new Stage(name, m.named_parameters().Any() ? new[] { name } : Array.Empty<string>(), a => new Activations(f(a.Main)));
         }
         yield return new Stage("classifier", new[] { "classifier" }, a =>
         {

@@ -9,12 +9,15 @@ namespace PDiff.Models;
 /// <summary>
 /// The CIFAR-style BasicBlock of the kuangliu ResNet: 3×3 conv → BN → ReLU → 3×3 conv → BN, plus a
 /// shortcut (1×1 conv + BN when the shape changes, empty otherwise), then ReLU. Convs have no bias.
+/// The Conv2d modules hold the parameters (PyTorch's names); their forwards run through
+/// <see cref="SafeConv"/>, around libtorch 2.10's wrong float32 kernels for some channel counts.
 /// </summary>
-public sealed class BasicBlock : nn.Module<Tensor, Tensor>
+public sealed class BasicBlock : nn.Module<Tensor, Tensor>, ISafeConvolutions
 {
     readonly Conv2d conv1, conv2;
     readonly BatchNorm2d bn1, bn2;
     readonly Sequential shortcut;
+    readonly Func<Tensor, Tensor>[] shortcutSteps;
 
     public BasicBlock(long inPlanes, long planes, long stride, Generator gen) : base(nameof(BasicBlock))
     {
@@ -30,7 +33,10 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
         register_module("conv2", conv2);
         register_module("bn2", bn2);
         register_module("shortcut", shortcut);
+        shortcutSteps = SafeConv.Steps(shortcut);
     }
+
+    Tensor Shortcut(Tensor x) => shortcutSteps.Length == 0 ? x.alias() : SafeConv.Run(shortcutSteps, x);
 
     /// <summary>
     /// The block as six stages. The first keeps the block input as the skip tensor, so a cut inside the
@@ -38,14 +44,14 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
     /// </summary>
     public IEnumerable<Stage> Stages(string p)
     {
-        yield return new Stage($"{p}.conv1", new[] { $"{p}.conv1" }, a => new Activations(conv1.forward(a.Main), a.Main.alias()));
+        yield return new Stage($"{p}.conv1", new[] { $"{p}.conv1" }, a => new Activations(SafeConv.Conv(a.Main, conv1), a.Main.alias()));
         yield return new Stage($"{p}.bn1", new[] { $"{p}.bn1" }, a => new Activations(bn1.forward(a.Main), a.Skip!.alias()));
         yield return new Stage($"{p}.relu1", Array.Empty<string>(), a => new Activations(a.Main.relu(), a.Skip!.alias()));
-        yield return new Stage($"{p}.conv2", new[] { $"{p}.conv2" }, a => new Activations(conv2.forward(a.Main), a.Skip!.alias()));
+        yield return new Stage($"{p}.conv2", new[] { $"{p}.conv2" }, a => new Activations(SafeConv.Conv(a.Main, conv2), a.Skip!.alias()));
         yield return new Stage($"{p}.bn2", new[] { $"{p}.bn2" }, a => new Activations(bn2.forward(a.Main), a.Skip!.alias()));
         yield return new Stage($"{p}.shortcut", new[] { $"{p}.shortcut" }, a =>
         {
-            using var sc = shortcut.forward(a.Skip!);
+            using var sc = Shortcut(a.Skip!);
             using var sum = a.Main.add(sc);
             return new Activations(sum.relu());
         });
@@ -53,12 +59,12 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        using var h1 = conv1.forward(x);
+        using var h1 = SafeConv.Conv(x, conv1);
         using var h2 = bn1.forward(h1);
         using var h3 = h2.relu();
-        using var h4 = conv2.forward(h3);
+        using var h4 = SafeConv.Conv(h3, conv2);
         using var h5 = bn2.forward(h4);
-        using var sc = shortcut.forward(x);
+        using var sc = Shortcut(x);
         using var sum = h5.add(sc);
         return sum.relu();
     }
@@ -70,7 +76,7 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
 /// average pool, <c>fc</c>. On 28×28 inputs the stages run at 28, 14, 7 and 4 pixels, so the final
 /// feature map is 4×4 as on CIFAR. The width option (w = 64 in the paper) lets quick runs use narrower nets.
 /// </summary>
-public sealed class ResNet18 : ImageClassifier
+public sealed class ResNet18 : ImageClassifier, ISafeConvolutions
 {
     readonly Conv2d conv1;
     readonly BatchNorm2d bn1;
@@ -117,7 +123,7 @@ public sealed class ResNet18 : ImageClassifier
 
     protected override IEnumerable<Stage> BuildStages()
     {
-        yield return new Stage("conv1", new[] { "conv1" }, a => new Activations(conv1.forward(a.Main)));
+        yield return new Stage("conv1", new[] { "conv1" }, a => new Activations(SafeConv.Conv(a.Main, conv1)));
         yield return new Stage("bn1", new[] { "bn1" }, a => new Activations(bn1.forward(a.Main)));
         yield return new Stage("relu", Array.Empty<string>(), a => new Activations(a.Main.relu()));
         for (var i = 0; i < 4; i++)

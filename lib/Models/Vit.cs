@@ -96,8 +96,11 @@ public sealed class VitBlock : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>Patch embedding: a conv with kernel = stride = patch size, as timm's <c>patch_embed.proj</c>.</summary>
-public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
+/// <summary>
+/// Patch embedding: a conv with kernel = stride = patch size, as timm's <c>patch_embed.proj</c>, run
+/// through <see cref="SafeConv"/> (libtorch 2.10's float32 kernels are wrong for some channel counts).
+/// </summary>
+public sealed class PatchEmbed : nn.Module<Tensor, Tensor>, ISafeConvolutions
 {
     readonly Conv2d proj;
     public PatchEmbed(long inChannels, long dim, long patch, Generator gen) : base(nameof(PatchEmbed))
@@ -109,7 +112,7 @@ public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
     /// <summary>[B, C, H, W] → [B, (H/p)·(W/p), dim].</summary>
     public override Tensor forward(Tensor x)
     {
-        using var h = proj.forward(x);
+        using var h = SafeConv.Conv(x, proj);
         using var flat = h.flatten(2);
         return flat.transpose(1, 2);
     }
@@ -122,7 +125,7 @@ public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
 /// MLP 768); depth is configurable (ViT-Tiny has 12). LayerNorm eps 1e-6 and the init (truncated normal
 /// std 0.02 for linear weights and pos_embed, zero biases, cls_token N(0, 1e-6)) follow timm.
 /// </summary>
-public sealed class Vit : ImageClassifier
+public sealed class Vit : ImageClassifier, ISafeConvolutions
 {
     internal const double LayerNormEps = 1e-6;
 

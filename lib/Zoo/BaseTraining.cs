@@ -59,6 +59,16 @@ public static class BaseTrainer
         var wall = Stopwatch.StartNew();
         using var gen = new Generator(config.Seed);
         var model = ModelRegistry.Create(spec, gen);
+        try
+        {
+            using var sample = data.Train.X.narrow(0, 0, Math.Min(config.BatchSize, data.Train.Count));
+            ForeignConvolutions.Require(model, model.named_parameters().Select(p => p.name).ToHashSet(), sample, $"Training a {spec.Arch} base model");
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
         // Drawn after the weights, in this order: the same config seed gives the same run.
         var shuffleSeed = PDiff.Engine.Seeds.Next(gen);
         var augmentSeed = PDiff.Engine.Seeds.Next(gen);

@@ -20,8 +20,12 @@ public class AnyModuleTests
 
     static string[] Names(SubsetLayout l) => l.Tensors.Select(t => t.Name).ToArray();
 
-    /// <summary>A user's own classifier: conv → bn → ReLU → pool → linear, no stages declared.</summary>
-    sealed class TinyNet : nn.Module<Tensor, Tensor>
+    /// <summary>
+    /// A user's own classifier: conv → bn → ReLU → pool → linear, no stages declared. Its convolution runs
+    /// through SafeConv (and says so), as lib/Zoo asks of a module it trains where libtorch's float32
+    /// convolutions are not exact (ForeignConvolutionsTests).
+    /// </summary>
+    sealed class TinyNet : nn.Module<Tensor, Tensor>, ISafeConvolutions
     {
         readonly Conv2d conv;
         readonly BatchNorm2d bn;
@@ -40,7 +44,7 @@ public class AnyModuleTests
         public override Tensor forward(Tensor x)
         {
             using var scope = NewDisposeScope();
-            var h = nn.functional.avg_pool2d(bn.forward(conv.forward(x)).relu(), 4);
+            var h = nn.functional.avg_pool2d(bn.forward(SafeConv.Conv(x, conv)).relu(), 4);
             return head.forward(h.flatten(1)).MoveToOuterDisposeScope();
         }
     }

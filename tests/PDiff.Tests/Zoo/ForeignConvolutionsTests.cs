@@ -1,0 +1,206 @@
+using PDiff.Data;
+using PDiff.Engine;
+using PDiff.Models;
+using PDiff.Zoo;
+using TorchSharp;
+using TorchSharp.Modules;
+using Xunit;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace PDiff.Tests.Zoo;
+
+/// <summary>
+/// The guard for modules we did not write: libtorch 2.10's float32 convolutions are wrong for some
+/// channel counts on our CPU, so lib/Zoo trains a foreign convolutional module only where this process's
+/// convolutions are exact (<see cref="ConvCheck"/>), or refuses with the fix. Our architectures and a
+/// user's module that routes its convolutions through SafeConv train anywhere.
+/// </summary>
+public class ForeignConvolutionsTests
+{
+    /// <summary>A user's CNN: conv 1→8 → bn1 → ReLU → conv 8→8 → bn2 → ReLU → pool → head. Training bn1 needs conv2's input gradient.</summary>
+    class UserCnn : nn.Module<Tensor, Tensor>
+    {
+        readonly Conv2d conv1, conv2;
+        readonly BatchNorm2d bn1, bn2;
+        readonly Linear head;
+
+        public UserCnn(Generator g) : base(nameof(UserCnn))
+        {
+            conv1 = Layers.Conv2d(1, 8, 3, g, padding: 1);
+            bn1 = nn.BatchNorm2d(8);
+            conv2 = Layers.Conv2d(8, 8, 3, g, padding: 1);
+            bn2 = nn.BatchNorm2d(8);
+            head = Layers.Linear(8 * 7 * 7, 10, g);
+            register_module("conv1", conv1);
+            register_module("bn1", bn1);
+            register_module("conv2", conv2);
+            register_module("bn2", bn2);
+            register_module("head", head);
+        }
+
+        protected virtual Tensor Conv(Conv2d c, Tensor x) => c.forward(x);
+
+        public override Tensor forward(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            var h = bn1.forward(Conv(conv1, x)).relu();
+            h = F.avg_pool2d(bn2.forward(Conv(conv2, h)).relu(), 4);
+            return head.forward(h.flatten(1)).MoveToOuterDisposeScope();
+        }
+    }
+
+    /// <summary>The same network with its convolutions through SafeConv, as the refusal suggests.</summary>
+    sealed class SafeUserCnn(Generator g) : UserCnn(g), ISafeConvolutions
+    {
+        protected override Tensor Conv(Conv2d c, Tensor x) => SafeConv.Conv(x, c);
+    }
+
+    static ImageDataset Synthetic(int n)
+    {
+        using var g = new Generator(8);
+        var x = randn(new long[] { n, 1, 28, 28 }, generator: g);
+        var y = randint(0, 10, new long[] { n }, generator: g);
+        return new ImageDataset("synthetic/train", x, y, new Normalization(0, 1), Enumerable.Range(0, 10).Select(i => i.ToString()).ToArray());
+    }
+
+    /// <summary>Relative error of bn1's float32 gradient against float64 (converts the model to float64).</summary>
+    static double Bn1GradientError(UserCnn model)
+    {
+        using var scope = NewDisposeScope();
+        using var g = new Generator(2);
+        var x = randn(new long[] { 4, 1, 28, 28 }, generator: g);
+        var y = randint(0, 10, new long[] { 4 }, generator: g);
+        model.train();
+        Tensor Grad(ScalarType dt)
+        {
+            model.zero_grad();
+            F.cross_entropy(model.forward(x.to(dt)), y).backward();
+            return model.named_parameters().First(p => p.name == "bn1.weight").parameter.grad!.to(ScalarType.Float64);
+        }
+        var g32 = Grad(ScalarType.Float32);
+        model.to(ScalarType.Float64);
+        var g64 = Grad(ScalarType.Float64);
+        var e = g32.sub(g64).norm().item<double>() / g64.norm().item<double>();
+        return double.IsNaN(e) ? double.PositiveInfinity : e;
+    }
+
+    [Fact]
+    public void TheProbesVerdictMatchesADirectFloat64Comparison()
+    {
+        // Shapes that failed on our CPU, computed here directly (not through the probe's code).
+        using var scope = NewDisposeScope();
+        using var g = new Generator(31);
+        var wrong = new List<string>();
+        foreach (var (cin, cout, stride, inputGrad) in new (long, long, long, bool)[] { (8, 8, 1, true), (4, 10, 1, true), (24, 16, 1, false), (40, 16, 2, true), (48, 32, 2, true), (16, 16, 1, true) })
+        {
+            var x64 = randn(new long[] { 4, cin, 9, 9 }, ScalarType.Float64, generator: g);
+            var w64 = randn(new long[] { cout, cin, 3, 3 }, ScalarType.Float64, generator: g);
+            Tensor Out(ScalarType dt)
+            {
+                var x = x64.to(dt).detach().requires_grad_(inputGrad);
+                var y = F.conv2d(x, w64.to(dt), strides: new[] { stride, stride }, padding: new long[] { 1, 1 });
+                if (!inputGrad) return y.to(ScalarType.Float64);
+                y.mul(y.detach().sin()).sum().backward();
+                return x.grad!.to(ScalarType.Float64);
+            }
+            var r = Out(ScalarType.Float64);
+            var e = Out(ScalarType.Float32).sub(r).abs().max().item<double>() / r.abs().max().item<double>();
+            if (!(e < 1e-3)) wrong.Add($"{cin}→{cout} stride {stride}");
+        }
+        Assert.Equal(wrong.Count == 0, ConvCheck.GradientsAreExact());
+        Assert.Equal(ConvCheck.GradientsAreExact(), ConvCheck.Failures.Count == 0);
+        if (wrong.Count > 0) Assert.Contains("ONEDNN_MAX_CPU_ISA=AVX", ConvCheck.Refusal("Training X"));
+    }
+
+    [Fact]
+    public void OurArchitecturesAreNotForeignAndAUserCnnIs()
+    {
+        foreach (var arch in new[] { "resnet18", "convnet3", "vit", "mlp" })
+        {
+            using var m = ModelRegistry.Create(ZooProfiles.Model(Profile.Smoke, arch), 1);
+            Assert.False(ForeignConvolutions.MayConvolveUnsafely(m), arch);
+        }
+        using var g = new Generator(1);
+        using var user = new UserCnn(g);
+        using var safe = new SafeUserCnn(g);
+        Assert.True(ForeignConvolutions.MayConvolveUnsafely(user));
+        Assert.False(ForeignConvolutions.MayConvolveUnsafely(safe));
+        using var script = TorchScriptModel.Load(Path.Combine(AppContext.BaseDirectory, "fixtures", "byo_cnn", "model.pt"));
+        Assert.True(ForeignConvolutions.MayConvolveUnsafely(script)); // no layer types to see: its kernels count
+    }
+
+    /// <summary>
+    /// Collecting bn1 of the user's CNN needs conv2's (8 → 8) input gradient: exact where the probe passes
+    /// (and then it runs), refused with the fix where it fails, leaving the model as it was.
+    /// </summary>
+    [Fact]
+    public void TrainingAForeignCnnIsExactOrRefusedWithTheFix()
+    {
+        using var g = new Generator(4);
+        using var m = new UserCnn(g);
+        var layout = Subsets.Resolve(m, "bn1");
+        using var train = Synthetic(48);
+        var recipe = new CollectionRecipe { K = 2, BatchSize = 16, Lr = 0.05 };
+        var before = ModuleTree.Snapshot(m);
+        try
+        {
+            if (ConvCheck.GradientsAreExact())
+            {
+                using (var r = Collector.Collect(m, layout, train, recipe))
+                    Assert.Equal(new long[] { 2, 16 }, r.Vectors.shape);
+                Assert.True(Bn1GradientError(m) < 5e-3);
+                return;
+            }
+            var e = Assert.Throws<InvalidOperationException>(() => Collector.Collect(m, layout, train, recipe));
+            Assert.Contains("Collecting 2 tensors of UserCnn", e.Message);
+            Assert.Contains("restart the process with ONEDNN_MAX_CPU_ISA=AVX (exact, slower convolutions) or route your module's convolutions through PDiff.Engine.SafeConv", e.Message);
+            foreach (var (name, t) in ModuleTree.StateDict(m))
+                Assert.True(t.eq(before[name]).all().ToBoolean(), $"{name} changed");
+            Assert.All(m.parameters(), p => Assert.True(p.requires_grad));
+        }
+        finally
+        {
+            ModuleTree.Free(before);
+        }
+    }
+
+    [Fact]
+    public void AUserCnnThroughSafeConvTrainsExactlyAnywhere()
+    {
+        using var g = new Generator(4);
+        using var m = new SafeUserCnn(g);
+        using var train = Synthetic(48);
+        using (var r = Collector.Collect(m, Subsets.Resolve(m, "bn1"), train, new CollectionRecipe { K = 2, BatchSize = 16, Lr = 0.05 }))
+            Assert.Equal(new long[] { 2, 16 }, r.Vectors.shape);
+        Assert.True(Bn1GradientError(m) < 5e-3);
+    }
+
+    /// <summary>
+    /// A TorchScript model is checked on its own shapes where the probe fails: the fixture's convolutions
+    /// (1 → 8, whose input gradient training never needs, and 8 → 16) train exactly, so it is not refused.
+    /// </summary>
+    [Fact]
+    public void ATorchScriptModelWhoseShapesAreExactIsNotRefused()
+    {
+        using var m = TorchScriptModel.Load(Path.Combine(AppContext.BaseDirectory, "fixtures", "byo_cnn", "model.pt"));
+        using var train = Synthetic(16);
+        var names = Subsets.Resolve(m, "last-two-norms").Tensors.Select(t => t.Name).ToHashSet();
+        using var before = Subsets.Flatten(m, Subsets.Resolve(m, "last-two-norms"));
+        var state = ModuleTree.Snapshot(m);
+        try
+        {
+            ForeignConvolutions.Require(m, names, train.X, "Collecting the fixture's norms");
+            foreach (var (name, t) in ModuleTree.StateDict(m))
+            {
+                Assert.Equal(state[name].dtype, t.dtype);
+                Assert.True(t.eq(state[name]).all().ToBoolean(), $"{name} changed");
+            }
+            Assert.All(m.parameters(), p => Assert.True(p.requires_grad));
+        }
+        finally
+        {
+            ModuleTree.Free(state);
+        }
+    }
+}
