@@ -1,7 +1,10 @@
 // Console timer for lib/Diffusion, the C# side of /work/shared/bench/torch_v2_reference.py: the same
 // measurements (training steps at the reference batch sizes, generation of 200 models in one batched
-// chain), one JSON line each. Usage: PDiff.Bench.Diffusion [threads] [names…]; names: v2_ae v2_ae_plain
-// v2_denoiser v2_denoiser_plain v1_ae v1_denoiser gen_v2_ddpm gen_v2_ddim gen_v1_ddpm gen_v1_ddim (default: all).
+// chain), one JSON line each. Usage: PDiff.Bench.Diffusion [threads] [names…]; names: v2_ae v2_denoiser
+// v1_ae v1_denoiser gen_v2_ddpm gen_v2_ddim gen_v1_ddpm gen_v1_ddim (default: all).
+// Environment: PDIFF_BENCH_STEPS (timed steps, default 10), PDIFF_BENCH_CHANNELS_LAST=1 (the V2 modules on
+// channels-last activations instead of the default [B, C, L]), PDIFF_NATIVE_HEAP=default (glibc's malloc
+// defaults instead of NativeHeap's), PDIFF_BENCH_VERBOSE=1 (generation progress on stderr).
 // The engine before TorchSharp had the same program (git history); bench/README.md runs the two side by side.
 using System.Diagnostics;
 using System.Globalization;
@@ -12,10 +15,15 @@ using static TorchSharp.torch;
 var threads = args.Length > 0 && int.TryParse(args[0], out var th) ? th : 2;
 var wanted = args.Skip(args.Length > 0 && int.TryParse(args[0], out _) ? 1 : 0).ToHashSet();
 bool Want(string n) => wanted.Count == 0 || wanted.Contains(n);
+if (threads < 1) { Console.Error.WriteLine($"threads must be ≥ 1 (got {threads})"); return 2; }
 torch.set_num_threads(threads);
 const int N = 2048;
 var steps = int.TryParse(Environment.GetEnvironmentVariable("PDIFF_BENCH_STEPS"), out var st) ? st : 10;
-Console.WriteLine($"{{\"threads\": {threads}, \"libtorch\": \"{torch.__version__}\", \"engine\": \"TorchSharp\"}}");
+var channelsLast = Environment.GetEnvironmentVariable("PDIFF_BENCH_CHANNELS_LAST") == "1";
+// What a p-diff run does when it builds its PDiffModel; the training-step benchmarks build bare modules.
+var heap = NativeHeap.KeepFreedMemory();
+Console.WriteLine($"{{\"threads\": {threads}, \"libtorch\": \"{torch.__version__}\", \"engine\": \"TorchSharp\", " +
+    $"\"channels_last\": {(channelsLast ? "true" : "false")}, \"native_heap\": {(heap ? "true" : "false")}}}");
 
 void Emit(string what, int batch, (double Mean, double Min, double Cpu) s) =>
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -39,12 +47,11 @@ static (double Mean, double Min, double Cpu) Time(Action step, int n)
     return (times.Average(), times.Min(), (proc.TotalProcessorTime - cpu0).TotalSeconds / n);
 }
 
-void AeBench(string name, Func<Generator, ParamAutoencoder> make, int batch, double lr, bool plain, bool noisyTarget)
+void AeBench(string name, Func<Generator, ParamAutoencoder> make, int batch, double lr, bool noisyTarget)
 {
     using var g = new Generator(0);
     using var ae = make(g);
-    // "plain": PyTorch's [B, C, L] layout instead of channels-last activations.
-    if (ae is OneDimVAE v) v.UseChannelsLast = !plain;
+    if (ae is OneDimVAE v) v.UseChannelsLast = channelsLast;
     using var data = torch.randn(new long[] { 200, N }, generator: g);
     using var opt = torch.optim.AdamW(ae.parameters(), lr, weight_decay: 0);
     ae.train();
@@ -53,17 +60,17 @@ void AeBench(string name, Func<Generator, ParamAutoencoder> make, int batch, dou
         using var scope = torch.NewDisposeScope();
         var x = data.index_select(0, torch.randint(0, 200, new long[] { batch }, generator: g));
         var loss = ae.TrainingLoss(x, g, noisyTarget);
-        opt.zero_grad();
+        ae.zero_grad();                    // as PDiffTrainer: gradients set to none
         loss.backward();
         opt.step();
     }, steps));
 }
 
-void DenoiserBench(string name, Func<Generator, Denoiser> make, int batch, double lr, bool plain = false)
+void DenoiserBench(string name, Func<Generator, Denoiser> make, int batch, double lr)
 {
     using var g = new Generator(0);
     using var den = make(g);
-    if (den is OneDimCNN cnn) cnn.UseChannelsLast = !plain;
+    if (den is OneDimCNN cnn) cnn.UseChannelsLast = channelsLast;
     using var diffusion = new GaussianDiffusion();
     using var lat = torch.randn(new long[] { 200, den.LatentSize }, generator: g);
     using var opt = torch.optim.AdamW(den.parameters(), lr, weight_decay: 0);
@@ -73,7 +80,7 @@ void DenoiserBench(string name, Func<Generator, Denoiser> make, int batch, doubl
         using var scope = torch.NewDisposeScope();
         var x0 = lat.index_select(0, torch.randint(0, 200, new long[] { batch }, generator: g));
         var loss = diffusion.TrainingLoss(den, x0, g);
-        opt.zero_grad();
+        den.zero_grad();
         loss.backward();
         opt.step();
     }, steps));
@@ -82,22 +89,26 @@ void DenoiserBench(string name, Func<Generator, Denoiser> make, int batch, doubl
 void GenerateBench(string name, PDiffConfig cfg, SamplerOptions opts)
 {
     using var model = new PDiffModel(cfg, ParamNormalizer.Identity(N));
+    if (model.Autoencoder is OneDimVAE v) v.UseChannelsLast = channelsLast;
+    if (model.SamplingDenoiser is OneDimCNN c) c.UseChannelsLast = channelsLast;
     using var g = new Generator(1);
+    var proc = Process.GetCurrentProcess();
+    var cpu0 = proc.TotalProcessorTime;
     var w = Stopwatch.StartNew();
     var verbose = Environment.GetEnvironmentVariable("PDIFF_BENCH_VERBOSE") == "1";
     using (var r = model.Generate(200, g, opts, progress: (i, n) => { if (verbose && i % 10 == 0) Console.Error.WriteLine($"  {name} step {i}/{n} at {w.Elapsed.TotalSeconds:F1}s"); }))
         Console.Error.Write("");
     var s = w.Elapsed.TotalSeconds;
+    proc.Refresh();
+    var cpu = (proc.TotalProcessorTime - cpu0).TotalSeconds;
     var steps = opts.Kind == SamplerKind.Ddpm ? cfg.Timesteps : opts.Steps;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{{\"what\": \"{name}\", \"models\": 200, \"sampler\": \"{opts.Kind}\", \"steps\": {steps}, \"seconds\": {s:F2}}}"));
+        $"{{\"what\": \"{name}\", \"models\": 200, \"sampler\": \"{opts.Kind}\", \"steps\": {steps}, \"seconds\": {s:F2}, \"cpu_seconds\": {cpu:F2}}}"));
 }
 
-if (Want("v2_ae")) AeBench("v2_ae_train_step", g => new OneDimVAE(N, g), 50, 2e-5, plain: false, noisyTarget: true);
-if (Want("v2_ae_plain")) AeBench("v2_ae_train_step_plain_layout", g => new OneDimVAE(N, g), 50, 2e-5, plain: true, noisyTarget: true);
+if (Want("v2_ae")) AeBench("v2_ae_train_step", g => new OneDimVAE(N, g), 50, 2e-5, noisyTarget: true);
 if (Want("v2_denoiser")) DenoiserBench("v2_denoiser_train_step", g => new OneDimCNN(128, g), 50, 1e-4);
-if (Want("v2_denoiser_plain")) DenoiserBench("v2_denoiser_train_step_plain_layout", g => new OneDimCNN(128, g), 50, 1e-4, plain: true);
-if (Want("v1_ae")) AeBench("v1_ae_train_step", g => ODEncoder2Decoder.Medium(N, g, 0.001, 0.5), 200, 1e-3, plain: false, noisyTarget: false);
+if (Want("v1_ae")) AeBench("v1_ae_train_step", g => ODEncoder2Decoder.Medium(N, g, 0.001, 0.5), 200, 1e-3, noisyTarget: false);
 if (Want("v1_denoiser")) DenoiserBench("v1_denoiser_train_step", g => new AeCnnBottleneck(12, 1000, g, null, TimeEmbeddingMode.PerSample), 200, 1e-3);
 var v2 = PDiffConfig.V2;
 var v1 = PDiffConfig.V1;
@@ -105,3 +116,4 @@ if (Want("gen_v2_ddpm")) GenerateBench("v2_generate_200_models", v2, v2.SamplerO
 if (Want("gen_v2_ddim")) GenerateBench("v2_generate_200_models", v2, v2.SamplerOptions with { Kind = SamplerKind.Ddim, Steps = 50 });
 if (Want("gen_v1_ddpm")) GenerateBench("v1_generate_200_models", v1, v1.SamplerOptions);
 if (Want("gen_v1_ddim")) GenerateBench("v1_generate_200_models", v1, v1.SamplerOptions with { Kind = SamplerKind.Ddim, Steps = 50 });
+return 0;

@@ -10,23 +10,6 @@ namespace PDiff.Bench;
 // and every benchmark is also timed by CPU time, which waiting for a core does not inflate.
 
 /// <summary>
-/// For calls of about a microsecond: many 10 ms iterations (a quiet slice shows in the minimum), timed
-/// by the wall clock and by the benchmark thread's CPU time (<see cref="ThreadCpuClock"/>).
-/// </summary>
-public sealed class WallAndCpuConfig : ManualConfig
-{
-    public WallAndCpuConfig()
-    {
-        var job = Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance)
-            .WithWarmupCount(3).WithIterationCount(60).WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(10)).WithLaunchCount(1);
-        AddJob(job.WithId("Wall"));
-        AddJob(job.WithClock(ThreadCpuClock.Instance).WithId("ThreadCpu"));
-        AddColumn(StatisticColumn.Median, StatisticColumn.Min);
-        WithOptions(ConfigOptions.DisableOptimizationsValidator);
-    }
-}
-
-/// <summary>
 /// One call per iteration, for ops that take tens of milliseconds or more (conv1d forward+backward);
 /// timed by the wall clock and by the CPU time of the whole process (the work done on all threads,
 /// which waiting for a core on a busy machine does not inflate).

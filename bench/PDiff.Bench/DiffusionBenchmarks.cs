@@ -4,15 +4,17 @@ using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using PDiff.Diffusion;
-using PDiff.Nn;
-using PDiff.Torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace PDiff.Bench;
 
 /// <summary>
 /// p-diff's training steps at the reference batch sizes (V2: 50, V1: 200) on N = 2048 parameters, the
 /// BenchmarkDotNet twin of bench/PDiff.Bench.Diffusion (whose JSON lines pair with PyTorch's
-/// shared/bench/torch_v2_reference.py). All cores, as training runs.
+/// shared/bench/torch_v2_reference.py). All cores, as training runs; the native heap set as a
+/// <see cref="PDiffModel"/> sets it (<see cref="NativeHeap"/>).
 /// </summary>
 [Config(typeof(LongOpConfig))]
 public class DiffusionStepBenchmarks
@@ -30,23 +32,28 @@ public class DiffusionStepBenchmarks
     [Params("v2", "v1")]
     public string Preset { get; set; } = "";
 
+    /// <summary>The V2 modules' activation layout: [B, C, L] (default) or channels-last [B, C, 1, L].</summary>
+    [Params(false)]
+    public bool ChannelsLast { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
+        NativeHeap.KeepFreedMemory();
         g = new Generator(0);
         var v2 = Preset == "v2";
         var config = v2 ? PDiffConfig.V2 : PDiffConfig.V1;
         batch = config.AeBatch;
         noisyTarget = config.NoisyTarget;
-        ae = v2 ? new OneDimVAE(N, g) : ODEncoder2Decoder.Medium(N, g, config.InputNoise, config.LatentNoise);
-        den = v2 ? new OneDimCNN(128, g) : new AeCnnBottleneck(12, 1000, g, null, TimeEmbeddingMode.PerSample);
+        ae = v2 ? new OneDimVAE(N, g) { UseChannelsLast = ChannelsLast } : ODEncoder2Decoder.Medium(N, g, config.InputNoise, config.LatentNoise);
+        den = v2 ? new OneDimCNN(128, g) { UseChannelsLast = ChannelsLast } : new AeCnnBottleneck(12, 1000, g, null, TimeEmbeddingMode.PerSample);
         ae.train();
         den.train();
         diffusion = new GaussianDiffusion();
-        aeOpt = new AdamW(ae.parameters(), config.AeLr, weightDecay: 0);
-        denOpt = new AdamW(den.parameters(), config.DiffLr, weightDecay: 0);
-        vectors = torch.randn(new long[] { 200, N }, g);
-        latents = torch.randn(new long[] { 200, den.LatentSize }, g);
+        aeOpt = optim.AdamW(ae.parameters(), config.AeLr, weight_decay: 0);
+        denOpt = optim.AdamW(den.parameters(), config.DiffLr, weight_decay: 0);
+        vectors = randn(new long[] { 200, N }, generator: g).DetachFromDisposeScope();
+        latents = randn(new long[] { 200, den.LatentSize }, generator: g).DetachFromDisposeScope();
     }
 
     [GlobalCleanup]
@@ -58,10 +65,10 @@ public class DiffusionStepBenchmarks
     [Benchmark(Description = "autoencoder training step")]
     public void AutoencoderStep()
     {
-        using var scope = torch.NewDisposeScope();
-        using var idx = torch.randint(0, 200, new long[] { batch }, g);
+        using var scope = NewDisposeScope();
+        var idx = randint(0, 200, new long[] { batch }, generator: g);
         var loss = ae.TrainingLoss(vectors.index_select(0, idx), g, noisyTarget);
-        aeOpt.zero_grad();
+        ae.zero_grad();                     // as PDiffTrainer
         loss.backward();
         aeOpt.step();
     }
@@ -69,18 +76,18 @@ public class DiffusionStepBenchmarks
     [Benchmark(Description = "denoiser training step")]
     public void DenoiserStep()
     {
-        using var scope = torch.NewDisposeScope();
-        using var idx = torch.randint(0, 200, new long[] { batch }, g);
+        using var scope = NewDisposeScope();
+        var idx = randint(0, 200, new long[] { batch }, generator: g);
         var loss = diffusion.TrainingLoss(den, latents.index_select(0, idx), g);
-        denOpt.zero_grad();
+        den.zero_grad();
         loss.backward();
         denOpt.step();
     }
 }
 
 /// <summary>
-/// Generating 200 models in one batched chain with DDIM-50 (the figure the "200 models in under a minute"
-/// goal is judged on; 1,000 DDPM steps cost 20× as much). A call takes seconds to a minute, so few iterations.
+/// Generating 200 models in one batched chain with DDIM-50 (1,000 DDPM steps cost 20× as much). A call
+/// takes tens of seconds, so few iterations.
 /// </summary>
 [Config(typeof(GenerationConfig))]
 public class GenerationBenchmarks

@@ -4,9 +4,10 @@ using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using PDiff.Models;
-using PDiff.Torch;
 using PDiff.Zoo;
-using F = PDiff.Torch.torch.nn.functional;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace PDiff.Bench;
 
@@ -55,10 +56,10 @@ public abstract class StepBenchmarkBase
     protected void CreateModelAndBatch(string arch)
     {
         torch.set_num_threads(1);
-        model = ModelRegistry.Create(ZooBench.Spec(arch), 1);
+        model = ModelRegistry.Create(ZooBench.Spec(arch), 1UL);
         using var g = new Generator(2);
-        x = torch.randn(new long[] { 128, 1, 28, 28 }, g);
-        y = torch.randint(0, 10, new long[] { 128 }, g);
+        x = randn(new long[] { 128, 1, 28, 28 }, generator: g).DetachFromDisposeScope();
+        y = randint(0, 10, new long[] { 128 }, generator: g).DetachFromDisposeScope();
     }
 
     [GlobalCleanup]
@@ -78,7 +79,7 @@ public abstract class StepBenchmarkBase
 [Config(typeof(SecondsConfig))]
 public class ZooTrainStepBenchmarks : StepBenchmarkBase
 {
-    PDiff.Nn.SGD sgd = null!;
+    optim.Optimizer sgd = null!;
 
     /// <summary>All six by default; PDIFF_BENCH_ARCHS=a,b picks some (the ViT needs an optimised BLAS to finish quickly).</summary>
     public static IEnumerable<string> Archs() =>
@@ -93,15 +94,15 @@ public class ZooTrainStepBenchmarks : StepBenchmarkBase
     {
         CreateModelAndBatch(Arch);
         model.train();
-        opt = sgd = new PDiff.Nn.SGD(model.parameters(), 0.05, 0.9, 5e-4);
+        opt = sgd = optim.SGD(model.parameters(), 0.05, momentum: 0.9, weight_decay: 5e-4);
     }
 
     [Benchmark(Description = "train step, batch 128")]
     public void TrainStep()
     {
-        using var scope = torch.NewDisposeScope();
+        using var scope = NewDisposeScope();
         var loss = F.cross_entropy(model.forward(x), y);
-        sgd.zero_grad();
+        model.zero_grad();
         loss.backward();
         sgd.step();
     }
@@ -127,16 +128,17 @@ public class ZooScoringBenchmarks
     public void Setup()
     {
         torch.set_num_threads(1);
-        model = ModelRegistry.Create(ZooBench.Spec(Arch), 1);
+        model = ModelRegistry.Create(ZooBench.Spec(Arch), 1UL);
         model.eval();
         var layout = Subsets.Resolve(model, "last-two-norms");
         using var g = new Generator(2);
-        x = torch.randn(new long[] { 256, 1, 28, 28 }, g);
-        yl = torch.randint(0, 10, new long[] { 256 }, g);
+        x = randn(new long[] { 256, 1, 28, 28 }, generator: g).DetachFromDisposeScope();
+        yl = randint(0, 10, new long[] { 256 }, generator: g).DetachFromDisposeScope();
         var data = new LabeledImages(x, yl);
         using (var v = Subsets.Flatten(model, layout))
-        using (var noise = torch.randn(new long[] { 4, layout.Length }, g))
-            vectors = noise.mul(0.1).add(v);
+        using (var noise = randn(new long[] { 4, layout.Length }, generator: g))
+        using (var scaled = noise.mul(0.1))
+            vectors = scaled.add(v).DetachFromDisposeScope();
         cached = new CachedScorer(model, layout, data, data);
         full = new FullScorer(model, layout, data, data, batchSize: 256);
         cached.Score(vectors, EvalSplit.Test); // builds the cache once, as a zoo or evaluation run would
@@ -166,7 +168,7 @@ public class ZooScoringBenchmarks
 [Config(typeof(SecondsConfig))]
 public class ZooCollectStepBenchmarks : StepBenchmarkBase
 {
-    PDiff.Nn.AdamW adamw = null!;
+    optim.Optimizer adamw = null!;
     int cut;
 
     [Params("resnet18-w8", "resnet18-w16", "resnet18-w64")]
@@ -177,27 +179,28 @@ public class ZooCollectStepBenchmarks : StepBenchmarkBase
     {
         CreateModelAndBatch(Arch);
         model.eval();
-        model.requires_grad_(false);
+        var parameters = ModuleTree.Parameters(model);
+        foreach (var p in parameters.Values) p.requires_grad = false;
         var layout = Subsets.Resolve(model, "last-two-norms");
-        var trainable = Subsets.Tensors(model, layout);
+        var trainable = layout.Tensors.Select(t => parameters[t.Name]).ToList();
         foreach (var t in trainable) t.requires_grad = true;
         cut = model.FirstStageTouching(layout.Tensors.Select(t => t.Name));
-        opt = adamw = new PDiff.Nn.AdamW(trainable, 0.03, weightDecay: 5e-4);
+        opt = adamw = optim.AdamW(trainable, 0.03, weight_decay: 5e-4);
     }
 
     [Benchmark(Description = "collection step, batch 128")]
     public void Step()
     {
-        using var scope = torch.NewDisposeScope();
+        using var scope = NewDisposeScope();
         Activations head;
-        using (torch.no_grad())
+        using (no_grad())
         using (var input = new Activations(x.alias()))
             head = model.RunStages(input, 0, cut);
         using (head)
         using (var tail = model.RunStages(head, cut, model.Stages.Count))
         {
             var loss = F.cross_entropy(tail.Main, y);
-            adamw.zero_grad();
+            model.zero_grad();
             loss.backward();
             adamw.step();
         }

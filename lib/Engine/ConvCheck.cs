@@ -53,6 +53,9 @@ public static class ConvCheck
     /// not a multiple of 16 (2-D and 1-D), a forward with input channels above 16 and not a multiple of 16,
     /// a strided input gradient with an odd number of blocks of 16 input channels, and a stride-1
     /// transposed convolution's forward. Batch 4 and 3-wide kernels, where libtorch picks oneDNN.
+    /// The wrong kernels read memory they did not write: on fresh (zeroed) memory they are often right by
+    /// luck, so each probe runs three times right after freeing NaN-filled blocks of the sizes it allocates
+    /// (<see cref="DirtyHeap"/>); then the failures showed every time.
     /// </summary>
     static IReadOnlyList<string> Probe()
     {
@@ -62,12 +65,18 @@ public static class ConvCheck
         using var gen = new Generator(12345);
         void Check(string name, long[] xShape, long[] wShape, Func<Tensor, Tensor, Tensor> op, bool inputGrad)
         {
+            for (var attempt = 0; attempt < 3; attempt++)
+                if (Fails(name, xShape, wShape, op, inputGrad)) return;
+        }
+        bool Fails(string name, long[] xShape, long[] wShape, Func<Tensor, Tensor, Tensor> op, bool inputGrad)
+        {
             using var inner = NewDisposeScope();
             var x64 = randn(xShape, ScalarType.Float64, generator: gen);
             var w64 = randn(wShape, ScalarType.Float64, generator: gen);
             Tensor Run(ScalarType dt)
             {
-                var x = x64.to(dt).requires_grad_(inputGrad);
+                DirtyHeap();
+                var x = x64.to(dt).detach().requires_grad_(inputGrad);
                 var y = op(x, w64.to(dt));
                 if (!inputGrad) return y.to(ScalarType.Float64);
                 using var up = y.detach().to(ScalarType.Float64).cos().to(dt);   // a fixed, non-trivial upstream gradient
@@ -75,7 +84,9 @@ public static class ConvCheck
             }
             var (reference, fast) = (Run(ScalarType.Float64), Run(ScalarType.Float32));
             var err = fast.sub(reference).abs().max().item<double>() / Math.Max(1e-12, reference.abs().max().item<double>());
-            if (!(err < 1e-3)) found.Add($"{name}: relative error {(double.IsNaN(err) ? "NaN" : err.ToString("G2"))}");
+            if (err < 1e-3) return false;
+            found.Add($"{name}: relative error {(double.IsNaN(err) ? "NaN" : err.ToString("G2"))}");
+            return true;
         }
         Check("conv2d 8→8 k3 input gradient", new long[] { 4, 8, 10, 10 }, new long[] { 8, 8, 3, 3 },
             (x, w) => F.conv2d(x, w, padding: new long[] { 1, 1 }), true);
@@ -88,5 +99,16 @@ public static class ConvCheck
         Check("conv_transpose1d 8→16 k3 forward", new long[] { 4, 8, 32 }, new long[] { 8, 16, 3 },
             (x, w) => F.conv_transpose1d(x, w, padding: 1), false);
         return found;
+    }
+
+    /// <summary>
+    /// Allocates and frees NaN-filled float32 blocks of 1 KB to 64 KB, so that the allocations that follow
+    /// (served from the freed blocks by malloc) start out as NaN instead of zeros: a kernel that reads
+    /// memory it did not write then shows it.
+    /// </summary>
+    public static void DirtyHeap()
+    {
+        for (var i = 0; i < 7; i++)
+            full(new long[] { 256L << i }, float.NaN).Dispose();
     }
 }

@@ -10,7 +10,7 @@ namespace PDiff.Engine;
 /// Convolutions routed around wrong results of libtorch 2.10's float32 oneDNN kernels on our CPU (AMD EPYC,
 /// AVX-512; <c>ONEDNN_MAX_CPU_ISA=AVX</c> avoids them at ~1.6× the cost). Measured against float64 (which
 /// does not use oneDNN) over channels 1–33 (and up to 140), kernels 1/3/7, strides 1/2, batch 1/4, sizes
-/// 4–32, 1-D and 2-D (<c>ConvSweepTests</c>), for a convolution in [B, C, L] / [B, C, H, W] layout:
+/// 4–32, 1-D and 2-D (<c>SafeConvTests</c>), for a convolution in [B, C, L] / [B, C, H, W] layout:
 /// <list type="bullet">
 /// <item>the forward is wrong or NaN when the input channels are above 16 and not a multiple of 16;</item>
 /// <item>the input gradient is wrong or NaN when the output channels are not a multiple of 16 (stride 1;
@@ -20,11 +20,13 @@ namespace PDiff.Engine;
 /// convolution's input gradient, its input gradient a convolution's forward).</item>
 /// </list>
 /// Weight gradients were always right, and so were 1×1 kernels and channels-last activations with more
-/// than one channel. A convolution at risk runs with zero channels added to its kernel (and, for input
-/// channels, to its input) up to a safe count, and the extra outputs dropped: values and gradients are
-/// the same numbers. Padding is conservative (a strided convolution's output channels are padded even
-/// where only small inputs failed). A stride-1 transposed convolution runs as the convolution with the
-/// flipped kernel. Tests compare whole models' gradients with float64.
+/// than one channel. The wrong kernels read memory they did not write: on fresh (zeroed) memory they are
+/// often right by luck, after freed NaN-filled blocks always wrong (<see cref="ConvCheck.DirtyHeap"/>).
+/// A convolution at risk runs with zero channels added to its kernel (and, for input channels, to its
+/// input) up to a safe count, and the extra outputs dropped: values and gradients are the same numbers.
+/// Padding is conservative (a strided convolution's output channels are padded even where only small
+/// inputs failed). A stride-1 transposed convolution runs as the convolution with the flipped kernel.
+/// Groups other than 1 run unchanged (not measured; none of our layers use them).
 /// </summary>
 public static class SafeConv
 {

@@ -22,6 +22,9 @@ public static class ModelRegistry
     };
     static readonly string[] BuiltIn = { "mlp", "convnet3", "resnet18", "vit", ModelSpec.TorchScript };
 
+    /// <summary>Our own architectures: the ones a zoo can be built for from scratch (base training needs an <see cref="ImageClassifier"/>).</summary>
+    public static IReadOnlyList<string> Shipped { get; } = new[] { "mlp", "convnet3", "resnet18", "vit" };
+
     /// <summary>The architectures known by name, built-in ones first.</summary>
     public static IReadOnlyList<string> Names
     {

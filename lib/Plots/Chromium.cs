@@ -27,14 +27,20 @@ public static class Chromium
 
     public static bool IsAvailable => TryLocate() != null;
 
+    /// <summary>Throws unless a screenshot of width x height pixels is possible (1..10000 a side).</summary>
+    internal static void CheckSize(int width, int height)
+    {
+        if (width <= 0 || height <= 0 || width > 10000 || height > 10000)
+            throw new ArgumentOutOfRangeException(nameof(width), $"PNG size {width}x{height} must be within 1..10000 pixels a side.");
+    }
+
     /// <summary>
     /// Screenshots <paramref name="html"/> at width x height CSS pixels. Files the page refers to by
     /// file:// URL (plotly.js) are loaded from disk. Throws with the browser's stderr when no PNG appears.
     /// </summary>
     public static byte[] Screenshot(string html, int width, int height)
     {
-        if (width <= 0 || height <= 0 || width > 10000 || height > 10000)
-            throw new ArgumentOutOfRangeException(nameof(width), $"PNG size {width}x{height} must be within 1..10000 pixels a side.");
+        CheckSize(width, height);
         var exe = TryLocate() ?? throw new FileNotFoundException(
             "Chromium (needed for PNG charts) was not found at " +
             (Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } e ? $"{EnvironmentVariable}={e}" : string.Join(", ", KnownPaths)) +

@@ -108,6 +108,7 @@ public sealed class Figure
     {
         var w = width ?? Layout.Width ?? DefaultWidth;
         var h = height ?? Layout.Height ?? DefaultHeight;
+        Chromium.CheckSize(w, h);   // before looking for plotly.js or a browser: the size is the caller's mistake
         // The plot must fill the window exactly: force the layout's size to the picture's.
         var node = JsonNode.Parse(ToJson())!.AsObject();
         var layout = node["layout"]!.AsObject();

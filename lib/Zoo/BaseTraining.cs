@@ -61,8 +61,7 @@ public static class BaseTrainer
         var model = ModelRegistry.Create(spec, gen);
         try
         {
-            using var sample = data.Train.X.narrow(0, 0, Math.Min(config.BatchSize, data.Train.Count));
-            ForeignConvolutions.Require(model, model.named_parameters().Select(p => p.name).ToHashSet(), sample, $"Training a {spec.Arch} base model");
+            ForeignConvolutions.Require(model, $"Training a {spec.Arch} base model");
         }
         catch
         {

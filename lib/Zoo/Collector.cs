@@ -54,9 +54,7 @@ public static class Collector
         Subsets.Tensors(baseModel, layout); // shapes checked, naming the tensor
         var trainable = layout.Tensors.Select(t => parameters[t.Name]).ToList();
         var subsetNames = layout.Tensors.Select(t => t.Name).ToHashSet();
-        using (var sample = train.X.narrow(0, 0, Math.Min(recipe.BatchSize, train.Count)))
-            ForeignConvolutions.Require(baseModel, subsetNames, sample,
-                $"Collecting {layout.Tensors.Count} tensors of {(baseModel is ImageClassifier ic ? ic.Spec.Arch : baseModel.GetType().Name)}");
+        ForeignConvolutions.Require(baseModel, $"Collecting {layout.Tensors.Count} tensors of {(baseModel is ImageClassifier ic ? ic.Spec.Arch : baseModel.GetType().Name)}");
 
         // What training changes, to put back at the end: subset values and every buffer (running statistics).
         var saved = ModuleTree.Snapshot(baseModel, name => subsetNames.Contains(name) || !parameters.ContainsKey(name));

@@ -127,7 +127,9 @@ public static class ZooImport
                 log?.WriteLine($"[import] TorchScript network copied into the zoo as {TorchScriptFile}");
             }
             BaseModels.SaveWeights(Path.Combine(o.Out, "base.safetensors"), baseModel, stored);
-            // A smaller re-import into the same folder must not leave the old checkpoints behind.
+            // A re-import into the same folder: no stale manifest while the checkpoints are rewritten (it is written
+            // last, so a folder with a manifest is complete), and no old checkpoints left behind by a smaller one.
+            File.Delete(Path.Combine(o.Out, "manifest.json"));
             var old = Path.Combine(o.Out, "checkpoints");
             if (Directory.Exists(old))
                 foreach (var f in Directory.GetFiles(old, "*.safetensors")) File.Delete(f);

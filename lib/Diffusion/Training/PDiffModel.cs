@@ -37,6 +37,7 @@ public sealed class PDiffModel : IDisposable
     public PDiffModel(PDiffConfig config, ParamNormalizer normalizer)
     {
         config.Validate();
+        NativeHeap.KeepFreedMemory();   // process-wide: activations reuse mapped pages (see NativeHeap)
         (Config, Normalizer) = (config, normalizer);
         using var gen = new Generator((ulong)config.InitSeed);
         var n = normalizer.Length;

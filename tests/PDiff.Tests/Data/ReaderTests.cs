@@ -220,10 +220,18 @@ public class MnistJsonReaderTests
     public void RepoRootIsFoundAboveTheTestAssembly()
     {
         var root = DataPaths.FindRepoRoot();
-        Assert.NotNull(root);
+        Assert.Equal("/x/y", DataPaths.MnistDir("/x/y"));
+        static bool InCheckout(string start)
+        {
+            for (var d = new DirectoryInfo(start); d != null; d = d.Parent)
+                if (File.Exists(Path.Combine(d.FullName, "PDiff.Lib.csproj"))) return true;
+            return false;
+        }
+        // Built outside the checkout (dotnet test --artifacts-path /tmp/...) and run from there: nothing to find.
+        Assert.Equal(root != null, InCheckout(AppContext.BaseDirectory) || InCheckout(Directory.GetCurrentDirectory()));
+        if (root == null) return;
         Assert.True(File.Exists(Path.Combine(root!, "PDiff.Lib.csproj")));
         if (Environment.GetEnvironmentVariable(DataPaths.MnistEnv) is not { Length: > 0 })
             Assert.Equal(Path.Combine(root!, "data", "cache", "mnist"), DataPaths.MnistDir());
-        Assert.Equal("/x/y", DataPaths.MnistDir("/x/y"));
     }
 }

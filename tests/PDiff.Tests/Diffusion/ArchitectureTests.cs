@@ -208,6 +208,7 @@ public class ArchitectureTests
         using var a = new OneDimVAE(n, g, new long[] { 8, 16, 16, 8, 4 }, 12);
         using var b = new OneDimVAE(n, g, new long[] { 8, 16, 16, 8, 4 }, 12);
         b.load_state_dict(a.state_dict());
+        a.UseChannelsLast = true;
         b.UseChannelsLast = false;
         var x = torch.randn(new long[] { 6, n }, generator: g);
         using var g1 = new Generator(1);
@@ -244,9 +245,11 @@ public class ArchitectureTests
     [InlineData("OneDimCNN", true, 6)]
     [InlineData("OneDimCNN", false, 6)]
     [InlineData("OneDimCNN", true, 1)]
+    [InlineData("OneDimCNN", false, 1)]
     [InlineData("OneDimVAE", true, 6)]
     [InlineData("OneDimVAE", false, 6)]
     [InlineData("OneDimVAE2048", true, 4)]
+    [InlineData("OneDimVAE2048", false, 4)]
     [InlineData("V1Small", false, 6)]
     [InlineData("V1Small", false, 1)]
     [InlineData("V1Medium", false, 4)]

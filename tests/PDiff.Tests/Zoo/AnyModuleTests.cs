@@ -111,9 +111,14 @@ public class AnyModuleTests
         Assert.Equal(before.data<float>().ToArray(), after.data<float>().ToArray());
     }
 
+    /// <summary>
+    /// Where this process's float32 convolutions are not exact (PDiff.Engine.ConvCheck), lib/Zoo refuses to
+    /// train a TorchScript CNN instead (ForeignConvolutionsTests); then there is nothing to check here.
+    /// </summary>
     [Fact]
     public void CollectionTrainsATorchScriptModelAndRestoresIt()
     {
+        if (!ConvCheck.GradientsAreExact()) return;
         using var m = TorchScriptModel.Load(Script);
         var layout = Subsets.Resolve(m, "last-two-norms");
         using var train = Synthetic(64);

@@ -70,7 +70,7 @@ public sealed class RunCommand : ICommand
             "v2" => RecipeKind.V2, "v1" => RecipeKind.V1,
             var r => throw new UsageException($"--recipe takes v2 or v1, not '{r}'."),
         };
-        var task = new TaskSpec(Get("dataset", "fashion-mnist"), Get("arch", "resnet18"), Get("subset", Subsets.DefaultPreset),
+        var task = new TaskSpec(Get("dataset", "fashion-mnist"), ZooCommand.ShippedArch(Get("arch", "resnet18")), Get("subset", Subsets.DefaultPreset),
             own.ContainsKey("k") ? GetInt("k", 200) : null, recipe);
         PDiffConfig preset;
         try { preset = ConfigText.FromArgs(rest, PDiffConfig.Preset(Get("preset", "default"))); }
@@ -79,12 +79,25 @@ public sealed class RunCommand : ICommand
         var outDir = Get("out", Path.Combine(Workbench.RepoRoot, "runs", profile.Name(), task.ZooName(profile)));
 
         Console.WriteLine($"[run] {task}, profile {profile.Name()}, preset {Get("preset", "default")}, {runs} run(s), {TorchRuntime.Describe()}");
-        using var result = TaskRunner.Run(task, preset, profile, runs, outDir, Console.Out, generate: own.ContainsKey("generate") ? GetInt("generate", 1) : null);
+        var generate = own.ContainsKey("generate") ? GetInt("generate", 1) : (int?)null;
+        try
+        {
+            using var result = TaskRunner.Run(task, preset, profile, runs, outDir, Console.Out, generate: generate);
+            Print(result, outDir);
+            return ExitCodes.Ok;
+        }
+        catch (Exception e) when (CliErrors.IsUserError(e))
+        {
+            return CliErrors.Report("run", e);
+        }
+    }
+
+    static void Print(TaskResult result, string outDir)
+    {
         Console.WriteLine();
         Console.WriteLine(result.Reports[^1].ToText());
         Console.WriteLine(MainResultRow.ToTable(new[] { result.Row }).ToPlain());
         Console.WriteLine($"[run] results in {Path.GetFullPath(outDir)}");
-        return ExitCodes.Ok;
     }
 
     static int RunZoo(string zooDir, Dictionary<string, string> own, List<string> rest, Profile profile, Func<string, int, int> getInt)
@@ -105,10 +118,7 @@ public sealed class RunCommand : ICommand
                 $"preset {own.GetValueOrDefault("preset", "default")}, {runs} run(s), {TorchRuntime.Describe()}");
             using var result = TaskRunner.RunOnZoo(zoo, preset, profile, runs, outDir, Console.Out,
                 generate: own.ContainsKey("generate") ? getInt("generate", 1) : null);
-            Console.WriteLine();
-            Console.WriteLine(result.Reports[^1].ToText());
-            Console.WriteLine(MainResultRow.ToTable(new[] { result.Row }).ToPlain());
-            Console.WriteLine($"[run] results in {Path.GetFullPath(outDir)}");
+            Print(result, outDir);
             return ExitCodes.Ok;
         }
         catch (Exception e) when (CliErrors.IsUserError(e))

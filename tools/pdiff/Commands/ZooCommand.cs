@@ -72,7 +72,7 @@ public sealed class ZooCommand : ICommand
             "epochs", "lr", "save-every", "augment", "frozen-norms-train", "eval-after-first-save", "retrain", "threads");
         SetThreads(o);
         var profile = Profiles.Parse(o.Get("profile") ?? "quick");
-        var arch = ModelRegistry.Canonical(o.Get("arch") ?? "resnet18");
+        var arch = ShippedArch(o.Get("arch") ?? "resnet18");
         var recipeKind = (o.Get("recipe") ?? "v2").ToLowerInvariant() switch
         {
             "v2" => RecipeKind.V2,
@@ -147,7 +147,7 @@ public sealed class ZooCommand : ICommand
         var inv = CultureInfo.InvariantCulture;
         Console.Out.WriteLine($"task      {m.Task} ({m.Source}{(m.Profile is null ? "" : $", profile {m.Profile}")})");
         Console.Out.WriteLine($"model     {m.Model}  base {m.BaseModel}" + (m.BaseTestAccuracy is { } bt ? string.Format(inv, "  val {0:P2} test {1:P2}", m.BaseValAccuracy, bt) : ""));
-        if (m.Data is { } d) Console.Out.WriteLine($"data      {m.Dataset}: {d.Train} train / {d.Validation} validation / {d.Test} test (seed {d.Seed}, fingerprint {d.Fingerprint})");
+        if (m.Data is { } d) Console.Out.WriteLine($"data      {m.Dataset}: {d.Train} train / {d.Validation} validation / {d.Test} test (seed {d.Seed}, fingerprint {d.Fingerprint}), {InputScaling.Describe(d.Normalization)}");
         Console.Out.WriteLine($"subset    '{m.Subset.Selector}': {m.Subset.Length:N0} numbers in {m.Subset.Tensors.Count} tensors");
         foreach (var t in m.Subset.Tensors) Console.Out.WriteLine($"            {t.Name} [{string.Join(", ", t.Shape)}]");
         if (m.Recipe is { } r) Console.Out.WriteLine(string.Format(inv, "recipe    {0}, K {1}, lr {2}, batch {3}, save every {4}, seed {5}{6}{7}", r.Kind, r.K, r.Lr, r.BatchSize, r.SaveEvery, r.Seed,
@@ -192,10 +192,7 @@ public sealed class ZooCommand : ICommand
             throw new UsageException("--arch torchscript needs the file: use --torchscript <model.pt>.");
         try
         {
-            var arch = script is null ? ModelRegistry.Canonical(archName!) : ModelSpec.TorchScript;
-            if (script is null && !new[] { "mlp", "convnet3", "resnet18", "vit" }.Contains(arch))
-                throw new UsageException($"'{archName}' is not an architecture the CLI knows (mlp, convnet3, resnet18, vit); for your own network, " +
-                    "export it with torch.jit.script(model).save(\"model.pt\") and pass --torchscript model.pt.");
+            var arch = script is null ? ShippedArch(archName!) : ModelSpec.TorchScript;
             var spec = new ModelSpec
             {
                 Arch = arch, Source = script,
@@ -207,6 +204,16 @@ public sealed class ZooCommand : ICommand
             return ModelRegistry.Complete(spec);
         }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
+    }
+
+    /// <summary>A shipped architecture's canonical name; anything else (a misspelling, "torchscript") is a usage error saying what to use.</summary>
+    internal static string ShippedArch(string name)
+    {
+        var arch = ModelRegistry.IsKnown(name) ? ModelRegistry.Canonical(name) : null;
+        if (arch is not null && ModelRegistry.Shipped.Contains(arch)) return arch;
+        throw new UsageException($"--arch '{name}' is not one of our architectures ({string.Join(", ", ModelRegistry.Shipped)}). For your own network, export it " +
+            "from PyTorch with torch.jit.script(model).save(\"model.pt\"), import its checkpoints with `pdiff zoo import --torchscript model.pt ...` " +
+            "and run p-diff on that zoo with `pdiff run --zoo <dir>`.");
     }
 
     static int[] Hidden(string h)
