@@ -1,7 +1,8 @@
 // Console timer for lib/Diffusion, the C# side of /work/shared/bench/torch_v2_reference.py: the same
 // measurements (training steps at the reference batch sizes, generation of 200 models in one batched
 // chain), one JSON line each. Usage: PDiff.Bench.Diffusion [threads] [names…]; names: v2_ae v2_denoiser
-// v1_ae v1_denoiser gen_v2_ddpm gen_v2_ddim gen_v1_ddpm gen_v1_ddim (default: all).
+// v1_ae v1_denoiser gen_v2_ddpm gen_v2_ddim gen_v1_ddpm gen_v1_ddim (default: all), and the in-process
+// A/B comparisons ab_v2_ae_layout ab_v2_denoiser_layout ab_v2_sampling_step (only when named).
 // Environment: PDIFF_BENCH_STEPS (timed steps, default 10), PDIFF_BENCH_CHANNELS_LAST=1 (the V2 modules on
 // channels-last activations instead of the default [B, C, L]), PDIFF_NATIVE_HEAP=default (glibc's malloc
 // defaults instead of NativeHeap's), PDIFF_BENCH_VERBOSE=1 (generation progress on stderr).
@@ -14,7 +15,7 @@ using static TorchSharp.torch;
 
 var threads = args.Length > 0 && int.TryParse(args[0], out var th) ? th : 2;
 var wanted = args.Skip(args.Length > 0 && int.TryParse(args[0], out _) ? 1 : 0).ToHashSet();
-bool Want(string n) => wanted.Count == 0 || wanted.Contains(n);
+bool Want(string n) => wanted.Contains(n) || (wanted.Count == 0 && !n.StartsWith("ab_"));
 if (threads < 1) { Console.Error.WriteLine($"threads must be ≥ 1 (got {threads})"); return 2; }
 torch.set_num_threads(threads);
 const int N = 2048;
@@ -116,4 +117,88 @@ if (Want("gen_v2_ddpm")) GenerateBench("v2_generate_200_models", v2, v2.SamplerO
 if (Want("gen_v2_ddim")) GenerateBench("v2_generate_200_models", v2, v2.SamplerOptions with { Kind = SamplerKind.Ddim, Steps = 50 });
 if (Want("gen_v1_ddpm")) GenerateBench("v1_generate_200_models", v1, v1.SamplerOptions);
 if (Want("gen_v1_ddim")) GenerateBench("v1_generate_200_models", v1, v1.SamplerOptions with { Kind = SamplerKind.Ddim, Steps = 50 });
+// ---- in-process A/B: variants of one switch alternate call by call in one process, so load from other
+// jobs hits all of them alike (the figures bench/README.md gives for each optimisation) ----
+void AB(string name, int batch, params (string Variant, Action Step)[] variants)
+{
+    // PDIFF_BENCH_AB_REVERSE=1 runs the variants in the opposite order, to check that the order does not matter.
+    if (Environment.GetEnvironmentVariable("PDIFF_BENCH_AB_REVERSE") == "1") variants = variants.Reverse().ToArray();
+    foreach (var (_, step) in variants) { step(); step(); }
+    var wall = variants.Select(_ => new List<double>()).ToArray();
+    var cpu = variants.Select(_ => new List<double>()).ToArray();
+    var proc = Process.GetCurrentProcess();
+    for (var r = 0; r < steps; r++)
+        for (var i = 0; i < variants.Length; i++)
+        {
+            proc.Refresh();
+            var c0 = proc.TotalProcessorTime;
+            var w = Stopwatch.StartNew();
+            variants[i].Step();
+            wall[i].Add(w.Elapsed.TotalSeconds);
+            proc.Refresh();
+            cpu[i].Add((proc.TotalProcessorTime - c0).TotalSeconds);
+        }
+    for (var i = 0; i < variants.Length; i++)
+    {
+        var c = cpu[i].OrderBy(x => x).ToArray();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{{\"what\": \"{name}\", \"variant\": \"{variants[i].Variant}\", \"batch\": {batch}, \"seconds\": {wall[i].Average():F4}, \"min_seconds\": {wall[i].Min():F4}, \"cpu_seconds\": {cpu[i].Average():F4}, \"min_cpu_seconds\": {c[0]:F4}, \"median_cpu_seconds\": {c[c.Length / 2]:F4}}}"));
+    }
+}
+
+if (Want("ab_v2_ae_layout"))
+{
+    using var g = new Generator(0);
+    using var ae = new OneDimVAE(N, g);
+    using var data = torch.randn(new long[] { 200, N }, generator: g);
+    using var opt = torch.optim.AdamW(ae.parameters(), 2e-5, weight_decay: 0);
+    ae.train();
+    Action Step(bool cl) => () =>
+    {
+        ae.UseChannelsLast = cl;
+        using var scope = torch.NewDisposeScope();
+        var loss = ae.TrainingLoss(data.index_select(0, torch.randint(0, 200, new long[] { 50 }, generator: g)), g, true);
+        ae.zero_grad();
+        loss.backward();
+        opt.step();
+    };
+    AB("v2_ae_train_step", 50, ("plain", Step(false)), ("channels_last", Step(true)));
+}
+if (Want("ab_v2_denoiser_layout"))
+{
+    using var g = new Generator(0);
+    using var den = new OneDimCNN(128, g);
+    using var diffusion = new GaussianDiffusion();
+    using var lat = torch.randn(new long[] { 200, 128 }, generator: g);
+    using var opt = torch.optim.AdamW(den.parameters(), 1e-4, weight_decay: 0);
+    den.train();
+    Action Step(bool cl) => () =>
+    {
+        den.UseChannelsLast = cl;
+        using var scope = torch.NewDisposeScope();
+        var loss = diffusion.TrainingLoss(den, lat.index_select(0, torch.randint(0, 200, new long[] { 50 }, generator: g)), g);
+        den.zero_grad();
+        loss.backward();
+        opt.step();
+    };
+    AB("v2_denoiser_train_step", 50, ("plain", Step(false)), ("channels_last", Step(true)));
+}
+if (Want("ab_v2_sampling_step"))
+{
+    // One step of the 200-model chain: the denoiser in eval mode without gradients.
+    using var g = new Generator(0);
+    using var den = new OneDimCNN(128, g);
+    den.eval();
+    using var x = torch.randn(new long[] { 200, 128 }, generator: g);
+    using var t = torch.full(new long[] { 200 }, 500L, ScalarType.Int64);
+    Action Step(bool cl, bool fuse) => () =>
+    {
+        (den.UseChannelsLast, den.FuseNormsInEval) = (cl, fuse);
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        den.forward(x, t);
+    };
+    AB("v2_sampling_step", 200, ("plain_fused", Step(false, true)), ("plain", Step(false, false)),
+        ("channels_last_fused", Step(true, true)), ("channels_last", Step(true, false)));
+}
 return 0;
