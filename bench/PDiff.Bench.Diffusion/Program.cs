@@ -2,7 +2,7 @@
 // measurements (training steps at the reference batch sizes, generation of 200 models in one batched
 // chain), one JSON line each. Usage: PDiff.Bench.Diffusion [threads] [names…]; names: v2_ae v2_denoiser
 // v1_ae v1_denoiser gen_v2_ddpm gen_v2_ddim gen_v1_ddpm gen_v1_ddim (default: all), and the in-process
-// A/B comparisons ab_v2_ae_layout ab_v2_denoiser_layout ab_v2_sampling_step (only when named).
+// A/B comparisons ab_v2_ae_layout ab_v2_denoiser_layout ab_v2_sampling_step ab_conv_im2col (only when named).
 // Environment: PDIFF_BENCH_STEPS (timed steps, default 10), PDIFF_BENCH_CHANNELS_LAST=1 (the V2 modules on
 // channels-last activations instead of the default [B, C, L]), PDIFF_NATIVE_HEAP=default (glibc's malloc
 // defaults instead of NativeHeap's), PDIFF_BENCH_VERBOSE=1 (generation progress on stderr).
@@ -200,5 +200,34 @@ if (Want("ab_v2_sampling_step"))
     };
     AB("v2_sampling_step", 200, ("plain_fused", Step(false, true)), ("plain", Step(false, false)),
         ("channels_last_fused", Step(true, true)), ("channels_last", Step(true, false)));
+}
+if (Want("ab_conv_im2col"))
+{
+    // The denoiser's stride-1 k7 convolutions at batch 50, L = 128, forward + backward: oneDNN's direct
+    // convolution (through SafeConv) against unfold + batched matmul (BLAS), which oneDNN's bug cannot touch.
+    using var g = new Generator(0);
+    foreach (var (cin, cout) in new (long, long)[] { (1, 64), (64, 128), (128, 256), (256, 512), (512, 256), (256, 128), (128, 64), (64, 1) })
+    {
+        using var x = torch.randn(new long[] { 50, cin, 128 }, generator: g).requires_grad_(true);
+        using var w = torch.randn(new long[] { cout, cin, 7 }, generator: g).requires_grad_(true);
+        using var b = torch.randn(new long[] { cout }, generator: g).requires_grad_(true);
+        using var up = torch.randn(new long[] { 50, cout, 128 }, generator: g);
+        Action Step(bool im2col) => () =>
+        {
+            using var scope = torch.NewDisposeScope();
+            var y = im2col ? Im2Col(x, w, b, 3) : PDiff.Engine.SafeConv.Conv(x, w, b, 1, 3, 1, 1);
+            y.mul(up).sum().backward();
+            x.grad!.zero_(); w.grad!.zero_(); b.grad!.zero_();
+        };
+        AB($"conv1d_{cin}_{cout}_fwd_bwd", 50, ("onednn", Step(false)), ("im2col", Step(true)));
+    }
+}
+static Tensor Im2Col(Tensor x, Tensor w, Tensor b, long pad)
+{
+    var (bsz, cin, len) = (x.size(0), x.size(1), x.size(2));
+    var (cout, k) = (w.size(0), w.size(2));
+    var cols = torch.nn.functional.pad(x, new[] { pad, pad }).unfold(2, k, 1)      // [B, Cin, L, k]
+        .permute(0, 1, 3, 2).reshape(bsz, cin * k, len);                           // [B, Cin·k, L]
+    return torch.matmul(w.reshape(cout, cin * k), cols).add(b.unsqueeze(1));       // [B, Cout, L]
 }
 return 0;
