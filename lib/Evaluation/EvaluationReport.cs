@@ -146,9 +146,10 @@ public sealed class EvaluationReport : IDisposable
     /// novelty_histogram.csv, embedding_pca.csv / embedding_tsne.csv, embeddings.json, baselines.json,
     /// summary.txt, and last run.json with the configuration, seeds and file list. Returns run.json's path.
     /// </summary>
-    public string Write(string folder)
+    /// <param name="owner">The claimed results folder this one lies in: each file is listed there before it is written.</param>
+    public string Write(string folder, PDiff.Storage.OwnedFolder? owner = null)
     {
-        var w = new ResultsWriter(folder);
+        var w = new ResultsWriter(folder, owner);
         foreach (var (file, frame) in ToDataFrames())
         {
             w.WriteCsv(file, frame, file == IouMatrixFile ? IouMatrixFormat : null);

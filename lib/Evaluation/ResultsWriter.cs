@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Data.Analysis;
+using PDiff.Storage;
 
 namespace PDiff.Evaluation;
 
@@ -43,11 +44,14 @@ public sealed record RunInfo(
 public sealed class ResultsWriter
 {
     readonly List<string> written = new();
+    readonly OwnedFolder? owner;
 
-    public ResultsWriter(string folder)
+    /// <param name="owner">The claimed folder this one lies in (or is): every file is put on its list before it is written.</param>
+    public ResultsWriter(string folder, OwnedFolder? owner = null)
     {
         if (string.IsNullOrWhiteSpace(folder)) throw new ArgumentException("The results folder path is empty.", nameof(folder));
         Folder = Path.GetFullPath(folder);
+        this.owner = owner;
         Directory.CreateDirectory(Folder);
     }
 
@@ -57,7 +61,7 @@ public sealed class ResultsWriter
     public string WriteText(string name, string text)
     {
         var path = PathFor(name);
-        File.WriteAllText(path, text);
+        AtomicFile.WriteAllText(path, text);
         return Record(name, path);
     }
 
@@ -67,7 +71,7 @@ public sealed class ResultsWriter
     public string WriteCsv(string name, DataFrame frame, string? doubleFormat = null)
     {
         var path = PathFor(name);
-        Tables.SaveCsv(frame, path, doubleFormat);
+        AtomicFile.WriteVia(path, tmp => Tables.SaveCsv(frame, tmp, doubleFormat));
         return Record(name, path);
     }
 
@@ -82,7 +86,7 @@ public sealed class ResultsWriter
             configuration, seeds, inputs ?? new Dictionary<string, object>(), notes ?? Array.Empty<string>(),
             seconds ?? new Dictionary<string, double>(), written.Where(f => f != "run.json").ToList());
         var path = PathFor("run.json");
-        File.WriteAllText(path, JsonSerializer.Serialize(run, ResultsJson.Options));
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(run, ResultsJson.Options));
         return path;
     }
 
@@ -103,6 +107,8 @@ public sealed class ResultsWriter
     {
         if (string.IsNullOrWhiteSpace(name) || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.Contains('/') || name.Contains('\\') || name is "." or "..")
             throw new ArgumentException($"'{name}' is not a plain file name; results files live directly in the results folder.", nameof(name));
-        return Path.Combine(Folder, name);
+        var path = Path.Combine(Folder, name);
+        owner?.Record(Path.GetRelativePath(owner.Directory, path));
+        return path;
     }
 }

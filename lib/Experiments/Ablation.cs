@@ -4,6 +4,7 @@ using PDiff.Evaluation;
 using PDiff.Zoo;
 using TorchSharp;
 using static TorchSharp.torch;
+using PDiff.Storage;
 
 namespace PDiff.Experiments;
 
@@ -23,9 +24,14 @@ public static class Ablation
     };
 
     public static IReadOnlyList<EvaluationReport> RunSetting(TaskContext ctx, PDiffConfig preset, Profile profile, int runs, string dir,
-        TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null)
+        TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, bool force = false)
     {
         var options = evaluation ?? EvaluationFor(profile);
+        var folder = ResultsFolders.Claim(dir, ResultsFolders.Fingerprint(new
+        {
+            zoo = Path.GetFullPath(ctx.Zoo.Directory), created = ctx.Zoo.Manifest.Created, profile = profile.Name(), preset = ConfigText.ToJson(preset),
+            runs, generate, useK, evaluation = options.ToString(),
+        }), force, log);
         var reports = new List<EvaluationReport>();
         for (var r = 0; r < runs; r++)
         {
@@ -35,10 +41,10 @@ public static class Ablation
             var report = run.Originals.shape[0] >= 2
                 ? Workbench.Evaluate(ctx, run, options, log)
                 : EvaluateSingle(ctx, run, options);
-            var runDir = Path.Combine(dir, $"run{r}");
-            report.Write(runDir);
-            File.WriteAllText(Path.Combine(runDir, "pdiff_config.json"), ConfigText.ToJson(config));
-            File.WriteAllText(Path.Combine(runDir, "losses.json"), JsonSerializer.Serialize(new { ae = run.AeLosses, diffusion = run.DiffusionLosses }));
+            var runDir = $"run{r}";
+            report.Write(folder.Sub(runDir), folder);
+            AtomicFile.WriteAllText(folder.Writable($"{runDir}/pdiff_config.json"), ConfigText.ToJson(config));
+            AtomicFile.WriteAllText(folder.Writable($"{runDir}/losses.json"), JsonSerializer.Serialize(new { ae = run.AeLosses, diffusion = run.DiffusionLosses }));
             reports.Add(report);
         }
         return reports;

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Data.Analysis;
 using PDiff.Diffusion;
 using PDiff.Evaluation;
+using PDiff.Storage;
 using PDiff.Zoo;
 
 namespace PDiff.Experiments;
@@ -52,10 +53,16 @@ public static class TaskRunner
     /// <paramref name="zooDir"/> overrides the zoo cache folder (<see cref="Workbench.ZooCacheDir"/>).
     /// </summary>
     public static TaskResult Run(TaskSpec task, PDiffConfig preset, Profile profile, int runs, string resultsDir,
-        TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, string? zooDir = null)
+        TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, string? zooDir = null, bool force = false)
     {
+        // The results folder is claimed before any compute: a folder of someone else's files fails now.
+        var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
+        {
+            task = task.ToString(), profile = profile.Name(), preset = ConfigText.ToJson(preset), runs, generate, useK, zooDir,
+            evaluation = evaluation?.ToString(),
+        }), force, log);
         var zoo = Workbench.EnsureZoo(task, profile, log, zooDir);
-        return RunOn(task, zoo, preset, profile, runs, resultsDir, log, evaluation, generate, useK);
+        return RunOn(task, zoo, preset, profile, runs, folder, log, evaluation, generate, useK);
     }
 
     /// <summary>
@@ -64,9 +71,14 @@ public static class TaskRunner
     /// collection recipe (an import) gets no fine-tuned baseline; the average baseline takes at most K originals.
     /// </summary>
     public static TaskResult RunOnZoo(ZooTask zoo, PDiffConfig preset, Profile profile, int runs, string resultsDir,
-        TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null)
+        TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, bool force = false)
     {
         var m = zoo.Manifest;
+        var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
+        {
+            zoo = Path.GetFullPath(zoo.Directory), created = m.Created, profile = profile.Name(), preset = ConfigText.ToJson(preset), runs, generate, useK,
+            evaluation = evaluation?.ToString(),
+        }), force, log);
         var task = new TaskSpec(m.Dataset, m.Model.Arch, m.Subset.Selector, m.K);
         if (evaluation is null)
         {
@@ -74,10 +86,10 @@ public static class TaskRunner
             var k = Math.Min(useK ?? zoo.K, zoo.K);
             evaluation = e with { Baselines = e.Baselines with { AverageOf = Math.Min(e.Baselines.AverageOf, k) } };
         }
-        return RunOn(task, zoo, preset, profile, runs, resultsDir, log, evaluation, generate, useK);
+        return RunOn(task, zoo, preset, profile, runs, folder, log, evaluation, generate, useK);
     }
 
-    static TaskResult RunOn(TaskSpec task, ZooTask zoo, PDiffConfig preset, Profile profile, int runs, string resultsDir,
+    static TaskResult RunOn(TaskSpec task, ZooTask zoo, PDiffConfig preset, Profile profile, int runs, OwnedFolder folder,
         TextWriter? log, EvaluationOptions? evaluation, int? generate, int? useK)
     {
         using var ctx = Workbench.OpenContext(zoo);
@@ -89,12 +101,12 @@ public static class TaskRunner
             log?.WriteLine($"[run {r + 1}/{runs}] {task}, profile {profile.Name()}, seeds init {config.InitSeed} ae {config.AeSeed} diffusion {config.DiffusionSeed} sample {config.SampleSeed}");
             using var run = Workbench.TrainAndGenerate(ctx, config, generate ?? Workbench.GeneratedCount(profile), log, useK: useK);
             var report = Workbench.Evaluate(ctx, run, evaluation ?? Workbench.EvaluationFor(profile), log);
-            var dir = Path.Combine(resultsDir, $"run{r}");
-            report.Write(dir);
-            File.WriteAllText(Path.Combine(dir, "pdiff_config.json"), ConfigText.ToJson(config));
-            File.WriteAllText(Path.Combine(dir, "losses.json"), JsonSerializer.Serialize(new { ae = run.AeLosses, diffusion = run.DiffusionLosses, validations = run.Validations }));
+            var dir = $"run{r}";
+            report.Write(folder.Sub(dir), folder);
+            AtomicFile.WriteAllText(folder.Writable($"{dir}/pdiff_config.json"), ConfigText.ToJson(config));
+            AtomicFile.WriteAllText(folder.Writable($"{dir}/losses.json"), JsonSerializer.Serialize(new { ae = run.AeLosses, diffusion = run.DiffusionLosses, validations = run.Validations }));
             var generated = report.ModelsOf(Evaluator.Generated).OrderBy(m => m.Index).ToList();
-            ZooStore.SaveDerived(zoo, Path.Combine(dir, "generated_zoo"), run.Generation.Vectors,
+            ZooStore.SaveDerived(zoo, folder.Sub($"{dir}/generated_zoo"), run.Generation.Vectors,
                 $"generated:p-diff run {r}, sample seed {config.SampleSeed}",
                 generated.Select(m => m.ValAcc).ToList(), generated.Select(m => m.TestAcc).ToList());
             runInfos.Add(new RunSummary(r, run.TrainSeconds, run.GenerateSeconds));
@@ -102,10 +114,9 @@ public static class TaskRunner
             log?.WriteLine(report.Table.ToPlain());
         }
         var row = Aggregate(task, zoo, reports);
-        Directory.CreateDirectory(resultsDir);
-        File.WriteAllText(Path.Combine(resultsDir, "main_row.json"), JsonSerializer.Serialize(row, ResultsJson.Options));
-        File.WriteAllText(Path.Combine(resultsDir, "zoo_manifest.json"), File.ReadAllText(Path.Combine(zoo.Directory, "manifest.json")));
-        return new TaskResult(task, zoo, reports, runInfos, row);
+        AtomicFile.WriteAllText(folder.Writable("main_row.json"), JsonSerializer.Serialize(row, ResultsJson.Options));
+        AtomicFile.Copy(Path.Combine(zoo.Directory, "manifest.json"), folder.Writable("zoo_manifest.json"));
+        return new TaskResult(task, zoo, reports, runInfos, row) { Folder = folder.Directory };
     }
 
     /// <summary>Run r shifts every stage's seed by 1000·r, so runs differ and each is reproducible.</summary>
@@ -142,6 +153,9 @@ public sealed record RunSummary(int Run, double TrainSeconds, double GenerateSec
 /// <summary>Everything a task produced: its zoo, one evaluation report per p-diff run, and the table row.</summary>
 public sealed record TaskResult(TaskSpec Task, ZooTask Zoo, IReadOnlyList<EvaluationReport> Reports, IReadOnlyList<RunSummary> Runs, MainResultRow Row) : IDisposable
 {
+    /// <summary>Where the results were written (the folder asked for, or its sibling for another configuration).</summary>
+    public string? Folder { get; init; }
+
     public void Dispose()
     {
         foreach (var r in Reports) r.Dispose();

@@ -3,6 +3,7 @@ using PDiff.Data;
 using PDiff.Diffusion;
 using PDiff.Evaluation;
 using PDiff.Models;
+using PDiff.Storage;
 using PDiff.Zoo;
 using static TorchSharp.torch;
 
@@ -27,24 +28,36 @@ public static class Workbench
     /// <summary>Opens the task's cached zoo when its manifest matches, else builds it (base model + collection).</summary>
     public static ZooTask EnsureZoo(TaskSpec task, Profile profile, TextWriter? log = null, string? dir = null, bool rebuild = false)
     {
+        // Our own cache folder may be written even when an older, damaged zoo there has no marker (only our files
+        // are ever overwritten or deleted); a folder the caller names must be empty or ours.
+        var cache = dir is null;
         dir ??= Path.Combine(ZooCacheDir(profile), task.ZooName(profile));
         var options = new ZooBuildOptions
         {
             Dataset = task.Dataset, Arch = task.Arch, Subset = task.Subset, Profile = profile, Recipe = task.Recipe,
-            K = task.KFor(profile), Out = dir,
+            K = task.KFor(profile), Out = dir, Force = cache,
         };
         if (!rebuild && File.Exists(Path.Combine(dir, "manifest.json")))
         {
-            var stale = ZooBuilder.StaleReason(dir, options);
-            if (stale is null)
+            string? stale;
+            try
             {
-                var zoo = ZooTask.Open(dir);
-                log?.WriteLine($"[zoo] reusing {dir} ({zoo.Manifest.K} checkpoints, test mean {100 * zoo.Manifest.Test!.Mean:F2}%)");
-                return zoo;
+                stale = ZooBuilder.StaleReason(dir, options);
+                if (stale is null)
+                {
+                    var zoo = ZooTask.Open(dir);
+                    zoo.Verify();
+                    log?.WriteLine($"[zoo] reusing {dir} ({zoo.Manifest.K} checkpoints, test mean {100 * zoo.Manifest.Test!.Mean:F2}%)");
+                    return zoo;
+                }
             }
-            log?.WriteLine($"[zoo] cached zoo in {dir} was made with other settings ({stale}): rebuilding");
+            catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+            {
+                stale = $"damaged: {e.Message}";
+            }
+            log?.WriteLine($"[zoo] cached zoo in {dir} was made with other settings or is damaged ({stale}): rebuilding");
         }
-        SeedBaseModel(task, profile, dir, log);
+        SeedBaseModel(task, profile, dir, options.Force, log);
         return ZooBuilder.Build(options, log);
     }
 
@@ -53,9 +66,9 @@ public static class Workbench
     /// into the new folder, and the builder reuses it when architecture, split and training recipe match
     /// (it checks, and trains anew otherwise), so an ablation over subsets trains one base model, not one each.
     /// </summary>
-    static void SeedBaseModel(TaskSpec task, Profile profile, string dir, TextWriter? log)
+    static void SeedBaseModel(TaskSpec task, Profile profile, string dir, bool force, TextWriter? log)
     {
-        if (File.Exists(Path.Combine(dir, "base.json"))) return;
+        if (File.Exists(Path.Combine(dir, "base.json")) || File.Exists(Path.Combine(dir, ZooWriter.StagingFolder, "base.json"))) return;
         var root = Path.GetDirectoryName(Path.GetFullPath(dir))!;
         if (!Directory.Exists(root)) return;
         var prefix = ZooStore.TaskName(task.Dataset, task.Arch, "");
@@ -65,9 +78,10 @@ public static class Workbench
             if (Path.GetFullPath(sibling) == Path.GetFullPath(dir) || !File.Exists(manifest)) continue;
             var weights = BaseModels.ReadManifest(sibling).WeightsFile;
             if (!File.Exists(Path.Combine(sibling, weights))) continue;
-            Directory.CreateDirectory(dir);
-            File.Copy(Path.Combine(sibling, weights), Path.Combine(dir, weights), overwrite: true);
-            File.Copy(manifest, Path.Combine(dir, "base.json"), overwrite: true);
+            // Staged, as a killed build's base would be: the zoo in `dir` (if any) stays as it is until the build commits.
+            var writer = ZooWriter.Begin(dir, force);
+            AtomicFile.Copy(Path.Combine(sibling, weights), writer.Staged(weights));
+            AtomicFile.Copy(manifest, writer.Staged("base.json"));
             log?.WriteLine($"[zoo] offering the base model of {sibling} for reuse");
             return;
         }
@@ -196,14 +210,15 @@ public static class Workbench
     /// <summary>
     /// Smoke and quick sample with DDIM (20 and 100 steps) instead of 1,000 DDPM steps: the V2 denoiser costs
     /// about 0.3 GMAC per model per step, so 100 models × 1,000 steps would take over half an hour on 2 cores.
-    /// The paper profile keeps the preset's sampler (DDPM, 1,000 steps).
+    /// The paper profile keeps the preset's sampler (DDPM, 1,000 steps). A sampler or step count the user set
+    /// (<see cref="PDiffConfig.Explicit"/>) is kept.
     /// </summary>
-    public static PDiffConfig SamplingFor(Profile p, PDiffConfig c) => p switch
+    public static PDiffConfig SamplingFor(Profile p, PDiffConfig c) => (p switch
     {
         Profile.Smoke => c with { Sampler = SamplerKind.Ddim, DdimSteps = Math.Min(c.DdimSteps, 20) },
         Profile.Quick => c with { Sampler = SamplerKind.Ddim, DdimSteps = Math.Min(c.Timesteps, 100) },
         _ => c,
-    };
+    });
 
     /// <summary>Models generated per run in each profile (the reference generates 100 (V1) or 200 (V2)).</summary>
     public static int GeneratedCount(Profile p) => p switch { Profile.Smoke => 8, Profile.Quick => 100, _ => 200 };

@@ -117,9 +117,9 @@ public sealed class Figure
         return Chromium.Screenshot(Page(node.ToJsonString(PlotlyJson.Options), w, h, inlinePlotly: false, staticPlot: true), w, h);
     }
 
-    public void SaveHtml(string path) => File.WriteAllText(path, ToHtml());
-    public void SavePng(string path, int? width = null, int? height = null) => File.WriteAllBytes(path, ToPng(width, height));
-    public void SaveJson(string path) => File.WriteAllText(path, ToJson(indented: true));
+    public void SaveHtml(string path) => PDiff.Storage.AtomicFile.WriteAllText(path, ToHtml());
+    public void SavePng(string path, int? width = null, int? height = null) => PDiff.Storage.AtomicFile.WriteAllBytes(path, ToPng(width, height));
+    public void SaveJson(string path) => PDiff.Storage.AtomicFile.WriteAllText(path, ToJson(indented: true));
 
     public override string ToString() => $"Figure({Data.Count} trace{(Data.Count == 1 ? "" : "s")}{(TitleText is { } t ? ", \"" + t + "\"" : "")})";
 

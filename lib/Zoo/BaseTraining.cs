@@ -4,6 +4,7 @@ using System.Text.Json;
 using PDiff.Checkpoints;
 using PDiff.Data;
 using PDiff.Models;
+using PDiff.Storage;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -31,6 +32,8 @@ public sealed record BaseManifest
     public double TrainSeconds { get; init; }
     public long Parameters { get; init; }
     public string WeightsFile { get; init; } = "base.safetensors";
+    /// <summary>SHA-256 of <see cref="WeightsFile"/> as written (null in manifests written before hashes).</summary>
+    public string? WeightsSha256 { get; init; }
     public string Torch { get; init; } = "";
     public int Threads { get; init; }
     public string Created { get; init; } = "";
@@ -177,12 +180,19 @@ public static class BaseModels
         Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
     };
 
-    /// <summary>Writes <c>&lt;dir&gt;/base.safetensors</c> and <c>&lt;dir&gt;/base.json</c>.</summary>
-    public static void Save(string dir, TrainedBase trained)
+    /// <summary>
+    /// Writes <c>&lt;dir&gt;/base.safetensors</c>, then <c>&lt;dir&gt;/base.json</c> with the weights' SHA-256 (each
+    /// atomically; the manifest last, so a manifest always describes the weights beside it). Returns
+    /// <paramref name="trained"/> with the hash in its manifest (the same model, not a copy).
+    /// </summary>
+    public static TrainedBase Save(string dir, TrainedBase trained)
     {
         Directory.CreateDirectory(dir);
-        SaveWeights(Path.Combine(dir, trained.Manifest.WeightsFile), trained.Model, trained.Manifest.Model);
-        File.WriteAllText(Path.Combine(dir, "base.json"), JsonSerializer.Serialize(trained.Manifest, Json));
+        var weights = Path.Combine(dir, trained.Manifest.WeightsFile);
+        SaveWeights(weights, trained.Model, trained.Manifest.Model);
+        var manifest = trained.Manifest with { WeightsSha256 = AtomicFile.Sha256(weights) };
+        AtomicFile.WriteAllText(Path.Combine(dir, "base.json"), JsonSerializer.Serialize(manifest, Json));
+        return new TrainedBase(trained.Model, manifest);
     }
 
     /// <summary>The full state dict (parameters and buffers) of any module, with the spec in the safetensors metadata.</summary>

@@ -4,6 +4,7 @@ using System.Text.Json;
 using PDiff.Checkpoints;
 using PDiff.Data;
 using PDiff.Models;
+using PDiff.Storage;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,6 +28,8 @@ public sealed record ZooBuildOptions
     public DataOptions? Data { get; init; }
     /// <summary>Retrain the base model even when a matching one is in the output folder.</summary>
     public bool Retrain { get; init; }
+    /// <summary>Write into a non-empty folder that pdiff did not write (only our own files are ever touched).</summary>
+    public bool Force { get; init; }
 }
 
 /// <summary>
@@ -43,7 +46,9 @@ public static class ZooBuilder
         var dataset = Datasets.Canonical(o.Dataset);
         var arch = ModelRegistry.Canonical(o.Arch);
         var dataOptions = o.Data ?? ZooProfiles.Data(o.Profile);
-        Directory.CreateDirectory(o.Out);
+        if (o.K is < 1) throw new ArgumentException($"K must be at least 1 (got {o.K}).");
+        // Claimed before any work: a folder of someone else's files is refused now, not after the compute.
+        var writer = ZooWriter.Begin(o.Out, o.Force);
         log?.WriteLine($"[zoo] {dataset} × {arch} × {o.Subset}, profile {o.Profile.Name()}, recipe {o.Recipe}, torch {torch.__version__}, {torch.get_num_threads()} threads → {Path.GetFullPath(o.Out)}");
 
         var t = Stopwatch.StartNew();
@@ -57,7 +62,9 @@ public static class ZooBuilder
         var train = o.Train ?? ZooProfiles.Train(o.Profile, arch);
 
         t.Restart();
-        using var trained = ReuseOrTrain(o, spec, data, dataOptions, train, log);
+        using (var g0 = new Generator(0))
+        using (var probe = ModelRegistry.Build(spec, g0)) Subsets.Resolve(probe, o.Subset);   // a bad subset fails before training
+        using var trained = ReuseOrTrain(o, writer, spec, data, dataOptions, train, log);
         seconds["base"] = t.Elapsed.TotalSeconds;
         var baseModel = trained.Model;
 
@@ -110,8 +117,7 @@ public static class ZooBuilder
             Threads = torch.get_num_threads(),
             Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
         };
-        ClearCheckpoints(o.Out);
-        var task = ZooStore.Save(o.Out, manifest, collected.Vectors);
+        var task = writer.Commit(manifest, collected.Vectors);
         log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"[zoo] base: val {100 * trained.Manifest.ValAccuracy:F2}%, test {100 * trained.Manifest.TestAccuracy:F2}%; " +
             $"{recipe.K} checkpoints: val {100 * manifest.Validation!.Mean:F2}% (min {100 * manifest.Validation.Min:F2}, max {100 * manifest.Validation.Max:F2}), " +
@@ -157,30 +163,36 @@ public static class ZooBuilder
         return null;
     }
 
-    static TrainedBase ReuseOrTrain(ZooBuildOptions o, ModelSpec spec, DataSplits data, DataOptions dataOptions, TrainConfig train, TextWriter? log)
+    /// <summary>
+    /// The base model: reused from a killed build's staging folder or from the committed zoo when it was made
+    /// with the same architecture, split, recipe and libtorch (and its weights still match the hash
+    /// recorded beside them), else trained and staged.
+    /// </summary>
+    static TrainedBase ReuseOrTrain(ZooBuildOptions o, ZooWriter writer, ModelSpec spec, DataSplits data, DataOptions dataOptions, TrainConfig train, TextWriter? log)
     {
-        var manifestPath = Path.Combine(o.Out, "base.json");
-        if (!o.Retrain && File.Exists(manifestPath))
+        foreach (var dir in new[] { writer.Staging, writer.Directory })
         {
-            var m = BaseModels.ReadManifest(o.Out);
+            if (o.Retrain || !File.Exists(Path.Combine(dir, "base.json"))) continue;
+            BaseManifest m;
+            try { m = BaseModels.ReadManifest(dir); }
+            catch (InvalidDataException) { continue; }
             var same = m.Model.SameAs(spec) && m.Data.Fingerprint == data.Info.Fingerprint &&
                        JsonSerializer.Serialize(m.Train) == JsonSerializer.Serialize(train) && m.Torch == torch.__version__;
-            if (same && File.Exists(Path.Combine(o.Out, m.WeightsFile)))
+            var weights = Path.Combine(dir, m.WeightsFile);
+            if (!same || !File.Exists(weights) || (m.WeightsSha256 is { } h && h != AtomicFile.Sha256(weights)))
             {
-                log?.WriteLine($"[zoo] reusing the base model in {o.Out} (same architecture, split and recipe; --retrain to train anew)");
-                return new TrainedBase(BaseModels.LoadWeights(Path.Combine(o.Out, m.WeightsFile), m.Model), m);
+                log?.WriteLine($"[zoo] the base model in {dir} was made with other settings (or another libtorch, or is damaged): not reused");
+                continue;
             }
-            log?.WriteLine($"[zoo] the base model in {o.Out} was made with other settings (or another libtorch): training a new one");
+            log?.WriteLine($"[zoo] reusing the base model in {dir} (same architecture, split and recipe; --retrain to train anew)");
+            if (dir != writer.Staging)
+            {
+                AtomicFile.Copy(weights, writer.Staged(m.WeightsFile));
+                AtomicFile.Copy(Path.Combine(dir, "base.json"), writer.Staged("base.json"));
+            }
+            return new TrainedBase(BaseModels.LoadWeights(weights, m.Model), m);
         }
         var trained = BaseTrainer.Train(spec, data, dataOptions, train, log);
-        BaseModels.Save(o.Out, trained);
-        return trained;
-    }
-
-    static void ClearCheckpoints(string dir)
-    {
-        var c = Path.Combine(dir, "checkpoints");
-        if (!Directory.Exists(c)) return;
-        foreach (var f in Directory.GetFiles(c, "*.safetensors")) File.Delete(f);
+        return BaseModels.Save(writer.Staging, trained);
     }
 }

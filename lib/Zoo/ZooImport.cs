@@ -3,6 +3,7 @@ using System.Globalization;
 using PDiff.Checkpoints;
 using PDiff.Data;
 using PDiff.Models;
+using PDiff.Storage;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,6 +28,8 @@ public sealed record ZooImportOptions
     public string? Dataset { get; init; }
     public ulong DataSeed { get; init; } = 0;
     public DataOptions? Data { get; init; }
+    /// <summary>Write into a non-empty folder that pdiff did not write (only our own files are ever touched).</summary>
+    public bool Force { get; init; }
 }
 
 /// <summary>
@@ -51,6 +54,7 @@ public static class ZooImport
         var script = spec.Arch == ModelSpec.TorchScript ? Path.GetFullPath(spec.Source!) : null;
         if (script is not null && !File.Exists(script))
             throw new FileNotFoundException($"TorchScript model '{spec.Source}' does not exist (ModelSpec.Source / --torchscript).", script);
+        var writer = ZooWriter.Begin(o.Out, o.Force, keepStaged: false);   // a folder of someone else's files is refused before any work
         using var baseModel = BaseModels.Load(o.BaseModel, spec);
         var basePath = Path.GetFullPath(o.BaseModel);
         var files = Directory.GetFiles(o.Checkpoints)
@@ -117,22 +121,14 @@ public static class ZooImport
                 val = scorer.Score(vectors, EvalSplit.Validation).Select(s => s.Accuracy).ToArray();
                 test = scorer.Score(vectors, EvalSplit.Test).Select(s => s.Accuracy).ToArray();
             }
-            Directory.CreateDirectory(o.Out);
             var stored = spec;
             if (script is not null)
             {
-                var copy = Path.GetFullPath(Path.Combine(o.Out, TorchScriptFile));
-                if (copy != script) File.Copy(script, copy, overwrite: true);
+                AtomicFile.Copy(script, writer.Staged(TorchScriptFile));
                 stored = spec with { Source = TorchScriptFile };
                 log?.WriteLine($"[import] TorchScript network copied into the zoo as {TorchScriptFile}");
             }
-            BaseModels.SaveWeights(Path.Combine(o.Out, "base.safetensors"), baseModel, stored);
-            // A re-import into the same folder: no stale manifest while the checkpoints are rewritten (it is written
-            // last, so a folder with a manifest is complete), and no old checkpoints left behind by a smaller one.
-            File.Delete(Path.Combine(o.Out, "manifest.json"));
-            var old = Path.Combine(o.Out, "checkpoints");
-            if (Directory.Exists(old))
-                foreach (var f in Directory.GetFiles(old, "*.safetensors")) File.Delete(f);
+            BaseModels.SaveWeights(writer.Staged("base.safetensors"), baseModel, stored);
             var checkpoints = files.Select((f, i) => new CheckpointRecord(i, ZooStore.CheckpointFile(i), i, double.NaN, val[i], test[i], Path.GetFileName(f))).ToList();
             var manifest = new ZooManifest
             {
@@ -155,7 +151,7 @@ public static class ZooImport
                 Threads = torch.get_num_threads(),
                 Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
             };
-            var task = ZooStore.Save(o.Out, manifest, vectors);
+            var task = writer.Commit(manifest, vectors);
             log?.WriteLine($"[import] wrote {Path.GetFullPath(Path.Combine(o.Out, "manifest.json"))}");
             return task;
         }

@@ -5,9 +5,11 @@ namespace PDiff.Zoo;
 
 /// <summary>
 /// One checkpoint: its file, when it was taken, and its scores on the fixed base model (NaN when an
-/// import had no data to score on). <see cref="Origin"/> names the file it was imported from.
+/// import had no data to score on). <see cref="Origin"/> names the file it was imported from;
+/// <see cref="Sha256"/> is the file's hash, checked whenever it is read (null in zoos written before hashes).
 /// </summary>
-public sealed record CheckpointRecord(int Index, string File, long Iteration, double TrainLoss, double ValAccuracy, double TestAccuracy, string? Origin = null);
+public sealed record CheckpointRecord(int Index, string File, long Iteration, double TrainLoss, double ValAccuracy, double TestAccuracy,
+    string? Origin = null, string? Sha256 = null);
 
 /// <summary>Mean / min / max / median / population std of a list of accuracies.</summary>
 public sealed record AccuracyStats(double Mean, double Min, double Max, double Median, double Std)
@@ -46,6 +48,10 @@ public sealed record ZooManifest
     public required ModelSpec Model { get; init; }
     /// <summary>The fixed base model the vectors belong to, relative to the task folder.</summary>
     public string BaseModel { get; init; } = "base.safetensors";
+    /// <summary>SHA-256 of <see cref="BaseModel"/>, checked when it is loaded (null in zoos written before hashes).</summary>
+    public string? BaseSha256 { get; init; }
+    /// <summary>SHA-256 of the TorchScript file a relative <see cref="ModelSpec.Source"/> names, when there is one.</summary>
+    public string? SourceSha256 { get; init; }
     /// <summary>The base training manifest (relative), when the base was trained here.</summary>
     public string? BaseManifest { get; init; }
     public double? BaseValAccuracy { get; init; }

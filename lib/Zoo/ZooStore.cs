@@ -3,6 +3,7 @@ using System.Text.Json;
 using PDiff.Checkpoints;
 using PDiff.Data;
 using PDiff.Models;
+using PDiff.Storage;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -40,7 +41,40 @@ public sealed class ZooTask
         catch (JsonException e) { throw new InvalidDataException($"{path} is not a valid zoo manifest: {e.Message}", e); }
         if (m is null || m.Format != "pdiff-zoo") throw new InvalidDataException($"{path} is not a pdiff-zoo manifest (format '{m?.Format}').");
         if (m.Version != 1) throw new InvalidDataException($"{path}: zoo format version {m.Version} is not supported (this library reads version 1).");
+        if (m.Checkpoints is null || m.Subset is null || m.Model is null || string.IsNullOrEmpty(m.BaseModel))
+            throw new InvalidDataException($"{path} is incomplete (no checkpoints, subset, model or base model); rebuild or re-import the zoo.");
+        // Every file the manifest names stays inside the zoo folder (no absolute paths, no "..", no links out).
+        OwnedFolder.Confine(dir, m.BaseModel, path);
+        if (m.BaseManifest is { } b) OwnedFolder.Confine(dir, b, path);
+        if (m.Model.Source is { } s && !Path.IsPathRooted(s)) OwnedFolder.Confine(dir, s, path);
+        foreach (var c in m.Checkpoints) OwnedFolder.Confine(dir, c.File, path);
         return new ZooTask(dir, m);
+    }
+
+    /// <summary>
+    /// The full path of a file the manifest names, checked to exist and, when the manifest records its hash,
+    /// to have the same SHA-256 (a damaged or swapped file is refused, naming it and the fix).
+    /// </summary>
+    string Verified(string relative, string? sha256, string what)
+    {
+        var path = OwnedFolder.Confine(Directory, relative, Path.Combine(Directory, "manifest.json"));
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"The zoo at {Directory} lacks its {what} {relative}; rebuild it (pdiff zoo build --out {Directory}) or re-import it.", path);
+        if (sha256 is not null && !string.Equals(AtomicFile.Sha256(path), sha256, StringComparison.OrdinalIgnoreCase))
+            throw new InvalidDataException($"{path} ({what}) does not match the SHA-256 in {Path.Combine(Directory, "manifest.json")}: it changed or was " +
+                $"damaged after the zoo was written. Rebuild the zoo (pdiff zoo build ... --out {Directory}) or re-import it.");
+        return path;
+    }
+
+    /// <summary>
+    /// Checks that every file the manifest names is there and, where the manifest records a hash, unchanged
+    /// (throws naming the first that is not, and how to rebuild).
+    /// </summary>
+    public void Verify()
+    {
+        Verified(Manifest.BaseModel, Manifest.BaseSha256, "base model");
+        if (Manifest.Model.Source is { } src && !Path.IsPathRooted(src)) Verified(src, Manifest.SourceSha256, "TorchScript network");
+        for (var k = 0; k < K; k++) Verified(Manifest.Checkpoints[k].File, Manifest.Checkpoints[k].Sha256, $"checkpoint {k}");
     }
 
     /// <summary>The checkpoints as a matrix [K, N] float32, row k = checkpoint k in manifest order.</summary>
@@ -53,7 +87,8 @@ public sealed class ZooTask
             for (var k = 0; k < K; k++)
             {
                 using var row = matrix.select(0, k);
-                ReadInto(Path.Combine(Directory, Manifest.Checkpoints[k].File), layout, row);
+                var c = Manifest.Checkpoints[k];
+                ReadInto(Verified(c.File, c.Sha256, $"checkpoint {k}"), layout, row);
             }
             return matrix;
         }
@@ -128,7 +163,8 @@ public sealed class ZooTask
         if (spec.Arch == ModelSpec.TorchScript && !File.Exists(spec.Source))
             throw new FileNotFoundException($"The zoo at {Directory} needs its TorchScript network {Manifest.Model.Source}, which is missing; " +
                 "re-import the checkpoints (pdiff zoo import --torchscript ...) to restore it.", spec.Source);
-        return BaseModels.Load(BaseModelPath, spec);
+        if (Manifest.Model.Source is { } src && !Path.IsPathRooted(src)) Verified(src, Manifest.SourceSha256, "TorchScript network");
+        return BaseModels.Load(Verified(Manifest.BaseModel, Manifest.BaseSha256, "base model"), spec);
     }
 
     /// <summary>
@@ -162,48 +198,15 @@ public sealed class ZooTask
 public static class ZooStore
 {
     /// <summary>
-    /// Writes a task folder: the checkpoints (row k of <paramref name="vectors"/> to checkpoints/kkkk.safetensors),
-    /// then the manifest (last, so a folder with a manifest is complete). The base model file must already
-    /// be in <paramref name="dir"/> under <see cref="ZooManifest.BaseModel"/>.
-    /// </summary>
-    public static ZooTask Save(string dir, ZooManifest manifest, Tensor vectors)
-    {
-        var layout = manifest.Subset.Layout();
-        if (vectors.dim() != 2 || vectors.size(0) != manifest.K || vectors.size(1) != layout.Length)
-            throw new ArgumentException($"ZooStore.Save: vectors are [{string.Join(", ", vectors.shape)}] but the manifest lists {manifest.K} checkpoints of {layout.Length} numbers.");
-        if (!File.Exists(Path.Combine(dir, manifest.BaseModel)))
-            throw new FileNotFoundException($"ZooStore.Save: the base model {manifest.BaseModel} is not in {dir}; write it first (BaseModels.SaveWeights).");
-        // p-diff trainings cached beside the old vectors (Workbench.TrainedModelDir, <dir>/pdiff/) belong to them.
-        var trained = Path.Combine(dir, TrainedModelsFolder);
-        if (System.IO.Directory.Exists(trained)) System.IO.Directory.Delete(trained, true);
-        System.IO.Directory.CreateDirectory(Path.Combine(dir, "checkpoints"));
-        var offsets = layout.Offsets();
-        for (var k = 0; k < manifest.K; k++)
-        {
-            using var scope = torch.NewDisposeScope();
-            var row = vectors.select(0, k);
-            var dict = new Dictionary<string, Tensor>();
-            for (var i = 0; i < layout.Tensors.Count; i++)
-                dict[layout.Tensors[i].Name] = row.narrow(0, offsets[i], layout.Tensors[i].Numel).reshape(layout.Tensors[i].Shape).contiguous();
-            Safetensors.Save(Path.Combine(dir, manifest.Checkpoints[k].File), dict, new Dictionary<string, string>
-            {
-                ["pdiff.task"] = manifest.Task,
-                ["pdiff.index"] = k.ToString(CultureInfo.InvariantCulture),
-            });
-        }
-        File.WriteAllText(Path.Combine(dir, "manifest.json"), JsonSerializer.Serialize(manifest, BaseModels.Json));
-        return ZooTask.Open(dir);
-    }
-
-    /// <summary>
     /// Writes vectors made from <paramref name="from"/>'s zoo (generated by p-diff, or a baseline) as a zoo
     /// folder of their own: the same base model (copied, so the folder stands alone), subset, data split
     /// and profile, no collection recipe, <paramref name="source"/> saying where they came from, and the
     /// accuracies when known (NaN otherwise). Every tool that reads a zoo (<c>pdiff zoo info</c>, scoring,
-    /// training p-diff on it, loading a row into a network) then reads these too.
+    /// training p-diff on it, loading a row into a network) then reads these too. Written through
+    /// <see cref="ZooWriter"/>: a folder that is not ours is refused unless <paramref name="force"/>.
     /// </summary>
     public static ZooTask SaveDerived(ZooTask from, string dir, Tensor vectors, string source,
-        IReadOnlyList<double>? valAccuracy = null, IReadOnlyList<double>? testAccuracy = null)
+        IReadOnlyList<double>? valAccuracy = null, IReadOnlyList<double>? testAccuracy = null, bool force = false)
     {
         var n = vectors.dim() == 2 ? (int)vectors.size(0) : throw new ArgumentException(
             $"ZooStore.SaveDerived: vectors must be [count, {from.Layout.Length}]; got [{string.Join(", ", vectors.shape)}].", nameof(vectors));
@@ -211,16 +214,12 @@ public static class ZooStore
             throw new ArgumentException($"ZooStore.SaveDerived: {n} vectors but {valAccuracy?.Count} validation and {testAccuracy?.Count} test accuracies.");
         if (Path.GetFullPath(dir) == Path.GetFullPath(from.Directory))
             throw new ArgumentException($"ZooStore.SaveDerived: {dir} is the source zoo's own folder; choose another.", nameof(dir));
-        System.IO.Directory.CreateDirectory(dir);
-        File.Copy(from.BaseModelPath, Path.Combine(dir, "base.safetensors"), overwrite: true);
+        var writer = ZooWriter.Begin(dir, force, keepStaged: false);
+        AtomicFile.Copy(from.BaseModelPath, writer.Staged("base.safetensors"));
         var m = from.Manifest;
         // A network file stored in the source zoo (TorchScript) travels with it, at the same relative path.
         if (m.Model.Source is { } src && !Path.IsPathRooted(src))
-        {
-            var target = Path.Combine(dir, src);
-            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(target))!);
-            File.Copy(Path.Combine(from.Directory, src), target, overwrite: true);
-        }
+            AtomicFile.Copy(OwnedFolder.Confine(from.Directory, src, "the source zoo's manifest"), writer.Staged(src));
         var checkpoints = Enumerable.Range(0, n).Select(i => new CheckpointRecord(i, CheckpointFile(i), 0, double.NaN,
             valAccuracy?[i] ?? double.NaN, testAccuracy?[i] ?? double.NaN, source)).ToList();
         var manifest = m with
@@ -233,10 +232,7 @@ public static class ZooStore
             Torch = torch.__version__, Threads = torch.get_num_threads(),
             Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
         };
-        var cps = Path.Combine(dir, "checkpoints");
-        if (System.IO.Directory.Exists(cps))
-            foreach (var f in System.IO.Directory.GetFiles(cps, "*.safetensors")) File.Delete(f);   // a smaller rewrite leaves no strays
-        return Save(dir, manifest, vectors);
+        return writer.Commit(manifest, vectors);
     }
 
     public static string CheckpointFile(int k) => $"checkpoints/{k:0000}.safetensors";

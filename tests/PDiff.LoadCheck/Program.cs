@@ -1,5 +1,8 @@
 using TorchSharp;
 
+// `train <dir>`: the fault-injection target (Storage/FaultInjectionTests.cs), killed at random moments.
+if (args.Length == 2 && args[0] == "train") return PDiff.LoadCheck.FaultTarget.Train(args[1]);
+
 // Torch first, before any PDiff.Lib type runs its loader: a program finds TorchSharp's natives on its own.
 using var a = torch.tensor(new float[] { 1, 2, 3, 4 }, new long[] { 2, 2 });
 using var b = torch.tensor(new float[] { 5, 6, 7, 8 }, new long[] { 2, 2 });
@@ -7,3 +10,4 @@ using var c = a.matmul(b);
 Console.WriteLine($"torch.__version__={torch.__version__}");
 Console.WriteLine($"matmul={string.Join(",", c.data<float>().ToArray())}");
 Console.WriteLine($"engine={PDiff.Engine.TorchRuntime.Describe()}");
+return 0;

@@ -133,7 +133,7 @@ public sealed class ParamNormalizer
     public static ParamNormalizer FromJson(string json) =>
         JsonSerializer.Deserialize<ParamNormalizer>(json, Json) ?? throw new InvalidDataException("Normaliser JSON is empty (null).");
 
-    public void Save(string path) => File.WriteAllText(path, ToJson());
+    public void Save(string path) => PDiff.Storage.AtomicFile.WriteAllText(path, ToJson());
 
     public static ParamNormalizer Load(string path)
     {

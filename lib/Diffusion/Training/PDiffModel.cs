@@ -147,7 +147,7 @@ public sealed class PDiffModel : IDisposable
     public void Save(string dir)
     {
         Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, "config.json"), ConfigText.ToJson(Config));
+        PDiff.Storage.AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), ConfigText.ToJson(Config));
         Normalizer.Save(Path.Combine(dir, "normalizer.json"));
         Safetensors.Save(Path.Combine(dir, "model.safetensors"), NamedState().ToDictionary(kv => kv.Key, kv => kv.Value),
             new Dictionary<string, string> { ["format"] = "pdiff-model" });

@@ -1,0 +1,147 @@
+using System.Text.Json.Nodes;
+using PDiff.Models;
+using PDiff.Storage;
+using PDiff.Zoo;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace PDiff.Tests.Zoo;
+
+/// <summary>
+/// Zoo folders: hashes checked on every read, manifest paths confined to the folder, a user's files never
+/// touched, and a rewrite that replaces the old zoo only when the new one is complete.
+/// </summary>
+public class ZooSafetyTests : IDisposable
+{
+    readonly string root = Path.Combine(Path.GetTempPath(), "pdiff-zoosafe-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(root)) Directory.Delete(root, true);
+    }
+
+    /// <summary>A zoo of k random classifier vectors of a small MLP, written through <see cref="ZooWriter"/> (no training).</summary>
+    static ZooTask TinyZoo(string dir, int k, ulong seed = 1, bool force = false)
+    {
+        var spec = ModelRegistry.Complete(new ModelSpec { Arch = "mlp", Hidden = new[] { 16 } });
+        using var g = new Generator(seed);
+        using var model = ModelRegistry.Build(spec, g);
+        var layout = Subsets.Resolve(model, "classifier");
+        var writer = ZooWriter.Begin(dir, force);
+        BaseModels.SaveWeights(writer.Staged("base.safetensors"), model, spec);
+        using var vectors = torch.randn(new long[] { k, layout.Length }, generator: g);
+        var manifest = new ZooManifest
+        {
+            Task = "tiny", Dataset = "fashion-mnist", Model = spec,
+            Subset = new SubsetRecord("classifier", layout.Tensors, layout.Length),
+            Checkpoints = Enumerable.Range(0, k).Select(i => new CheckpointRecord(i, ZooStore.CheckpointFile(i), i, 0, double.NaN, double.NaN)).ToList(),
+        };
+        return writer.Commit(manifest, vectors);
+    }
+
+    [Fact]
+    public void EveryFileCarriesItsHashAndAChangedByteIsRefusedNamingTheFile()
+    {
+        var dir = Path.Combine(root, "zoo");
+        var zoo = TinyZoo(dir, 3);
+        Assert.All(zoo.Manifest.Checkpoints, c => Assert.Matches("^[0-9a-f]{64}$", c.Sha256!));
+        Assert.Equal(AtomicFile.Sha256(Path.Combine(dir, "base.safetensors")), zoo.Manifest.BaseSha256);
+        using (var m = zoo.LoadMatrix()) Assert.Equal(new long[] { 3, zoo.Layout.Length }, m.shape);
+        zoo.Verify();
+
+        // One byte of checkpoint 1's data flipped (the last byte: a float of the payload, not the header).
+        var cp = Path.Combine(dir, "checkpoints", "0001.safetensors");
+        var bytes = File.ReadAllBytes(cp);
+        bytes[^1] ^= 0x40;
+        File.WriteAllBytes(cp, bytes);
+        var e = Assert.Throws<InvalidDataException>(() => ZooTask.Open(dir).LoadMatrix());
+        Assert.Contains("0001.safetensors", e.Message);
+        Assert.Contains("SHA-256", e.Message);
+        Assert.Contains("pdiff zoo build", e.Message);
+        Assert.Throws<InvalidDataException>(() => ZooTask.Open(dir).Verify());
+
+        // The base model too.
+        var b = Path.Combine(dir, "base.safetensors");
+        var bb = File.ReadAllBytes(b);
+        bb[^2] ^= 0x01;
+        File.WriteAllBytes(b, bb);
+        Assert.Contains("base model", Assert.Throws<InvalidDataException>(() => ZooTask.Open(dir).LoadBaseModel()).Message);
+    }
+
+    [Theory]
+    [InlineData("../../../../etc/passwd")]
+    [InlineData("/etc/passwd")]
+    public void AManifestThatPointsOutOfTheZooIsRefusedWithoutEchoingTheFile(string file)
+    {
+        var dir = Path.Combine(root, "zoo");
+        TinyZoo(dir, 2);
+        var path = Path.Combine(dir, "manifest.json");
+        var json = JsonNode.Parse(File.ReadAllText(path))!;
+        json["checkpoints"]![1]!["file"] = file;
+        File.WriteAllText(path, json.ToJsonString());
+        var e = Assert.Throws<InvalidDataException>(() => ZooTask.Open(dir));
+        Assert.Contains("manifest.json", e.Message);
+        Assert.DoesNotContain("root:", e.Message);   // /etc/passwd's first bytes
+    }
+
+    [Fact]
+    public void ATruncatedManifestIsAClearErrorNotACrash()
+    {
+        var dir = Path.Combine(root, "zoo");
+        TinyZoo(dir, 2);
+        var path = Path.Combine(dir, "manifest.json");
+        File.WriteAllText(path, File.ReadAllText(path)[..100]);
+        var e = Assert.Throws<InvalidDataException>(() => ZooTask.Open(dir));
+        Assert.Contains("not a valid zoo manifest", e.Message);
+    }
+
+    [Fact]
+    public void RewritingAZooKeepsTheUsersFilesAndDropsOnlyItsOwnStaleOnes()
+    {
+        var dir = Path.Combine(root, "zoo");
+        TinyZoo(dir, 4);
+        // The user keeps notes and a model of their own inside the zoo folder after it was written.
+        Directory.CreateDirectory(Path.Combine(dir, "pdiff", "notes"));
+        File.WriteAllText(Path.Combine(dir, "pdiff", "notes", "thesis.txt"), "chapter 1");
+        File.WriteAllText(Path.Combine(dir, "checkpoints", "my_model.safetensors"), "mine");
+
+        var again = TinyZoo(dir, 2, seed: 2);
+        Assert.Equal(2, again.K);
+        Assert.Equal("chapter 1", File.ReadAllText(Path.Combine(dir, "pdiff", "notes", "thesis.txt")));
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(dir, "checkpoints", "my_model.safetensors")));
+        Assert.False(File.Exists(Path.Combine(dir, "checkpoints", "0002.safetensors")));   // ours, no longer listed
+        Assert.False(File.Exists(Path.Combine(dir, "checkpoints", "0003.safetensors")));
+        Assert.False(Directory.Exists(Path.Combine(dir, ZooWriter.StagingFolder)));
+        again.Verify();
+    }
+
+    [Fact]
+    public void AFolderOfUserFilesIsRefusedBeforeAnythingIsWritten()
+    {
+        var dir = Path.Combine(root, "mine");
+        Directory.CreateDirectory(Path.Combine(dir, "checkpoints"));
+        File.WriteAllText(Path.Combine(dir, "checkpoints", "my_model.safetensors"), "mine");
+        Assert.Throws<ForeignFolderException>(() => TinyZoo(dir, 2));
+        Assert.Equal(new[] { "checkpoints" }, Directory.GetFileSystemEntries(dir).Select(Path.GetFileName));
+        // Forced, the zoo is written beside them and theirs stays.
+        TinyZoo(dir, 2, force: true).Verify();
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(dir, "checkpoints", "my_model.safetensors")));
+    }
+
+    [Fact]
+    public void AWriteKilledBeforeItsCommitLeavesTheOldZooWhole()
+    {
+        var dir = Path.Combine(root, "zoo");
+        var old = TinyZoo(dir, 3);
+        var oldHashes = old.Manifest.Checkpoints.Select(c => c.Sha256).ToList();
+        // A new build that staged its files and died before Commit: the zoo is still the old one.
+        var writer = ZooWriter.Begin(dir);
+        File.WriteAllText(writer.Staged("base.safetensors"), "half a base model");
+        var zoo = ZooTask.Open(dir);
+        zoo.Verify();
+        Assert.Equal(oldHashes, zoo.Manifest.Checkpoints.Select(c => c.Sha256));
+        // The next complete write replaces it.
+        TinyZoo(dir, 3, seed: 7).Verify();
+    }
+}
