@@ -12,7 +12,7 @@ namespace PDiff.Experiments;
 /// One setting of an ablation on an open zoo: p-diff trained <c>runs</c> times (seeds shifted as in
 /// <see cref="TaskRunner"/>) on the zoo's first <c>useK</c> vectors, each run evaluated and written to
 /// <c>&lt;dir&gt;/run&lt;i&gt;/</c>. Unlike <see cref="TaskRunner.Run"/> it shares one context across
-/// settings, and it accepts K = 1: the evaluation needs two originals (leave-one-out similarity), so the
+/// settings (one per pipeline seed: pass the seed of the zoo's <see cref="TaskSpec"/> as <c>seed</c>), and it accepts K = 1: the evaluation needs two originals (leave-one-out similarity), so the
 /// single checkpoint is compared as two identical copies, as V2's numberckpt_1 ablation did (reference §5.2).
 /// </summary>
 public static class Ablation
@@ -24,7 +24,7 @@ public static class Ablation
     };
 
     public static IReadOnlyList<EvaluationReport> RunSetting(TaskContext ctx, PDiffConfig preset, Profile profile, int runs, string dir,
-        TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, bool force = false)
+        TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, bool force = false, int seed = 0)
     {
         var options = evaluation ?? EvaluationFor(profile);
         var folder = ResultsFolders.Claim(dir, ResultsFolders.Fingerprint(new
@@ -35,8 +35,8 @@ public static class Ablation
         var reports = new List<EvaluationReport>();
         for (var r = 0; r < runs; r++)
         {
-            var config = TaskRunner.SeedsFor(Workbench.SamplingFor(profile, preset.ForProfile(profile)), r);
-            log?.WriteLine($"[run {r + 1}/{runs}] K = {Math.Min(useK ?? ctx.Zoo.K, ctx.Zoo.K)}, input noise {config.InputNoise}, latent noise {config.LatentNoise}, seeds +{1000 * r}");
+            var config = TaskRunner.SeedsFor(Workbench.SamplingFor(profile, preset.ForProfile(profile)), r, seed);
+            log?.WriteLine($"[run {r + 1}/{runs}] K = {Math.Min(useK ?? ctx.Zoo.K, ctx.Zoo.K)}, input noise {config.InputNoise}, latent noise {config.LatentNoise}, seeds +{1000L * r + ZooProfiles.SeedStride * seed}");
             using var run = Workbench.TrainAndGenerate(ctx, config, generate ?? Workbench.GeneratedCount(profile), log, useK: useK);
             var report = run.Originals.shape[0] >= 2
                 ? Workbench.Evaluate(ctx, run, options, log)

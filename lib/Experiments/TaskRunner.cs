@@ -97,7 +97,7 @@ public static class TaskRunner
         var runInfos = new List<RunSummary>();
         for (var r = 0; r < runs; r++)
         {
-            var config = SeedsFor(Workbench.SamplingFor(profile, preset.ForProfile(profile)), r);
+            var config = SeedsFor(Workbench.SamplingFor(profile, preset.ForProfile(profile)), r, task.Seed);
             log?.WriteLine($"[run {r + 1}/{runs}] {task}, profile {profile.Name()}, seeds init {config.InitSeed} ae {config.AeSeed} diffusion {config.DiffusionSeed} sample {config.SampleSeed}");
             using var run = Workbench.TrainAndGenerate(ctx, config, generate ?? Workbench.GeneratedCount(profile), log, useK: useK);
             var report = Workbench.Evaluate(ctx, run, evaluation ?? Workbench.EvaluationFor(profile), log);
@@ -119,12 +119,65 @@ public static class TaskRunner
         return new TaskResult(task, zoo, reports, runInfos, row) { Folder = folder.Directory };
     }
 
-    /// <summary>Run r shifts every stage's seed by 1000·r, so runs differ and each is reproducible.</summary>
-    public static PDiffConfig SeedsFor(PDiffConfig c, int run) => c with
+    /// <summary>
+    /// Run r of pipeline seed s shifts every stage's seed by 1000·r + s·<see cref="ZooProfiles.SeedStride"/>, so
+    /// runs and seeds differ and each is reproducible; run 0 of seed 0 keeps the preset's seeds.
+    /// </summary>
+    public static PDiffConfig SeedsFor(PDiffConfig c, int run, int seed = 0)
     {
-        InitSeed = c.InitSeed + 1000 * run, AeSeed = c.AeSeed + 1000 * run,
-        DiffusionSeed = c.DiffusionSeed + 1000 * run, SampleSeed = c.SampleSeed + 1000 * run,
-    };
+        var shift = 1000L * run + ZooProfiles.SeedStride * seed;
+        return c with
+        {
+            InitSeed = c.InitSeed + shift, AeSeed = c.AeSeed + shift,
+            DiffusionSeed = c.DiffusionSeed + shift, SampleSeed = c.SampleSeed + shift,
+        };
+    }
+
+    /// <summary>
+    /// The whole pipeline once per pipeline seed (<see cref="TaskSpec.Seed"/>: base model, zoo and p-diff anew,
+    /// each cached under its own name), each seed's results as <see cref="Run"/> writes them in
+    /// <c>&lt;results&gt;/seed&lt;s&gt;/</c>, then the spread over seeds and the paired differences with their
+    /// 95 % intervals in <c>seeds_summary.csv</c>, <c>seeds_differences.csv</c> and <c>seeds_summary.json</c>,
+    /// and the machine in <c>environment.json</c>. Seed 0's folder holds what a single-seed run of old held.
+    /// <paramref name="zooRoot"/> puts the zoos in another folder than the cache (one sub-folder per seed).
+    /// </summary>
+    public static SeedsResult RunSeeds(TaskSpec task, PDiffConfig preset, Profile profile, IReadOnlyList<int> seeds, string resultsDir,
+        TextWriter? log = null, int runs = 1, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, bool force = false,
+        string? zooRoot = null)
+    {
+        if (seeds.Count == 0) throw new ArgumentException("RunSeeds needs at least one pipeline seed.", nameof(seeds));
+        if (seeds.Distinct().Count() != seeds.Count || seeds.Any(s => s < 0)) throw new ArgumentException($"Pipeline seeds must be distinct and ≥ 0; got {string.Join(", ", seeds)}.", nameof(seeds));
+        var baseTask = task.WithSeed(0);
+        var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
+        {
+            layout = "seeds", task = baseTask.ToString(), profile = profile.Name(), preset = ConfigText.ToJson(preset), runs, generate, useK,
+            evaluation = evaluation?.ToString(),
+        }), force, log);
+        var results = new List<TaskResult>();
+        try
+        {
+            foreach (var s in seeds)
+            {
+                log?.WriteLine($"=== pipeline seed {s} ({seeds.ToList().IndexOf(s) + 1}/{seeds.Count}) ===");
+                var seeded = baseTask.WithSeed(s);
+                results.Add(Run(seeded, preset, profile, runs, folder.Sub($"seed{s}"), log, evaluation, generate, useK,
+                    zooDir: zooRoot is null ? null : Path.Combine(zooRoot, seeded.ZooName(profile)), force: force));
+            }
+            var summary = SeedSummary.From(baseTask.ToString(), profile.Name(), seeds,
+                results.Select(r => (IReadOnlyList<IReadOnlyList<GroupSummary>>)r.Reports.Select(x => x.Summaries).ToList()).ToList(),
+                results.Select(r => r.Zoo.Manifest.BaseTestAccuracy ?? double.NaN).ToList(),
+                results.Select(r => Path.GetRelativePath(folder.Directory, r.Folder!)).ToList());
+            summary.Write(folder);
+            RunEnvironment.Capture().Write(folder);
+            log?.WriteLine(summary.ToText());
+            return new SeedsResult(baseTask, results, summary) { Folder = folder.Directory };
+        }
+        catch
+        {
+            foreach (var r in results) r.Dispose();
+            throw;
+        }
+    }
 
     public static MainResultRow Aggregate(TaskSpec task, ZooTask zoo, IReadOnlyList<EvaluationReport> reports)
     {
@@ -149,6 +202,21 @@ public static class TaskRunner
 }
 
 public sealed record RunSummary(int Run, double TrainSeconds, double GenerateSeconds);
+
+/// <summary>Every seed's <see cref="TaskResult"/> and the summary over seeds.</summary>
+public sealed record SeedsResult(TaskSpec Task, IReadOnlyList<TaskResult> Seeds, SeedSummary Summary) : IDisposable
+{
+    /// <summary>The folder holding <c>seed&lt;s&gt;/</c> and the summary files.</summary>
+    public string? Folder { get; init; }
+
+    /// <summary>Every report of every seed (runs pooled), e.g. for a chart.</summary>
+    public IReadOnlyList<EvaluationReport> AllReports => Seeds.SelectMany(s => s.Reports).ToList();
+
+    public void Dispose()
+    {
+        foreach (var s in Seeds) s.Dispose();
+    }
+}
 
 /// <summary>Everything a task produced: its zoo, one evaluation report per p-diff run, and the table row.</summary>
 public sealed record TaskResult(TaskSpec Task, ZooTask Zoo, IReadOnlyList<EvaluationReport> Reports, IReadOnlyList<RunSummary> Runs, MainResultRow Row) : IDisposable

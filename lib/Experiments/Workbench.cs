@@ -37,6 +37,14 @@ public static class Workbench
             Dataset = task.Dataset, Arch = task.Arch, Subset = task.Subset, Profile = profile, Recipe = task.Recipe,
             K = task.KFor(profile), Out = dir, Force = cache,
         };
+        // Pipeline seed s ≠ 0: its own base model and collection (seeds shifted); the data split stays seed 0's.
+        // Seed 0 leaves both unset, so its zoo is exactly the one of old (same folder, same manifest check).
+        if (task.Seed != 0)
+            options = options with
+            {
+                Train = ZooProfiles.Seeded(ZooProfiles.Train(profile, task.Arch), task.Seed),
+                Collection = ZooProfiles.Seeded(ZooProfiles.Collection(profile, task.Recipe, task.Arch, task.KFor(profile)), task.Seed),
+            };
         if (!rebuild && File.Exists(Path.Combine(dir, "manifest.json")))
         {
             string? stale;
@@ -74,6 +82,8 @@ public static class Workbench
         var prefix = ZooStore.TaskName(task.Dataset, task.Arch, "");
         foreach (var sibling in Directory.GetDirectories(root, prefix + "*").OrderBy(d => d, StringComparer.Ordinal))
         {
+            // Only a sibling of the same pipeline seed trained the same base model.
+            if (SeedOfZooName(Path.GetFileName(sibling)) != task.Seed) continue;
             var manifest = Path.Combine(sibling, "base.json");
             if (Path.GetFullPath(sibling) == Path.GetFullPath(dir) || !File.Exists(manifest)) continue;
             var weights = BaseModels.ReadManifest(sibling).WeightsFile;
@@ -85,6 +95,13 @@ public static class Workbench
             log?.WriteLine($"[zoo] offering the base model of {sibling} for reuse");
             return;
         }
+    }
+
+    /// <summary>The pipeline seed a zoo folder name carries (<see cref="TaskSpec.SeedSuffix"/>): 0 without a suffix.</summary>
+    public static int SeedOfZooName(string name)
+    {
+        var i = name.LastIndexOf("_seed", StringComparison.Ordinal);
+        return i >= 0 && int.TryParse(name.AsSpan(i + 5), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : 0;
     }
 
     /// <summary>The base model, its data and a cached scorer of subset vectors on validation and test.</summary>

@@ -1,0 +1,105 @@
+using System.Globalization;
+using MathNet.Numerics.Distributions;
+
+namespace PDiff.Evaluation;
+
+/// <summary>
+/// One statistic measured once per pipeline seed (a base model, a zoo and p-diff trained anew for each seed):
+/// the values, their mean and their sample standard deviation (n − 1). A single seed has no spread (Std NaN).
+/// </summary>
+public sealed record SeedSpread(IReadOnlyList<double> Values, double Mean, double Std)
+{
+    public int Count => Values.Count;
+
+    public static SeedSpread Of(IReadOnlyList<double> values)
+    {
+        if (values.Count == 0) throw new ArgumentException("A statistic over seeds needs at least one seed.", nameof(values));
+        var mean = values.Average();
+        var std = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) : double.NaN;
+        return new SeedSpread(values.ToArray(), mean, std);
+    }
+
+    /// <summary>
+    /// Where the mean of <paramref name="newSeeds"/> fresh seeds should land with probability <paramref name="level"/>
+    /// if they come from the same distribution as these: mean ± t(df = n − 1)·s·√(1/n + 1/m) (a prediction
+    /// interval, wider than the confidence interval of the mean). Null with fewer than two seeds.
+    /// </summary>
+    public (double Low, double High)? PredictionInterval(int newSeeds = 1, double level = 0.95)
+    {
+        if (Count < 2 || newSeeds < 1) return null;
+        var half = SeedStatistics.TQuantile((1 + level) / 2, Count - 1) * Std * Math.Sqrt(1.0 / Count + 1.0 / newSeeds);
+        return (Mean - half, Mean + half);
+    }
+
+    /// <summary>"87.20 ± 0.15" (scaled, e.g. 100 for percent); a single seed prints its value alone.</summary>
+    public string Format(double scale = 100, int digits = 2) => Count > 1
+        ? string.Create(CultureInfo.InvariantCulture, $"{(scale * Mean).ToString($"F{digits}", CultureInfo.InvariantCulture)} ± {(scale * Std).ToString($"F{digits}", CultureInfo.InvariantCulture)}")
+        : (scale * Mean).ToString($"F{digits}", CultureInfo.InvariantCulture);
+}
+
+/// <summary>What a paired difference over seeds says about the sign of the true difference.</summary>
+public enum DifferenceVerdict { Higher, Lower, Indistinguishable, OneSeed }
+
+/// <summary>
+/// A − B measured on the same seeds (same base model and zoo for both, so the seed-to-seed variation they
+/// share cancels): the mean difference, its sample std, and the two-sided Student-t confidence interval of
+/// the mean difference at <see cref="Level"/> (df = n − 1). The verdict follows the interval: higher or
+/// lower only when it excludes 0.
+/// </summary>
+public sealed record PairedDifference(string Name, IReadOnlyList<double> Differences, double Mean, double Std, double Low, double High, double Level)
+{
+    public int Count => Differences.Count;
+
+    public static PairedDifference Of(string name, IReadOnlyList<double> a, IReadOnlyList<double> b, double level = 0.95)
+    {
+        if (a.Count != b.Count) throw new ArgumentException($"Paired difference '{name}': {a.Count} values against {b.Count}; pair them seed by seed.");
+        if (a.Count == 0) throw new ArgumentException($"Paired difference '{name}' has no seeds.");
+        if (!(level > 0 && level < 1)) throw new ArgumentOutOfRangeException(nameof(level), level, "The interval's level must lie in (0, 1).");
+        var d = a.Zip(b, (x, y) => x - y).ToArray();
+        var s = SeedSpread.Of(d);
+        if (d.Length < 2) return new PairedDifference(name, d, s.Mean, double.NaN, double.NaN, double.NaN, level);
+        var half = SeedStatistics.TQuantile((1 + level) / 2, d.Length - 1) * s.Std / Math.Sqrt(d.Length);
+        return new PairedDifference(name, d, s.Mean, s.Std, s.Mean - half, s.Mean + half, level);
+    }
+
+    public DifferenceVerdict Verdict =>
+        Count < 2 ? DifferenceVerdict.OneSeed
+        : Low > 0 ? DifferenceVerdict.Higher
+        : High < 0 ? DifferenceVerdict.Lower
+        : DifferenceVerdict.Indistinguishable;
+
+    /// <summary>"higher", "lower", "indistinguishable (95 % interval spans 0)" or "one seed: no interval".</summary>
+    public string VerdictText => Verdict switch
+    {
+        DifferenceVerdict.Higher => "higher",
+        DifferenceVerdict.Lower => "lower",
+        DifferenceVerdict.Indistinguishable => $"indistinguishable ({100 * Level:0} % interval spans 0)",
+        _ => "one seed: no interval",
+    };
+
+    /// <summary>"+0.07 pt [−0.21, +0.35]" (scaled; percentage points by default).</summary>
+    public string Format(double scale = 100, int digits = 2, string unit = "pt") => Count < 2
+        ? $"{Signed(scale * Mean, digits)} {unit} (one seed)"
+        : $"{Signed(scale * Mean, digits)} {unit} [{Signed(scale * Low, digits)}, {Signed(scale * High, digits)}]";
+
+    /// <summary>
+    /// The sentence a notebook prints: "p-diff mean vs originals' mean: +0.07 pt [−0.21, +0.35] over 3 seeds (95 %
+    /// interval): indistinguishable (95 % interval spans 0)." <paramref name="what"/> names A and B.
+    /// </summary>
+    public string Sentence(string? what = null, double scale = 100, string unit = "pt") =>
+        $"{what ?? Name}: {Format(scale, 2, unit)}" + (Count < 2 ? "" : $" over {Count} seeds ({100 * Level:0} % interval)") + $": {VerdictText}.";
+
+    public static string Signed(double v, int digits = 2) =>
+        (v >= 0 ? "+" : "−") + Math.Abs(v).ToString($"F{digits}", CultureInfo.InvariantCulture);
+}
+
+/// <summary>Student-t quantiles for the small numbers of seeds these intervals use.</summary>
+public static class SeedStatistics
+{
+    /// <summary>The p-quantile of Student's t with <paramref name="df"/> degrees of freedom (t(0.975, 2) = 4.303).</summary>
+    public static double TQuantile(double p, int df)
+    {
+        if (df < 1) throw new ArgumentOutOfRangeException(nameof(df), df, "Student's t needs at least one degree of freedom (two seeds).");
+        return StudentT.InvCDF(0, 1, df, p);
+    }
+}
