@@ -33,7 +33,7 @@ internal static class ModuleState
         {
             if (!target.TryGetValue(name, out var dst)) continue;
             if (!dst.shape.SequenceEqual(t.shape))
-                throw new InvalidDataException($"'{path}': '{name}' has shape [{string.Join(", ", t.shape)}] in the file " +
+                throw new InvalidDataException($"'{path}': {SafeText.Quote(name)} has shape [{string.Join(", ", t.shape)}] in the file " +
                                                $"but [{string.Join(", ", dst.shape)}] in {module.GetName()}");
             loaded.Add(name);
         }
@@ -44,5 +44,5 @@ internal static class ModuleState
     }
 
     static string List(List<string> names) =>
-        names.Count == 0 ? "none" : "[" + string.Join(", ", names.Take(5)) + (names.Count > 5 ? $", … ({names.Count} in all)" : "") + "]";
+        names.Count == 0 ? "none" : "[" + string.Join(", ", names.Take(5).Select(n => SafeText.Clean(n))) + (names.Count > 5 ? $", … ({names.Count} in all)" : "") + "]";
 }

@@ -162,6 +162,7 @@ public static class Safetensors
     public static SafetensorsHeader ReadHeader(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        RequireFile(path);
         using var h = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         return ReadHeader(h, path);
     }
@@ -187,10 +188,13 @@ public static class Safetensors
     /// Reads every tensor of a safetensors file (onto <paramref name="device"/>, the CPU by default).
     /// Throws <see cref="InvalidDataException"/> naming the file and the problem for any malformed file;
     /// no memory is allocated from a size that was not first checked against the file's length.
+    /// Values are not judged: this is the reader of any tensor file (a loss history may hold NaN). Weights
+    /// go through <see cref="LoadParameters"/> or <see cref="LoadInto"/>, which refuse NaN and ±inf.
     /// </summary>
     public static SafetensorsContent Load(string path, Device? device = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        RequireFile(path);
         RequireLittleEndian();
         using var h = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         var header = ReadHeader(h, path);
@@ -228,13 +232,46 @@ public static class Safetensors
     }
 
     /// <summary>
-    /// Copies the tensors of a safetensors file into <paramref name="module"/>'s parameters and buffers of
-    /// the same names; <see cref="PtCheckpoint.LoadInto"/> describes <paramref name="strict"/> and the checks.
+    /// <see cref="Load"/> for weights: a floating-point tensor holding NaN or ±inf is refused, naming the
+    /// tensor and the file (<see cref="NonFinite"/>), unless <paramref name="allowNonFinite"/>.
     /// </summary>
-    public static StateDictMatch LoadInto(nn.Module module, string path, bool strict = true)
+    public static SafetensorsContent LoadParameters(string path, bool allowNonFinite = false, Device? device = null)
+    {
+        var content = Load(path);
+        try
+        {
+            if (!allowNonFinite) NonFinite.CheckAll(content.Tensors, path);
+            if (device is { } d && d.type != DeviceType.CPU)
+                foreach (var name in content.Tensors.Keys.ToArray())
+                {
+                    var cpu = content.Tensors[name];
+                    content.Tensors[name] = cpu.to(d);
+                    cpu.Dispose();
+                }
+            return content;
+        }
+        catch
+        {
+            content.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Copies the tensors of a safetensors file into <paramref name="module"/>'s parameters and buffers of
+    /// the same names; <see cref="PtCheckpoint.LoadInto"/> describes <paramref name="strict"/>,
+    /// <paramref name="allowNonFinite"/> and the checks.
+    /// </summary>
+    public static StateDictMatch LoadInto(nn.Module module, string path, bool strict = true, bool allowNonFinite = false)
     {
         using var scope = torch.NewDisposeScope();
-        return ModuleState.CopyInto(module, Load(path).Tensors, path, strict);
+        return ModuleState.CopyInto(module, LoadParameters(path, allowNonFinite).Tensors, path, strict);
+    }
+
+    static void RequireFile(string path)
+    {
+        if (Directory.Exists(path))
+            throw SafetensorsHeader.Bad(path, "it is a directory, not a file", "pass the path of the .safetensors file inside it");
     }
 
     // libtorch assumes a bool byte is 0 or 1; any other value would give wrong results silently.
@@ -242,7 +279,7 @@ public static class Safetensors
     {
         var bad = bytes.IndexOfAnyExcept((byte)0, (byte)1);
         if (bad >= 0)
-            throw SafetensorsHeader.Bad(path, $"BOOL tensor '{e.Name}' holds the byte {bytes[bad]} at element {at + bad} (only 0 and 1 are booleans)");
+            throw SafetensorsHeader.Bad(path, $"BOOL tensor {SafeText.Quote(e.Name)} holds the byte {bytes[bad]} at element {at + bad} (only 0 and 1 are booleans)");
     }
 
     static void ReadExactly(SafeFileHandle h, Span<byte> dst, long offset, string path)

@@ -51,20 +51,32 @@ public sealed class SafetensorsHeader
         throw new NotSupportedException($"Element type {ElementTypes.Name(t)} cannot be stored in safetensors.");
     }
 
-    internal static InvalidDataException Bad(string path, string problem) =>
-        new($"'{path}' is not a valid safetensors file: {problem}.");
+    const string DefaultFix = "get an intact copy of the file, or write it again with safetensors' save_file (or Safetensors.Save)";
+
+    /// <summary>The one error of this reader: names the file, the problem and what to do ("" when the problem says it).</summary>
+    internal static InvalidDataException Bad(string path, string problem, string fix = DefaultFix) =>
+        new($"'{path}' is not a valid safetensors file: {problem}." + (fix.Length > 0 ? $" To fix: {fix}." : ""));
+
+    // The format nests three levels (header, entry, shape or offsets); a few more are tolerated.
+    const int MaxJsonDepth = 16;
 
     /// <summary>Parses and checks a header against the size of the data section that follows it.</summary>
     internal static SafetensorsHeader Parse(string path, ReadOnlyMemory<byte> json, long dataLength)
     {
+        // Measured before parsing, so that a 10,000-deep nest gets its own message (the parser's would
+        // quote the path of property names it had read, which is file content).
+        var depth = JsonDepth(json.Span);
+        if (depth > MaxJsonDepth)
+            throw Bad(path, $"its header nests JSON {depth} levels deep (at most {MaxJsonDepth}; the format needs 3)");
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 16 });
+            doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = MaxJsonDepth });
         }
         catch (JsonException e)
         {
-            throw Bad(path, $"its header is not valid JSON ({e.Message})");
+            // The parser's message quotes the offending text; only the position is kept.
+            throw Bad(path, $"its header is not valid JSON (at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1} of the line; the header is {json.Length} bytes)");
         }
         using (doc)
         {
@@ -72,12 +84,36 @@ public sealed class SafetensorsHeader
             {
                 return Parse(path, doc.RootElement, dataLength, json.Length);
             }
-            catch (InvalidOperationException e)
+            catch (InvalidOperationException)
             {
                 // GetString on text that is not valid UTF-8.
-                throw Bad(path, $"its header holds invalid text ({e.Message})");
+                throw Bad(path, "its header holds text that is not valid UTF-8");
             }
         }
+    }
+
+    /// <summary>The deepest nesting of objects and arrays, outside strings; stops counting past the limit.</summary>
+    static int JsonDepth(ReadOnlySpan<byte> json)
+    {
+        int depth = 0, max = 0;
+        var inString = false;
+        for (var i = 0; i < json.Length; i++)
+        {
+            var c = json[i];
+            if (inString)
+            {
+                if (c == (byte)'\\') i++;
+                else if (c == (byte)'"') inString = false;
+            }
+            else if (c == (byte)'"') inString = true;
+            else if (c is (byte)'{' or (byte)'[')
+            {
+                if (++depth > max) max = depth;
+                if (max > 1_000_000) return max;
+            }
+            else if (c is (byte)'}' or (byte)']') depth--;
+        }
+        return max;
     }
 
     static SafetensorsHeader Parse(string path, JsonElement root, long dataLength, long headerLength)
@@ -89,7 +125,7 @@ public sealed class SafetensorsHeader
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var prop in root.EnumerateObject())
         {
-            if (!seen.Add(prop.Name)) throw Bad(path, $"the name '{prop.Name}' appears twice in the header");
+            if (!seen.Add(prop.Name)) throw Bad(path, $"the name {SafeText.Quote(prop.Name)} appears twice in the header");
             if (prop.Name == "__metadata__") ReadMetadata(path, prop.Value, metadata);
             else entries.Add(ReadEntry(path, prop.Name, prop.Value, dataLength));
         }
@@ -100,9 +136,9 @@ public sealed class SafetensorsHeader
         foreach (var e in ordered)
         {
             if (e.Begin < expected)
-                throw Bad(path, $"the data of '{e.Name}' [{e.Begin}, {e.End}) overlaps the tensor before it (which ends at {expected})");
+                throw Bad(path, $"the data of {SafeText.Quote(e.Name)} [{e.Begin}, {e.End}) overlaps the tensor before it (which ends at {expected})");
             if (e.Begin > expected)
-                throw Bad(path, $"bytes [{expected}, {e.Begin}) of the data section belong to no tensor (before '{e.Name}')");
+                throw Bad(path, $"bytes [{expected}, {e.Begin}) of the data section belong to no tensor (before {SafeText.Quote(e.Name)})");
             expected = e.End;
         }
         if (expected != dataLength)
@@ -117,14 +153,15 @@ public sealed class SafetensorsHeader
         foreach (var m in value.EnumerateObject())
         {
             if (m.Value.ValueKind != JsonValueKind.String)
-                throw Bad(path, $"metadata '{m.Name}' must be a string, found {m.Value.ValueKind}");
+                throw Bad(path, $"metadata {SafeText.Quote(m.Name)} must be a string, found {m.Value.ValueKind}");
             if (!metadata.TryAdd(m.Name, m.Value.GetString()!))
-                throw Bad(path, $"metadata '{m.Name}' appears twice");
+                throw Bad(path, $"metadata {SafeText.Quote(m.Name)} appears twice");
         }
     }
 
-    static SafetensorsEntry ReadEntry(string path, string name, JsonElement value, long dataLength)
+    static SafetensorsEntry ReadEntry(string path, string rawName, JsonElement value, long dataLength)
     {
+        var name = SafeText.Clean(rawName); // for messages only; the entry keeps the file's name
         if (value.ValueKind != JsonValueKind.Object)
             throw Bad(path, $"the entry of tensor '{name}' must be an object, found {value.ValueKind}");
         if (!value.TryGetProperty("dtype", out var dt) || dt.ValueKind != JsonValueKind.String)
@@ -165,7 +202,7 @@ public sealed class SafetensorsHeader
         }
         if (bytes != end - begin)
             throw Bad(path, $"tensor '{name}' ({DTypeName(type)}, shape [{string.Join(", ", shape)}]) needs {bytes} bytes but its data offsets [{begin}, {end}] span {end - begin}");
-        return new SafetensorsEntry(name, type, shape, begin, end);
+        return new SafetensorsEntry(rawName, type, shape, begin, end);
     }
 
     static ScalarType ParseDType(string path, string tensor, string dtype)
@@ -174,13 +211,13 @@ public sealed class SafetensorsHeader
             if (name == dtype) return type;
         if (Array.IndexOf(Unsupported, dtype) >= 0)
             throw Bad(path, $"tensor '{tensor}' has dtype {dtype}, which TorchSharp has no element type for (convert it to a supported type before saving)");
-        throw Bad(path, $"tensor '{tensor}' has unknown dtype '{dtype}' (expected one of {string.Join(", ", DTypes.Select(d => d.Name))})");
+        throw Bad(path, $"tensor '{tensor}' has unknown dtype {SafeText.Quote(dtype, 16)} (expected one of {string.Join(", ", DTypes.Select(d => d.Name))})");
     }
 
     static long Integer(string path, JsonElement e, string what)
     {
         if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt64(out var v))
-            throw Bad(path, $"{what} is not a 64-bit integer (found {(e.ValueKind == JsonValueKind.Number ? e.GetRawText() : e.ValueKind.ToString())})");
+            throw Bad(path, $"{what} is not a 64-bit integer (found {(e.ValueKind == JsonValueKind.Number ? SafeText.Clean(e.GetRawText(), 24) : e.ValueKind.ToString())})");
         return v;
     }
 }

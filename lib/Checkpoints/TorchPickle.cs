@@ -226,8 +226,8 @@ internal sealed class TorchPickle
     static string Describe(object? v) => v switch
     {
         null => "None",
-        PyObject o => o.Class,
-        PyGlobal g => g.ToString(),
+        PyObject o => SafeText.Clean(o.Class),
+        PyGlobal g => SafeText.Clean(g.ToString()),
         object?[] => "tuple",
         _ => v.GetType().Name,
     };
@@ -253,7 +253,7 @@ internal sealed class TorchPickle
     {
         var top = module.Split('.')[0];
         if (HostileModules.Contains(top) || (module is "builtins" or "__builtin__" && HostileBuiltins.Contains(name)))
-            throw Bad($"the GLOBAL at byte {at} names {module}.{name}, which no checkpoint needs: the file was made to run code " +
+            throw Bad($"the GLOBAL at byte {at} names {SafeText.Clean(module + "." + name)}, which no checkpoint needs: the file was made to run code " +
                       "in a Python loader (nothing in it was run here); do not load it in Python either");
         return new PyGlobal(module, name);
     }
@@ -282,8 +282,8 @@ internal sealed class TorchPickle
             if (argsValue is not object?[] args) throw Bad($"REDUCE at byte {at} passes a {Describe(argsValue)}, not an argument tuple");
             if (g is not { Module: "torch._tensor", Name: "_rebuild_from_type_v2" }) return CallGlobal(g, args, at);
             if (nesting >= MaxRebuildNesting)
-                throw Bad($"the call at byte {at} nests {g} more than {MaxRebuildNesting} levels deep (torch.save writes one)");
-            if (args.Length < 3) throw Bad($"{g} at byte {at} has {args.Length} arguments");
+                throw Bad($"the call at byte {at} nests {Describe(g)} more than {MaxRebuildNesting} levels deep (torch.save writes one)");
+            if (args.Length < 3) throw Bad($"{Describe(g)} at byte {at} has {args.Length} arguments");
             f = args[0];
             argsValue = args[2];
         }
@@ -306,7 +306,7 @@ internal sealed class TorchPickle
             case ("torch._utils", "_rebuild_tensor_v2"):
             {
                 if (args.Length < 4 || args[0] is not StorageRef s || args[1] is not long offset)
-                    throw Bad($"{g} at byte {at} has arguments ({string.Join(", ", args.Select(Describe))})");
+                    throw Bad($"{Describe(g)} at byte {at} has arguments ({string.Join(", ", args.Select(Describe))})");
                 var size = Ints(args[2], "size", at);
                 var stride = Ints(args[3], "stride", at);
                 if (size.Length != stride.Length) throw Bad($"a tensor at byte {at} has {size.Length} sizes but {stride.Length} strides");
@@ -315,11 +315,11 @@ internal sealed class TorchPickle
             }
             case ("torch._utils", "_rebuild_parameter"):
             case ("torch._utils", "_rebuild_parameter_with_state"):
-                if (args.Length < 2 || args[0] is not TensorRef t) throw Bad($"{g} at byte {at} does not wrap a tensor");
+                if (args.Length < 2 || args[0] is not TensorRef t) throw Bad($"{Describe(g)} at byte {at} does not wrap a tensor");
                 return t with { RequiresGrad = args[1] is true };
         }
         if (g.Module == "torch._utils" && g.Name.StartsWith("_rebuild_", StringComparison.Ordinal))
-            throw Bad($"it holds a tensor rebuilt by {g} (quantized, sparse or otherwise special); only dense tensors can be read");
+            throw Bad($"it holds a tensor rebuilt by {Describe(g)} (quantized, sparse or otherwise special); only dense tensors can be read");
         // Any other global (os.system, builtins.eval, a user's class) is only named, never looked up or run.
         return new PyObject(g.ToString());
     }
