@@ -58,3 +58,34 @@ public static class Ablation
         return evaluator.Evaluate(twice, run.Generation.Vectors, latents, ctx.Zoo.Manifest.Task + " (K = 1, compared as two copies)");
     }
 }
+
+/// <summary>
+/// One ablation setting over pipeline seeds (issue 12): seed 0's row (the single run of earlier versions) and each
+/// statistic of the generated models as mean ± sample std over seeds (a seed's runs averaged first). Two settings
+/// compare seed by seed (<see cref="MeanMinus"/>): both were trained on the same seed's zoo.
+/// </summary>
+public sealed record AblationSeedRow(string Setting, AblationRow Seed0, SeedSpread Mean, SeedSpread Median, SeedSpread BestOnValidation,
+    SeedSpread BestOnTest, SeedSpread OriginalMean)
+{
+    /// <param name="perSeed">The setting's reports, one list (its runs) per seed, seed 0 first.</param>
+    public static AblationSeedRow From(string setting, IReadOnlyList<IReadOnlyList<EvaluationReport>> perSeed)
+    {
+        if (perSeed.Count == 0) throw new ArgumentException($"Ablation setting '{setting}' has no seeds to summarise.", nameof(perSeed));
+        var rows = perSeed.Select(r => AblationRow.From(setting, r)).ToList();
+        SeedSpread Of(Func<AblationRow, double> f) => SeedSpread.Of(rows.Select(f).ToList());
+        return new AblationSeedRow(setting, rows[0], Of(r => r.Mean), Of(r => r.Median), Of(r => r.BestOnValidation), Of(r => r.BestOnTest), Of(r => r.OriginalMean));
+    }
+
+    /// <summary>This setting's generated mean minus <paramref name="other"/>'s, paired by seed, with its 95 % interval.</summary>
+    public PairedDifference MeanMinus(AblationSeedRow other, string? name = null) =>
+        PairedDifference.Of(name ?? $"{Setting} − {other.Setting}, generated mean", Mean.Values, other.Mean.Values);
+
+    /// <summary>Seed 0's value next to mean ± std over seeds (test accuracy %), one row per setting.</summary>
+    public static Microsoft.Data.Analysis.DataFrame ToDataFrame(IEnumerable<AblationSeedRow> rows) => Tables.ToDataFrame(rows.Select(r => new
+    {
+        setting = r.Setting, seeds = r.Mean.Count,
+        mean_seed0 = (100 * r.Seed0.Mean).ToString("F2", System.Globalization.CultureInfo.InvariantCulture),
+        mean = r.Mean.Format(), median = r.Median.Format(), best_on_val = r.BestOnValidation.Format(), best_on_test = r.BestOnTest.Format(),
+        orig_mean = r.OriginalMean.Format(),
+    }));
+}

@@ -209,6 +209,9 @@ public sealed record SeedsResult(TaskSpec Task, IReadOnlyList<TaskResult> Seeds,
     /// <summary>The folder holding <c>seed&lt;s&gt;/</c> and the summary files.</summary>
     public string? Folder { get; init; }
 
+    /// <summary>The path to write a file of ours (a chart) into the results folder, listed in its marker first.</summary>
+    public string Writable(string name) => OwnedFolder.Claim(Folder ?? throw new InvalidOperationException("No results folder."), ResultsFolders.Kind).Writable(name);
+
     /// <summary>Every report of every seed (runs pooled), e.g. for a chart.</summary>
     public IReadOnlyList<EvaluationReport> AllReports => Seeds.SelectMany(s => s.Reports).ToList();
 
