@@ -230,7 +230,7 @@ public static class Workbench
     /// The paper profile keeps the preset's sampler (DDPM, 1,000 steps). A sampler or step count the user set
     /// (<see cref="PDiffConfig.Explicit"/>) is kept.
     /// </summary>
-    public static PDiffConfig SamplingFor(Profile p, PDiffConfig c) => (p switch
+    public static PDiffConfig SamplingFor(Profile p, PDiffConfig c) => c.KeepExplicit(p switch
     {
         Profile.Smoke => c with { Sampler = SamplerKind.Ddim, DdimSteps = Math.Min(c.DdimSteps, 20) },
         Profile.Quick => c with { Sampler = SamplerKind.Ddim, DdimSteps = Math.Min(c.Timesteps, 100) },

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Reflection;
+using PDiff.Cli.Commands;
 
 namespace PDiff.Cli;
 
@@ -7,6 +8,12 @@ namespace PDiff.Cli;
 /// `pdiff &lt;command&gt; [args]`: dispatches args[0] to the <see cref="ICommand"/> of that name. The command
 /// table is built from the assembly's ICommand implementations, so helpers add subcommands in their own
 /// files (Commands/*.cs) without editing this one.
+/// <para>
+/// One error path for every command: nothing escapes <see cref="Main"/>. A <see cref="UsageException"/>
+/// exits 2 with its message and a pointer to --help; any other exception exits 1 with one line (user errors:
+/// the message; anything else: "internal error: type: message"); the stack trace only with --verbose, which
+/// every command accepts. `--help`/`-h` anywhere after a command or subcommand prints its usage and exits 0.
+/// </para>
 /// </summary>
 public static class Program
 {
@@ -19,51 +26,95 @@ public static class Program
 
     public static int Main(string[] args)
     {
-        // Numbers in logs, notebooks and result files never depend on the machine's locale.
-        CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
-        CultureInfo.DefaultThreadCurrentUICulture = CultureInfo.InvariantCulture;
-        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-        CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
-
-        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
-        {
-            Console.Out.Write(GeneralUsage());
-            return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Ok;
-        }
-        if (args[0] == "--version")
-        {
-            Console.Out.WriteLine(typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?");
-            return ExitCodes.Ok;
-        }
-        var command = Commands.FirstOrDefault(c => c.Name == args[0]);
-        if (command == null)
-        {
-            Console.Error.WriteLine($"pdiff: unknown command '{args[0]}'.");
-            Console.Error.Write(GeneralUsage());
-            return ExitCodes.Usage;
-        }
-        var rest = args[1..];
-        if (rest.Length > 0 && rest[0] is "-h" or "--help")
-        {
-            Console.Out.Write(command.Usage);
-            return ExitCodes.Ok;
-        }
+        var verbose = args.Contains("--verbose");
+        var where = "pdiff";
         try
         {
+            // Numbers in logs, notebooks and result files never depend on the machine's locale.
+            CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+            CultureInfo.DefaultThreadCurrentUICulture = CultureInfo.InvariantCulture;
+            CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+            CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
+            args = args.Where(a => a != "--verbose").ToArray();
+
+            if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+            {
+                Console.Out.Write(GeneralUsage());
+                return args.Length == 0 ? ExitCodes.Usage : ExitCodes.Ok;
+            }
+            if (args[0] == "--version")
+            {
+                Console.Out.WriteLine(typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?");
+                return ExitCodes.Ok;
+            }
+            var command = Commands.FirstOrDefault(c => c.Name == args[0]);
+            if (command == null)
+            {
+                Console.Error.WriteLine($"pdiff: unknown command '{args[0]}' (commands: {string.Join(", ", Commands.Select(c => c.Name))}; pdiff --help lists them).");
+                return ExitCodes.Usage;
+            }
+            var rest = args[1..];
+            var sub = rest.Length > 0 && command.Subcommands.Contains(rest[0]) ? rest[0] : null;
+            where = sub is null ? $"pdiff {command.Name}" : $"pdiff {command.Name} {sub}";
+            if (rest.Any(a => a is "-h" or "--help"))
+            {
+                Console.Out.Write(sub is null ? command.Usage : command.UsageOf(sub));
+                return ExitCodes.Ok;
+            }
             return command.Run(rest);
         }
-        catch (UsageException e)
+        catch (Exception e)
         {
-            Console.Error.WriteLine($"pdiff {command.Name}: {e.Message}");
-            Console.Error.Write(command.Usage);
-            return ExitCodes.Usage;
+            return ReportError(where, e, verbose);
+        }
+    }
+
+    /// <summary>
+    /// The one place errors become output and exit codes (see the class summary): <paramref name="where"/> is
+    /// the command ("pdiff zoo build"), <paramref name="verbose"/> adds the stack trace.
+    /// </summary>
+    public static int ReportError(string where, Exception e, bool verbose)
+    {
+        e = Unwrap(e);
+        try
+        {
+            if (e is UsageException)
+            {
+                Console.Error.WriteLine($"{where}: {e.Message}");
+                Console.Error.WriteLine($"{where} --help shows the usage.");
+                return ExitCodes.Usage;
+            }
+            Console.Error.WriteLine(CliErrors.IsUserError(e)
+                ? $"{where}: {e.Message}"
+                : $"{where}: internal error: {e.GetType().FullName}: {e.Message}" + (verbose ? "" : " (run with --verbose for the stack trace)"));
+            if (verbose) Console.Error.WriteLine(e.ToString());
+        }
+        catch (Exception)
+        {
+            // Not even stderr works (closed pipe): the exit code still says what happened.
+        }
+        return e is UsageException ? ExitCodes.Usage : ExitCodes.Failed;
+    }
+
+    static Exception Unwrap(Exception e)
+    {
+        while (true)
+        {
+            switch (e)
+            {
+                case TargetInvocationException { InnerException: { } i }: e = i; continue;
+                case TypeInitializationException { InnerException: { } i }: e = i; continue;
+                case AggregateException a when a.InnerExceptions.Count == 1: e = a.InnerExceptions[0]; continue;
+                default: return e;
+            }
         }
     }
 
     public static string GeneralUsage()
     {
         var width = Commands.Select(c => c.Name.Length).DefaultIfEmpty(0).Max();
-        return "usage: pdiff <command> [arguments]   (pdiff <command> --help for details)\n\ncommands:\n" +
-               string.Concat(Commands.Select(c => $"  {c.Name.PadRight(width)}  {c.Summary}\n"));
+        return "usage: pdiff <command> [arguments] [--verbose]   (pdiff <command> --help for details)\n\ncommands:\n" +
+               string.Concat(Commands.Select(c => $"  {c.Name.PadRight(width)}  {c.Summary}\n")) +
+               "\nexit codes: 0 done, 1 the job failed, 2 bad command line (nothing was done). --verbose adds stack traces to errors.\n";
     }
 }

@@ -23,7 +23,7 @@ public static class ConfigText
 
     static readonly PropertyInfo[] Settable = typeof(PDiffConfig)
         .GetProperties(BindingFlags.Public | BindingFlags.Instance)
-        .Where(p => p.SetMethod is not null)
+        .Where(p => p.SetMethod is not null && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
         .ToArray();
 
     public static string ToJson(PDiffConfig config) => JsonSerializer.Serialize(config, Options);
@@ -82,13 +82,17 @@ public static class ConfigText
     /// <summary>
     /// Applies flags to <paramref name="basis"/> (the Default preset when null). A leading
     /// <c>--preset v1|v2|default</c> picks the basis. Arguments that are not p-diff flags are returned in
-    /// <paramref name="rest"/> for the caller (e.g. --profile); a p-diff flag with a bad value throws.
+    /// <paramref name="rest"/> for the caller (e.g. --profile); a p-diff flag with a bad value throws
+    /// (steps, batches, timesteps, sizes ≥ 1; intervals and seeds ≥ 0; learning rates finite and &gt; 0; other
+    /// numbers finite and ≥ 0). The flags given are recorded in <see cref="PDiffConfig.Explicit"/>, so a
+    /// profile (<see cref="PDiffConfig.ForProfile"/>) leaves them as the user set them.
     /// </summary>
     public static PDiffConfig FromArgs(IReadOnlyList<string> args, PDiffConfig? basis, out List<string> rest)
     {
         rest = new List<string>();
         var byFlag = Settable.ToDictionary(p => FlagOf(p.Name), StringComparer.Ordinal);
         var node = JsonSerializer.SerializeToNode(basis ?? PDiffConfig.Default, Options)!.AsObject();
+        var given = new HashSet<string>(basis?.Explicit ?? Enumerable.Empty<string>(), StringComparer.Ordinal);
         for (var i = 0; i < args.Count; i++)
         {
             var a = args[i];
@@ -96,6 +100,7 @@ public static class ConfigText
             {
                 if (i + 1 >= args.Count) throw new ArgumentException("--preset needs a value: v1, v2 or default.");
                 node = JsonSerializer.SerializeToNode(PDiffConfig.Preset(args[++i]), Options)!.AsObject();
+                given.Clear();
                 continue;
             }
             var (flag, inline) = a.Contains('=') && a.StartsWith("--") ? (a[..a.IndexOf('=')], a[(a.IndexOf('=') + 1)..]) : (a, null);
@@ -110,8 +115,43 @@ public static class ConfigText
             else if (i + 1 < args.Count) value = args[++i];
             else throw new ArgumentException($"{flag} needs a value ({TypeName(prop.PropertyType)}).");
             node[prop.Name] = Parse(flag, prop.PropertyType, value);
+            CheckRange(flag, prop.Name, prop.PropertyType, value);
+            given.Add(prop.Name);
         }
-        return FromJsonNode(node);
+        return FromJsonNode(node).WithExplicit(given);
+    }
+
+    static readonly HashSet<string> CountsFromZero = new(StringComparer.Ordinal)
+    {
+        nameof(PDiffConfig.LogEvery), nameof(PDiffConfig.ValidateEvery), nameof(PDiffConfig.CheckpointEvery), nameof(PDiffConfig.ValidateModels),
+    };
+
+    /// <summary>The range a flag's value must be in (stricter than <see cref="PDiffConfig.Validate"/>, which lets code turn phases off with 0 steps).</summary>
+    static void CheckRange(string flag, string property, Type t, string text)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        if (t == typeof(int))
+        {
+            var i = int.Parse(text, NumberStyles.Integer, inv);
+            var min = CountsFromZero.Contains(property) ? 0 : 1;
+            if (i < min) throw new ArgumentException($"{flag} must be at least {min}, not {i.ToString(inv)}.");
+        }
+        else if (t == typeof(long))
+        {
+            if (long.Parse(text, NumberStyles.Integer, inv) < 0) throw new ArgumentException($"{flag} must be ≥ 0, not {text}.");
+        }
+        else if (t == typeof(double))
+        {
+            var d = double.Parse(text, NumberStyles.Float, inv);
+            if (property.EndsWith("Lr", StringComparison.Ordinal) && !(d > 0)) throw new ArgumentException($"{flag} takes a finite number > 0, not '{text}'.");
+            if (d < 0) throw new ArgumentException($"{flag} must be ≥ 0, not '{text}'.");
+        }
+        else if (t == typeof(long[]))
+        {
+            var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (parts.Length == 0 || parts.Any(p => long.Parse(p, NumberStyles.Integer, inv) < 1))
+                throw new ArgumentException($"{flag} takes sizes ≥ 1 separated by commas, not '{text}'.");
+        }
     }
 
     public static PDiffConfig FromArgs(IReadOnlyList<string> args, PDiffConfig? basis = null)

@@ -100,6 +100,43 @@ public sealed record PDiffConfig
     public int ValidateModels { get; init; } = 8;
     public int CheckpointEvery { get; init; } = 250;
 
+    /// <summary>
+    /// Names of the properties the user set explicitly (<see cref="ConfigText"/>.FromArgs
+    /// records the flags given): profiles only fill in the others (<see cref="ForProfile"/>, <see cref="KeepExplicit"/>).
+    /// Not part of the configuration's JSON or equality.
+    /// </summary>
+    [JsonIgnore] public IReadOnlySet<string> Explicit => explicitSettings;
+
+    IReadOnlySet<string> explicitSettings = NothingExplicit;
+    static readonly IReadOnlySet<string> NothingExplicit = new HashSet<string>();
+
+    /// <summary>This configuration with <paramref name="properties"/> (property names, e.g. "AeSteps") marked as set by the user.</summary>
+    public PDiffConfig WithExplicit(IEnumerable<string> properties)
+    {
+        var names = properties.ToHashSet(StringComparer.Ordinal);
+        foreach (var n in names)
+            if (typeof(PDiffConfig).GetProperty(n) is not { SetMethod: not null })
+                throw new ArgumentException($"PDiffConfig has no setting '{n}'.", nameof(properties));
+        var c = this with { };
+        c.explicitSettings = names;
+        return c;
+    }
+
+    /// <summary>
+    /// <paramref name="changed"/> (this configuration with a profile's defaults applied) with every property in
+    /// <see cref="Explicit"/> put back to this configuration's value: flags always win over profiles.
+    /// </summary>
+    public PDiffConfig KeepExplicit(PDiffConfig changed)
+    {
+        var kept = changed.WithExplicit(Explicit);
+        foreach (var name in Explicit)
+        {
+            var p = typeof(PDiffConfig).GetProperty(name)!;
+            p.SetValue(kept, p.GetValue(this));
+        }
+        return kept;
+    }
+
     /// <summary>The sampler this configuration describes.</summary>
     [JsonIgnore] public SamplerOptions SamplerOptions => new(Sampler, DdpmVariance, SampleClip > 0 ? SampleClip : null, DdimSteps, DdimEta);
 
@@ -165,12 +202,12 @@ public sealed record PDiffConfig
     /// denoiser step 0.5 s; a V1 AE step at batch 200 about 1.5 s, a UNet step 0.35 s). Smoke: 20 + 20
     /// steps. Quick: a few minutes for AE + diffusion (V2 150 + 300, V1 100 + 400). Paper: the reference
     /// budgets (V2 500 + 1000), except V1's 30,000 + 30,000 steps at batch 200 — about a day on 2 CPU
-    /// cores — reduced to 2,000 + 4,000.
+    /// cores — reduced to 2,000 + 4,000. Settings in <see cref="Explicit"/> (flags the user gave) are kept as set.
     /// </summary>
     public PDiffConfig ForProfile(Profile profile)
     {
         var v1 = Autoencoder != AutoencoderKind.V2OneDim;
-        return profile switch
+        return KeepExplicit(profile switch
         {
             Profile.Smoke => this with
             {
@@ -186,7 +223,7 @@ public sealed record PDiffConfig
                 ? this with { AeSteps = Math.Min(AeSteps, 2000), DiffSteps = Math.Min(DiffSteps, 4000), ValidateEvery = 1000, CheckpointEvery = 500 }
                 : this,
             _ => throw new ArgumentOutOfRangeException(nameof(profile), profile, null),
-        };
+        });
     }
 
     /// <summary>Throws naming the first impossible setting.</summary>
@@ -195,7 +232,11 @@ public sealed record PDiffConfig
         void Need(bool ok, string what) { if (!ok) throw new ArgumentException($"Invalid p-diff configuration: {what}."); }
         Need(AeSteps >= 0 && DiffSteps >= 0, $"steps must be ≥ 0 (ae-steps {AeSteps}, diff-steps {DiffSteps})");
         Need(AeBatch >= 1 && DiffBatch >= 1, $"batch sizes must be ≥ 1 (ae-batch {AeBatch}, diff-batch {DiffBatch})");
+        Need(new[] { InputNoise, LatentNoise, AeLr, AeWeightDecay, BetaStart, BetaEnd, DiffLr, DiffWeightDecay, EmaDecay, SampleClip, DdimEta }.All(d => double.IsFinite(d)),
+            "every number must be finite (no NaN or infinity)");
         Need(AeLr > 0 && DiffLr > 0, $"learning rates must be > 0 (ae-lr {AeLr}, diff-lr {DiffLr})");
+        Need(AeWeightDecay >= 0 && DiffWeightDecay >= 0, $"weight decays must be ≥ 0 (ae-weight-decay {AeWeightDecay}, diff-weight-decay {DiffWeightDecay})");
+        Need(BetaStart > 0 && BetaStart <= BetaEnd && BetaEnd < 1, $"betas must satisfy 0 < beta-start ≤ beta-end < 1 (got {BetaStart}, {BetaEnd})");
         Need(InputNoise >= 0 && LatentNoise >= 0, $"noise amounts must be ≥ 0 (input-noise {InputNoise}, latent-noise {LatentNoise})");
         Need(Autoencoder == AutoencoderKind.V2OneDim || (InputNoise <= 1 && LatentNoise <= 1), "V1's interpolation noise factors must be ≤ 1");
         Need(Timesteps >= 1, $"timesteps must be ≥ 1 (got {Timesteps})");

@@ -1,21 +1,18 @@
+using System.Text.Json;
 using PDiff.Data;
 
 namespace PDiff.Cli.Commands;
 
 /// <summary>
-/// A job that fails on the user's input (a missing or unreadable file, a checkpoint that does not fit the
-/// network, an unknown architecture in a zoo) ends with one line on stderr and exit code 1, no stack trace:
-/// the library's messages already name the file and the fix. Anything else is a bug and keeps its trace.
+/// Which failures are the user's (a missing or unreadable file, a checkpoint that does not fit the network,
+/// an unknown architecture in a zoo): Program prints their message as the one line of a failed job (exit 1),
+/// since the library's messages already name the file and the fix. Anything else is reported as an
+/// internal error (still exit 1, still one line; the stack trace with --verbose).
 /// </summary>
 internal static class CliErrors
 {
     public static bool IsUserError(Exception e) =>
-        e is IOException or InvalidDataException or KeyNotFoundException or ArgumentException or InvalidOperationException
-            or UnauthorizedAccessException or DatasetException;
-
-    public static int Report(string command, Exception e)
-    {
-        Console.Error.WriteLine($"pdiff {command}: {e.Message}");
-        return ExitCodes.Failed;
-    }
+        e is JobFailedException or IOException or InvalidDataException or KeyNotFoundException or ArgumentException
+            or InvalidOperationException or UnauthorizedAccessException or DatasetException or JsonException
+            or FormatException or NotSupportedException or TimeoutException;
 }

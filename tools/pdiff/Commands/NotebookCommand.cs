@@ -36,6 +36,8 @@ public sealed class NotebookCommand : ICommand
 
         """;
 
+    public IReadOnlyList<string> Subcommands { get; } = new[] { "run", "new", "clear" };
+
     public int Run(string[] args)
     {
         if (args.Length == 0) throw new UsageException("missing subcommand (run, new or clear).");
@@ -61,15 +63,17 @@ public sealed class NotebookCommand : ICommand
                 case "--param" or "-p":
                     var kv = Value(args, ref i);
                     var eq = kv.IndexOf('=');
-                    if (eq <= 0) throw new UsageException($"--param expects name=value, got '{kv}'.");
+                    if (eq <= 0 || kv[..eq].Trim().Length == 0) throw new UsageException($"--param expects name=value (e.g. --param profile=smoke), got '{kv}'.");
                     parameters.Add(new(kv[..eq].Trim(), kv[(eq + 1)..]));
                     break;
                 case "--output" or "-o":
+                    if (output is not null) throw new UsageException("--output is given twice; give it once.");
                     output = Value(args, ref i);
                     break;
                 case "--timeout-per-cell":
                     var s = Value(args, ref i);
-                    if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var secs) || secs <= 0)
+                    if (timeout is not null) throw new UsageException("--timeout-per-cell is given twice; give it once.");
+                    if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var secs) || !double.IsFinite(secs) || secs <= 0 || secs > TimeSpan.MaxValue.TotalSeconds / 2)
                         throw new UsageException($"--timeout-per-cell expects a positive number of seconds, got '{s}'.");
                     timeout = TimeSpan.FromSeconds(secs);
                     break;
@@ -91,10 +95,8 @@ public sealed class NotebookCommand : ICommand
         }
         if (input == null) throw new UsageException("missing the notebook to run.");
         if (!File.Exists(input))
-        {
-            Console.Error.WriteLine($"pdiff notebook run: no such notebook: {Path.GetFullPath(input)}");
-            return ExitCodes.Usage;
-        }
+            throw new UsageException($"no such notebook: {Path.GetFullPath(input)}");
+        CheckWritable("--output", output ?? input);
 
         RunResult result;
         try
@@ -111,8 +113,7 @@ public sealed class NotebookCommand : ICommand
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException)
         {
-            Console.Error.WriteLine($"pdiff notebook run: {e.Message}");
-            return ExitCodes.Usage;
+            throw new UsageException(e.Message); // a parameter the notebook does not declare, a file that is no notebook
         }
         var written = Path.GetFullPath(output ?? input);
         if (!result.Succeeded)
@@ -129,20 +130,18 @@ public sealed class NotebookCommand : ICommand
 
     static int New(string[] args)
     {
+        if (args.FirstOrDefault(a => a.StartsWith("--", StringComparison.Ordinal)) is { } option) throw new UsageException($"unknown option '{option}'.");
         if (args.Length != 2) throw new UsageException("expected: pdiff notebook new <cells.txt> <out.ipynb>");
         if (!File.Exists(args[0]))
-        {
-            Console.Error.WriteLine($"pdiff notebook new: no such file: {Path.GetFullPath(args[0])}");
-            return ExitCodes.Usage;
-        }
+            throw new UsageException($"no such file: {Path.GetFullPath(args[0])}");
+        CheckWritable("<out.ipynb>", args[1]);
         try
         {
             NotebookBuilder.FromCellScript(File.ReadAllText(args[0]), args[0]).Save(args[1]);
         }
         catch (FormatException e)
         {
-            Console.Error.WriteLine($"pdiff notebook new: {e.Message}");
-            return ExitCodes.Usage;
+            throw new UsageException(e.Message);
         }
         Console.Error.WriteLine($"[notebook] wrote {Path.GetFullPath(args[1])}");
         return ExitCodes.Ok;
@@ -153,11 +152,14 @@ public sealed class NotebookCommand : ICommand
         string? input = null, output = null;
         for (var i = 0; i < args.Length; i++)
         {
-            if (args[i] is "--output" or "-o") output = Value(args, ref i);
+            if (args[i] is "--output" or "-o") output = output is null ? Value(args, ref i) : throw new UsageException("--output is given twice; give it once.");
             else if (args[i].StartsWith('-')) throw new UsageException($"unknown option '{args[i]}'.");
             else input = input == null ? args[i] : throw new UsageException("one notebook at a time.");
         }
         if (input == null) throw new UsageException("missing the notebook to clear.");
+        if (!File.Exists(input))
+            throw new UsageException($"no such notebook: {Path.GetFullPath(input)}");
+        CheckWritable("--output", output ?? input);
         var nb = NotebookDocument.Load(input);
         foreach (var cell in nb.Cells.Cast<JsonObject>())
             if (NotebookDocument.CellType(cell) == "code")
@@ -169,6 +171,13 @@ public sealed class NotebookCommand : ICommand
         return ExitCodes.Ok;
     }
 
+    /// <summary>The notebook is written next to its temporary file in the same folder: that folder must take a file.</summary>
+    static void CheckWritable(string what, string file)
+    {
+        if (Directory.Exists(file)) throw new UsageException($"{what} {Path.GetFullPath(file)} is a folder; give a notebook file (.ipynb).");
+        Check.WritableFolder(what, Path.GetDirectoryName(Path.GetFullPath(file))!);
+    }
+
     static string Value(string[] args, ref int i) =>
-        i + 1 < args.Length ? args[++i] : throw new UsageException($"{args[i]} needs a value.");
+        i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : throw new UsageException($"{args[i]} needs a value.");
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using PDiff.Diffusion;
 using PDiff.Experiments;
 using PDiff.Engine;
@@ -36,60 +35,43 @@ public sealed class RunCommand : ICommand
     {
         if (args.Contains("--help-config"))
         {
-            foreach (var (flag, type, dflt) in ConfigText.Flags()) Console.WriteLine($"  --{flag,-22} {type,-10} default {dflt}");
+            if (args.Length > 1) throw new UsageException("--help-config takes nothing else.");
+            Console.WriteLine("p-diff flags (pdiff run ... --ae-steps 300 --sampler ddim; a profile never overrides a flag given):");
+            foreach (var (flag, type, dflt) in ConfigText.Flags()) Console.WriteLine($"  {flag,-24} {type,-10} default {dflt}");
             return ExitCodes.Ok;
         }
-        var own = new Dictionary<string, string>();
-        var rest = new List<string>();
-        for (var i = 0; i < args.Length; i++)
+        // Everything is checked before any work: names, numbers, the p-diff flags, the subset, the results folder.
+        var o = CliArgs.Parse(args, Own, passUnknown: true);
+        var threads = o.Int("threads");
+        var profile = Check.ParseProfile(o.Get("profile"));
+        var preset = Check.PDiffFlags(o.Passthrough, Check.ParsePreset(o.Get("preset")));
+        var runs = o.Int("runs") ?? 1;
+        var generate = o.Int("generate");
+        var presetName = o.Get("preset") ?? "default";
+        if (o.Get("zoo") is { } zooDir)
         {
-            var a = args[i];
-            var name = a.StartsWith("--") ? a[2..] : null;
-            if (name != null && Own.Contains(name))
-            {
-                if (i + 1 >= args.Length) throw new UsageException($"--{name} needs a value.");
-                own[name] = args[++i];
-            }
-            else rest.Add(a);
-        }
-        string Get(string k, string d) => own.TryGetValue(k, out var v) ? v : d;
-        int GetInt(string k, int d) => own.TryGetValue(k, out var v)
-            ? int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new UsageException($"--{k} takes a positive integer, not '{v}'.")
-            : d;
-
-        if (own.ContainsKey("threads")) Threads.Set(GetInt("threads", 1));
-        var profile = Profiles.Parse(Get("profile", "quick"));
-        if (own.TryGetValue("zoo", out var zooDir))
-        {
-            var clash = new[] { "dataset", "arch", "subset", "k", "recipe" }.Where(own.ContainsKey).ToList();
+            var clash = new[] { "dataset", "arch", "subset", "k", "recipe" }.Where(o.Has).ToList();
             if (clash.Count > 0) throw new UsageException($"--zoo takes the task from the zoo's manifest; drop {string.Join(", ", clash.Select(c => "--" + c))}.");
-            return RunZoo(zooDir, own, rest, profile, GetInt);
+            var outZoo = o.Get("out") ?? Path.Combine(Workbench.RepoRoot, "runs", profile.Name(), new DirectoryInfo(Path.GetFullPath(zooDir)).Name);
+            Check.WritableFolder("--out", outZoo);
+            Check.FolderExists("--zoo", zooDir, "a zoo folder made by `pdiff zoo build` or `pdiff zoo import`");
+            if (threads is { } tz) Threads.Set(tz);
+            return RunZoo(zooDir, preset, presetName, profile, runs, generate, outZoo);
         }
-        var recipe = Get("recipe", "v2").ToLowerInvariant() switch
-        {
-            "v2" => RecipeKind.V2, "v1" => RecipeKind.V1,
-            var r => throw new UsageException($"--recipe takes v2 or v1, not '{r}'."),
-        };
-        var task = new TaskSpec(Get("dataset", "fashion-mnist"), ZooCommand.ShippedArch(Get("arch", "resnet18")), Get("subset", Subsets.DefaultPreset),
-            own.ContainsKey("k") ? GetInt("k", 200) : null, recipe);
-        PDiffConfig preset;
-        try { preset = ConfigText.FromArgs(rest, PDiffConfig.Preset(Get("preset", "default"))); }
-        catch (ArgumentException e) { throw new UsageException(e.Message); }
-        var runs = GetInt("runs", 1);
-        var outDir = Get("out", Path.Combine(Workbench.RepoRoot, "runs", profile.Name(), task.ZooName(profile)));
+        var recipe = Check.ParseRecipe(o.Get("recipe"));
+        var dataset = Check.ParseDataset(o.Get("dataset"));
+        var arch = ZooCommand.ShippedArch(o.Get("arch") ?? "resnet18");
+        var subset = o.Get("subset") ?? Subsets.DefaultPreset;
+        var task = new TaskSpec(dataset, arch, subset, o.Int("k"), recipe);
+        var outDir = o.Get("out") ?? Path.Combine(Workbench.RepoRoot, "runs", profile.Name(), task.ZooName(profile));
+        Check.WritableFolder("--out", outDir);
+        Check.Subset(ZooProfiles.Model(profile, arch), subset);
+        if (threads is { } t) Threads.Set(t);
 
-        Console.WriteLine($"[run] {task}, profile {profile.Name()}, preset {Get("preset", "default")}, {runs} run(s), {TorchRuntime.Describe()}");
-        var generate = own.ContainsKey("generate") ? GetInt("generate", 1) : (int?)null;
-        try
-        {
-            using var result = TaskRunner.Run(task, preset, profile, runs, outDir, Console.Out, generate: generate);
-            Print(result, outDir);
-            return ExitCodes.Ok;
-        }
-        catch (Exception e) when (CliErrors.IsUserError(e))
-        {
-            return CliErrors.Report("run", e);
-        }
+        Console.WriteLine($"[run] {task}, profile {profile.Name()}, preset {presetName}, {runs} run(s), {TorchRuntime.Describe()}");
+        using var result = TaskRunner.Run(task, preset, profile, runs, outDir, Console.Out, generate: generate);
+        Print(result, outDir);
+        return ExitCodes.Ok;
     }
 
     static void Print(TaskResult result, string outDir)
@@ -100,30 +82,16 @@ public sealed class RunCommand : ICommand
         Console.WriteLine($"[run] results in {Path.GetFullPath(outDir)}");
     }
 
-    static int RunZoo(string zooDir, Dictionary<string, string> own, List<string> rest, Profile profile, Func<string, int, int> getInt)
+    static int RunZoo(string zooDir, PDiffConfig preset, string presetName, Profile profile, int runs, int? generate, string outDir)
     {
-        PDiffConfig preset;
-        try { preset = ConfigText.FromArgs(rest, PDiffConfig.Preset(own.GetValueOrDefault("preset", "default"))); }
-        catch (ArgumentException e) { throw new UsageException(e.Message); }
-        try
-        {
-            var zoo = ZooTask.Open(zooDir);
-            if (zoo.Manifest.Data is null)
-                throw new InvalidOperationException($"the zoo at {zooDir} records no data split, so p-diff's models cannot be scored: import the " +
-                    "checkpoints again with --dataset (pdiff zoo import ... --dataset mnist|fashion-mnist).");
-            var runs = getInt("runs", 1);
-            var name = new DirectoryInfo(Path.GetFullPath(zooDir)).Name;
-            var outDir = own.GetValueOrDefault("out", Path.Combine(Workbench.RepoRoot, "runs", profile.Name(), name));
-            Console.WriteLine($"[run] zoo {Path.GetFullPath(zooDir)} ({zoo.Manifest.Task}, {zoo.Manifest.Model}, K = {zoo.K}), profile {profile.Name()}, " +
-                $"preset {own.GetValueOrDefault("preset", "default")}, {runs} run(s), {TorchRuntime.Describe()}");
-            using var result = TaskRunner.RunOnZoo(zoo, preset, profile, runs, outDir, Console.Out,
-                generate: own.ContainsKey("generate") ? getInt("generate", 1) : null);
-            Print(result, outDir);
-            return ExitCodes.Ok;
-        }
-        catch (Exception e) when (CliErrors.IsUserError(e))
-        {
-            return CliErrors.Report("run", e);
-        }
+        var zoo = ZooTask.Open(zooDir);
+        if (zoo.Manifest.Data is null)
+            throw new JobFailedException($"the zoo at {zooDir} records no data split, so p-diff's models cannot be scored: import the " +
+                "checkpoints again with --dataset (pdiff zoo import ... --dataset mnist|fashion-mnist).");
+        Console.WriteLine($"[run] zoo {Path.GetFullPath(zooDir)} ({zoo.Manifest.Task}, {zoo.Manifest.Model}, K = {zoo.K}), profile {profile.Name()}, " +
+            $"preset {presetName}, {runs} run(s), {TorchRuntime.Describe()}");
+        using var result = TaskRunner.RunOnZoo(zoo, preset, profile, runs, outDir, Console.Out, generate: generate);
+        Print(result, outDir);
+        return ExitCodes.Ok;
     }
 }

@@ -44,68 +44,73 @@ public sealed class ZooCommand : ICommand
 
         """;
 
+    public IReadOnlyList<string> Subcommands { get; } = new[] { "build", "import", "info", "subsets" };
+
+    static readonly string[] BuildOptions = { "out", "dataset", "arch", "subset", "k", "profile", "recipe", "seed", "base-seed", "collect-seed", "width", "depth",
+        "epochs", "lr", "save-every", "threads" };
+    static readonly string[] BuildSwitches = { "augment", "frozen-norms-train", "eval-after-first-save", "retrain" };
+    static readonly string[] ImportOptions = { "checkpoints", "base", "arch", "torchscript", "input", "out", "width", "hidden", "depth", "dim", "heads", "mlp-dim",
+        "classes", "dataset", "seed", "threads" };
+    static readonly string[] SubsetsOptions = { "arch", "torchscript", "width", "hidden", "depth", "dim", "heads", "mlp-dim", "classes", "input" };
+
     public int Run(string[] args)
     {
         if (args.Length == 0) throw new UsageException("missing subcommand (build, import, info or subsets).");
-        var o = Options.Parse(args[1..]);
-        Func<Options, int> sub = args[0] switch
+        var rest = args[1..];
+        return args[0] switch
         {
-            "build" => Build,
-            "import" => Import,
-            "info" => Info,
-            "subsets" => ListSubsets,
+            "build" => Build(CliArgs.Parse(rest, BuildOptions, BuildSwitches)),
+            "import" => Import(CliArgs.Parse(rest, ImportOptions)),
+            "info" => Info(CliArgs.Parse(rest, new[] { "dir" }, maxPositional: 1)),
+            "subsets" => ListSubsets(CliArgs.Parse(rest, SubsetsOptions)),
             _ => throw new UsageException($"unknown subcommand '{args[0]}' (expected build, import, info or subsets)."),
         };
-        try
-        {
-            return sub(o);
-        }
-        catch (Exception e) when (CliErrors.IsUserError(e))
-        {
-            return CliErrors.Report($"zoo {args[0]}", e);
-        }
     }
 
-    static int Build(Options o)
+    static int Build(CliArgs o)
     {
-        o.Allow("out", "dataset", "arch", "subset", "k", "profile", "recipe", "seed", "base-seed", "collect-seed", "width", "depth",
-            "epochs", "lr", "save-every", "augment", "frozen-norms-train", "eval-after-first-save", "retrain", "threads");
-        SetThreads(o);
-        var profile = Profiles.Parse(o.Get("profile") ?? "quick");
+        // Everything is checked before the base model trains: names, numbers, the subset on the network, --out.
+        var outDir = o.Required("out");
+        var threads = o.Int("threads");
+        var profile = Check.ParseProfile(o.Get("profile"));
+        var dataset = Check.ParseDataset(o.Get("dataset"));
         var arch = ShippedArch(o.Get("arch") ?? "resnet18");
-        var recipeKind = (o.Get("recipe") ?? "v2").ToLowerInvariant() switch
-        {
-            "v2" => RecipeKind.V2,
-            "v1" => RecipeKind.V1,
-            var r => throw new UsageException($"--recipe must be v1 or v2, not '{r}'."),
-        };
+        var recipeKind = Check.ParseRecipe(o.Get("recipe"));
+        var subset = o.Get("subset") ?? Subsets.DefaultPreset;
         var k = o.Int("k") ?? ZooProfiles.K(profile);
         var model = ZooProfiles.Model(profile, arch);
         if (o.Int("width") is { } w) model = model with { Width = w };
         if (o.Int("depth") is { } d) model = model with { Depth = d };
         var train = ZooProfiles.Train(profile, arch);
         if (o.Int("epochs") is { } e) train = train with { Epochs = e, Milestones = train.Schedule == "multistep" ? TrainConfig.V1(e).Milestones : train.Milestones };
-        if (o.ULong("base-seed") is { } bs) train = train with { Seed = bs };
+        if (o.Seed("base-seed") is { } bs) train = train with { Seed = bs };
         var recipe = recipeKind == RecipeKind.V2 ? CollectionRecipe.V2(k, arch) : CollectionRecipe.V1(k, ZooProfiles.V1SaveEvery(profile));
-        if (o.Double("lr") is { } lr) recipe = recipe with { Lr = lr };
+        if (o.Positive("lr") is { } lr) recipe = recipe with { Lr = lr };
         if (o.Int("save-every") is { } se) recipe = recipe with { SaveEvery = se };
-        if (o.ULong("collect-seed") is { } cs) recipe = recipe with { Seed = cs };
+        if (o.Seed("collect-seed") is { } cs) recipe = recipe with { Seed = cs };
         recipe = recipe with
         {
             Augment = o.Flag("augment"),
             FrozenNormsTrain = o.Flag("frozen-norms-train"),
             EvalAfterFirstSave = o.Flag("eval-after-first-save"),
         };
+        var dataSeed = o.Seed("seed") ?? 0;
+        try { recipe = recipe.Validated(); train = train.Validated(); }
+        catch (ArgumentException ex) { throw new UsageException(ex.Message); }
+        Check.Subset(model, subset);
+        Check.WritableFolder("--out", outDir);
+        if (threads is { } t) Threads.Set(t);
+
         var task = ZooBuilder.Build(new ZooBuildOptions
         {
-            Dataset = o.Get("dataset") ?? "fashion-mnist",
+            Dataset = dataset,
             Arch = arch,
-            Subset = o.Get("subset") ?? Subsets.DefaultPreset,
+            Subset = subset,
             Profile = profile,
             Recipe = recipeKind,
             K = k,
-            Out = o.Required("out"),
-            DataSeed = o.ULong("seed") ?? 0,
+            Out = outDir,
+            DataSeed = dataSeed,
             Model = model,
             Train = train,
             Collection = recipe,
@@ -115,22 +120,29 @@ public sealed class ZooCommand : ICommand
         return ExitCodes.Ok;
     }
 
-    static int Import(Options o)
+    static int Import(CliArgs o)
     {
-        o.Allow("checkpoints", "base", "arch", "torchscript", "input", "out", "width", "hidden", "depth", "dim", "heads", "mlp-dim", "classes", "dataset", "seed", "threads");
-        SetThreads(o);
         var checkpoints = o.Required("checkpoints");
         var baseModel = o.Required("base");
-        var spec = Spec(o);
         var outDir = o.Required("out");
+        var threads = o.Int("threads");
+        var spec = Spec(o);
+        var dataset = o.Get("dataset") is { } ds ? Check.ParseDataset(ds) : null;
+        var dataSeed = o.Seed("seed") ?? 0;
+        Check.WritableFolder("--out", outDir);
+        Check.FolderExists("--checkpoints", checkpoints, "the folder of PyTorch subset checkpoints, *.pth");
+        Check.FileExists("--base", baseModel, "the base model's state dict, a .pth or .safetensors file");
+        if (spec.Source is { } script) Check.FileExists("--torchscript", script, "your network saved with torch.jit.script(model).save(\"model.pt\")");
+        if (threads is { } t) Threads.Set(t);
+
         var task = ZooImport.FromPthFolder(new ZooImportOptions
         {
             Checkpoints = checkpoints,
             BaseModel = baseModel,
             Model = spec,
             Out = outDir,
-            Dataset = o.Get("dataset"),
-            DataSeed = o.ULong("seed") ?? 0,
+            Dataset = dataset,
+            DataSeed = dataSeed,
         }, Console.Out);
         Console.Out.WriteLine($"zoo written to {Path.GetFullPath(task.Directory)} ({task.K} checkpoints × {task.Layout.Length} numbers)");
         if (task.Manifest.Data is null)
@@ -140,9 +152,11 @@ public sealed class ZooCommand : ICommand
         return ExitCodes.Ok;
     }
 
-    static int Info(Options o)
+    static int Info(CliArgs o)
     {
-        var dir = o.Positional.FirstOrDefault() ?? o.Get("dir") ?? throw new UsageException("pdiff zoo info needs the zoo folder.");
+        if (o.Positional.Count > 0 && o.Has("dir")) throw new UsageException("give the zoo folder once (as <dir> or --dir).");
+        var dir = o.Positional.FirstOrDefault() ?? o.Get("dir") ?? throw new UsageException("missing the zoo folder: pdiff zoo info <dir>.");
+        Check.FolderExists("zoo folder", dir, "a zoo folder made by `pdiff zoo build` or `pdiff zoo import`");
         var m = ZooTask.Open(dir).Manifest;
         var inv = CultureInfo.InvariantCulture;
         Console.Out.WriteLine($"task      {m.Task} ({m.Source}{(m.Profile is null ? "" : $", profile {m.Profile}")})");
@@ -158,10 +172,10 @@ public sealed class ZooCommand : ICommand
         return ExitCodes.Ok;
     }
 
-    static int ListSubsets(Options o)
+    static int ListSubsets(CliArgs o)
     {
-        o.Allow("arch", "torchscript", "width", "hidden", "depth", "dim", "heads", "mlp-dim", "classes");
         var spec = Spec(o);
+        if (spec.Source is { } script) Check.FileExists("--torchscript", script, "your network saved with torch.jit.script(model).save(\"model.pt\")");
         using var model = ModelRegistry.Build(spec, 0);
         Console.Out.WriteLine($"{spec}: {ModuleTree.ParameterCount(model):N0} parameters");
         foreach (var p in Subsets.PresetNames(model))
@@ -181,7 +195,7 @@ public sealed class ZooCommand : ICommand
     }
 
     /// <summary>--arch and its options, or --torchscript FILE; --classes and --input for both.</summary>
-    static ModelSpec Spec(Options o)
+    static ModelSpec Spec(CliArgs o)
     {
         var script = o.Get("torchscript");
         var archName = o.Get("arch");
@@ -197,7 +211,7 @@ public sealed class ZooCommand : ICommand
             {
                 Arch = arch, Source = script,
                 Width = o.Int("width"), Depth = o.Int("depth"), Dim = o.Int("dim"), Heads = o.Int("heads"), MlpDim = o.Int("mlp-dim"),
-                Classes = o.Int("classes") ?? 10,
+                Classes = o.Int("classes", min: 2) ?? 10,
                 Hidden = o.Get("hidden") is { } h ? Hidden(h) : null,
                 Input = o.Get("input"),
             };
@@ -219,64 +233,8 @@ public sealed class ZooCommand : ICommand
     static int[] Hidden(string h)
     {
         var parts = h.Split(',', StringSplitOptions.TrimEntries);
-        return parts.All(p => int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
+        return parts.All(p => int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= 1)
             ? parts.Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToArray()
-            : throw new UsageException($"--hidden wants comma-separated sizes such as 256,128, not '{h}'.");
-    }
-
-    static void SetThreads(Options o)
-    {
-        if (o.Int("threads") is { } t) Threads.Set(t);
-    }
-
-    /// <summary>`--name value` and `--flag` options plus positionals; unknown names are usage errors.</summary>
-    sealed class Options
-    {
-        readonly Dictionary<string, string?> values = new();
-        public List<string> Positional { get; } = new();
-
-        static readonly HashSet<string> Flags = new() { "augment", "frozen-norms-train", "eval-after-first-save", "retrain" };
-
-        public static Options Parse(string[] args)
-        {
-            var o = new Options();
-            for (var i = 0; i < args.Length; i++)
-            {
-                if (!args[i].StartsWith("--", StringComparison.Ordinal)) { o.Positional.Add(args[i]); continue; }
-                var name = args[i][2..];
-                string? value = null;
-                var eq = name.IndexOf('=');
-                if (eq >= 0) (name, value) = (name[..eq], name[(eq + 1)..]);
-                else if (!Flags.Contains(name))
-                {
-                    if (i + 1 >= args.Length) throw new UsageException($"--{name} needs a value.");
-                    value = args[++i];
-                }
-                o.values[name] = value;
-            }
-            return o;
-        }
-
-        public void Allow(params string[] names)
-        {
-            var unknown = values.Keys.Where(k => !names.Contains(k)).ToList();
-            if (unknown.Count > 0) throw new UsageException($"unknown option{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown.Select(u => "--" + u))}.");
-        }
-
-        public string? Get(string name) => values.TryGetValue(name, out var v) ? v : null;
-        public string Required(string name) => Get(name) ?? throw new UsageException($"--{name} is required.");
-        public bool Flag(string name) => values.ContainsKey(name);
-
-        public int? Int(string name) => Get(name) is { } s
-            ? int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : throw new UsageException($"--{name} wants an integer, not '{s}'.")
-            : null;
-
-        public ulong? ULong(string name) => Get(name) is { } s
-            ? ulong.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : throw new UsageException($"--{name} wants a non-negative integer, not '{s}'.")
-            : null;
-
-        public double? Double(string name) => Get(name) is { } s
-            ? double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : throw new UsageException($"--{name} wants a number, not '{s}'.")
-            : null;
+            : throw new UsageException($"--hidden wants comma-separated sizes ≥ 1 such as 256,128, not '{h}'.");
     }
 }
