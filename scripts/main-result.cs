@@ -1,4 +1,6 @@
 #:project ../PDiff.Lib.csproj
+#:property PublishAot=false
+#:property JsonSerializerIsReflectionEnabledByDefault=true
 // The README's main result, generated from committed per-seed results, and the rerun check (issue 12).
 // Run through scripts/main-result.sh (see there for the usage). Reads files only: no torch, no training.
 using PDiff.Experiments;

@@ -28,7 +28,7 @@ public sealed class SeedSummary
     {
         ("pdiff_mean_vs_original_mean", "p-diff mean − originals' mean", Evaluator.Generated, TestMean, Evaluator.Original, TestMean),
         ("pdiff_mean_vs_ensemble", "p-diff mean − weight average", Evaluator.Generated, TestMean, Evaluator.Ensemble, TestMean),
-        ("pdiff_mean_vs_average", "p-diff mean − average of originals' mean", Evaluator.Generated, TestMean, "average*", TestMean),
+        ("pdiff_mean_vs_average", "p-diff mean − average-of-n-originals baseline's mean", Evaluator.Generated, TestMean, "average*", TestMean),
         ("pdiff_mean_vs_gaussian", "p-diff mean − per-coordinate Gaussian's mean", Evaluator.Generated, TestMean, "gaussian", TestMean),
         ("pdiff_best_val_vs_original_best_val", "p-diff best − best original, both chosen on validation", Evaluator.Generated, BestOnValidation, Evaluator.Original, BestOnValidation),
         ("pdiff_best_test_vs_original_best_test", "p-diff best − best original, both chosen on test (the paper's way)", Evaluator.Generated, BestOnTest, Evaluator.Original, BestOnTest),
