@@ -78,9 +78,13 @@ public sealed record PairedDifference(string Name, IReadOnlyList<double> Differe
     };
 
     /// <summary>"+0.07 pt [−0.21, +0.35]" (scaled; percentage points by default).</summary>
-    public string Format(double scale = 100, int digits = 2, string unit = "pt") => Count < 2
-        ? $"{Signed(scale * Mean, digits)} {unit} (one seed)"
-        : $"{Signed(scale * Mean, digits)} {unit} [{Signed(scale * Low, digits)}, {Signed(scale * High, digits)}]";
+    public string Format(double scale = 100, int digits = 2, string unit = "pt")
+    {
+        var u = unit.Length > 0 ? " " + unit : "";
+        return Count < 2
+            ? $"{Signed(scale * Mean, digits)}{u} (one seed)"
+            : $"{Signed(scale * Mean, digits)}{u} [{Signed(scale * Low, digits)}, {Signed(scale * High, digits)}]";
+    }
 
     /// <summary>
     /// The sentence a notebook prints: "p-diff mean vs originals' mean: +0.07 pt [−0.21, +0.35] over 3 seeds (95 %
