@@ -274,7 +274,7 @@ public static class BaseModels
         var ext = Path.GetExtension(path).ToLowerInvariant();
         if (ext == ".safetensors")
         {
-            var content = Safetensors.Load(path);
+            var content = Safetensors.LoadParameters(path);
             return content.Tensors;
         }
         if (ext is ".pth" or ".pt" or ".bin" or ".ckpt") return PtCheckpoint.Load(path);

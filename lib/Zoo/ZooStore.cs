@@ -119,7 +119,7 @@ public sealed class ZooTask
     static void ReadInto(string path, SubsetLayout layout, Tensor destination)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Zoo checkpoint missing: {path}", path);
-        using var content = Safetensors.Load(path);
+        using var content = Safetensors.LoadParameters(path);
         var names = layout.Tensors.Select(t => t.Name).ToHashSet();
         var extra = content.Tensors.Keys.Where(k => !names.Contains(k)).ToList();
         if (extra.Count > 0) throw new InvalidDataException($"{path} holds tensors the subset does not name: [{string.Join(", ", extra)}].");

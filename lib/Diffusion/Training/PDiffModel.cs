@@ -161,7 +161,7 @@ public sealed class PDiffModel : IDisposable
         try
         {
             var weights = Path.Combine(dir, "model.safetensors");
-            using var content = Safetensors.Load(weights);
+            using var content = Safetensors.LoadParameters(weights);
             model.LoadNamedState(content.Tensors, weights);
             model.Autoencoder.eval();
             model.Denoiser.eval();

@@ -168,6 +168,41 @@ public sealed class BadInputTests(BadInputFiles files) : IClassFixture<BadInputF
         Assert.True(run.Took < TimeSpan.FromSeconds(30), $"{name} took {run.Took}");
     }
 
+    /// <summary>
+    /// The user's report: `zoo build --out DIR` deleted DIR/pdiff/notes/thesis.txt and DIR/checkpoints/my_model.safetensors.
+    /// A folder of the user's own files is refused by every command that writes one, before any work, and left whole.
+    /// </summary>
+    [Fact]
+    public void AFolderOfTheUsersFilesIsRefusedBeforeAnyWorkAndLeftWhole()
+    {
+        var dir = Path.Combine(files.Root, "thesis");
+        Directory.CreateDirectory(Path.Combine(dir, "pdiff", "notes"));
+        Directory.CreateDirectory(Path.Combine(dir, "checkpoints"));
+        File.WriteAllText(Path.Combine(dir, "pdiff", "notes", "thesis.txt"), "chapter 1");
+        File.WriteAllText(Path.Combine(dir, "checkpoints", "my_model.safetensors"), "mine");
+        string Listing() => string.Join("\n", Directory.GetFileSystemEntries(dir, "*", SearchOption.AllDirectories).Order());
+        var before = Listing();
+        foreach (var args in new[]
+                 {
+                     new[] { "zoo", "build", "--profile", "smoke", "--out", dir },
+                     new[] { "zoo", "import", "--checkpoints", Path.Combine(ByoFixture, "checkpoints"), "--base", Path.Combine(ByoFixture, "base.pth"),
+                         "--torchscript", Path.Combine(ByoFixture, "model.pt"), "--out", dir },
+                     new[] { "run", "--profile", "smoke", "--out", dir },
+                 })
+        {
+            var run = Pdiff(args);
+            var context = $"{string.Join(' ', args)}: exit {run.Code}\nstderr: {run.Stderr}\nstdout: {run.Stdout}";
+            Assert.True(run.Code == Failed, context);
+            Assert.Contains("was not written by pdiff", run.Stderr);
+            Assert.Contains("--force", run.Stderr);
+            Assert.DoesNotContain("   at ", run.Stderr + run.Stdout);
+            Assert.True(run.Took < TimeSpan.FromSeconds(30), $"{context} took {run.Took}");
+            Assert.Equal(before, Listing());
+        }
+        Assert.Equal("chapter 1", File.ReadAllText(Path.Combine(dir, "pdiff", "notes", "thesis.txt")));
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(dir, "checkpoints", "my_model.safetensors")));
+    }
+
     [Fact]
     public void TheCasesCoverTheUsersReport()
     {

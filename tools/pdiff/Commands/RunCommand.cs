@@ -16,12 +16,15 @@ public sealed class RunCommand : ICommand
         usage:
           pdiff run [--dataset fashion-mnist|mnist] [--arch resnet18|convnet3|mlp|vit] [--subset last-two-norms]
                     [--k K] [--recipe v2|v1] [--preset default|v1|v2] [--profile smoke|quick|paper] [--runs N]
-                    [--generate M] [--out <results dir>] [--threads N] [p-diff flags...]
+                    [--generate M] [--out <results dir>] [--force] [--threads N] [p-diff flags...]
               Builds (or reuses, from data/cache/zoos/<profile>/) the task's zoo, trains the autoencoder and the
               latent diffusion model, generates M models per run, scores originals, their weight average,
               generated models and the baselines on validation and test, and writes everything under --out
               (default runs/<profile>/<task>/). p-diff flags override the preset: `pdiff run --help-config`
-              lists them (e.g. --ae-steps 300 --latent-noise 0.1 --sampler ddim).
+              lists them (e.g. --ae-steps 300 --latent-noise 0.1 --sampler ddim). A results folder holds one
+              configuration: a rerun of the same one rewrites its files, another goes to <out>-<fingerprint>
+              (printed). A non-empty --out that pdiff did not write is refused unless --force (then only files
+              pdiff writes are touched).
           pdiff run --zoo <zoo dir> [--preset ...] [--profile ...] [--runs N] [--generate M] [--out <dir>] [p-diff flags...]
               The same on an existing zoo folder, e.g. one made by `pdiff zoo import` (PyTorch checkpoints of a
               shipped architecture or of a TorchScript network): the base model is rebuilt from the folder, nothing
@@ -41,7 +44,8 @@ public sealed class RunCommand : ICommand
             return ExitCodes.Ok;
         }
         // Everything is checked before any work: names, numbers, the p-diff flags, the subset, the results folder.
-        var o = CliArgs.Parse(args, Own, passUnknown: true);
+        var o = CliArgs.Parse(args, Own, new[] { "force" }, passUnknown: true);
+        var force = o.Flag("force");
         var threads = o.Int("threads");
         var profile = Check.ParseProfile(o.Get("profile"));
         var preset = Check.PDiffFlags(o.Passthrough, Check.ParsePreset(o.Get("preset")));
@@ -56,7 +60,7 @@ public sealed class RunCommand : ICommand
             Check.WritableFolder("--out", outZoo);
             Check.FolderExists("--zoo", zooDir, "a zoo folder made by `pdiff zoo build` or `pdiff zoo import`");
             if (threads is { } tz) Threads.Set(tz);
-            return RunZoo(zooDir, preset, presetName, profile, runs, generate, outZoo);
+            return RunZoo(zooDir, preset, presetName, profile, runs, generate, outZoo, force);
         }
         var recipe = Check.ParseRecipe(o.Get("recipe"));
         var dataset = Check.ParseDataset(o.Get("dataset"));
@@ -69,8 +73,8 @@ public sealed class RunCommand : ICommand
         if (threads is { } t) Threads.Set(t);
 
         Console.WriteLine($"[run] {task}, profile {profile.Name()}, preset {presetName}, {runs} run(s), {TorchRuntime.Describe()}");
-        using var result = TaskRunner.Run(task, preset, profile, runs, outDir, Console.Out, generate: generate);
-        Print(result, outDir);
+        using var result = TaskRunner.Run(task, preset, profile, runs, outDir, Console.Out, generate: generate, force: force);
+        Print(result, result.Folder ?? outDir);
         return ExitCodes.Ok;
     }
 
@@ -82,7 +86,7 @@ public sealed class RunCommand : ICommand
         Console.WriteLine($"[run] results in {Path.GetFullPath(outDir)}");
     }
 
-    static int RunZoo(string zooDir, PDiffConfig preset, string presetName, Profile profile, int runs, int? generate, string outDir)
+    static int RunZoo(string zooDir, PDiffConfig preset, string presetName, Profile profile, int runs, int? generate, string outDir, bool force)
     {
         var zoo = ZooTask.Open(zooDir);
         if (zoo.Manifest.Data is null)
@@ -90,8 +94,8 @@ public sealed class RunCommand : ICommand
                 "checkpoints again with --dataset (pdiff zoo import ... --dataset mnist|fashion-mnist).");
         Console.WriteLine($"[run] zoo {Path.GetFullPath(zooDir)} ({zoo.Manifest.Task}, {zoo.Manifest.Model}, K = {zoo.K}), profile {profile.Name()}, " +
             $"preset {presetName}, {runs} run(s), {TorchRuntime.Describe()}");
-        using var result = TaskRunner.RunOnZoo(zoo, preset, profile, runs, outDir, Console.Out, generate: generate);
-        Print(result, outDir);
+        using var result = TaskRunner.RunOnZoo(zoo, preset, profile, runs, outDir, Console.Out, generate: generate, force: force);
+        Print(result, result.Folder ?? outDir);
         return ExitCodes.Ok;
     }
 }

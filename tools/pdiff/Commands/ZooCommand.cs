@@ -19,7 +19,7 @@ public sealed class ZooCommand : ICommand
                           [--subset last-two-norms] [--k 200] [--profile smoke|quick|paper] [--recipe v2|v1]
                           [--seed 0] [--base-seed 42] [--collect-seed 40] [--width W] [--depth D] [--epochs E]
                           [--lr X] [--save-every N] [--augment] [--frozen-norms-train] [--eval-after-first-save]
-                          [--retrain] [--threads N]
+                          [--retrain] [--force] [--threads N]
               Trains the base model (reused from <dir> when it matches), collects K checkpoints of the subset,
               scores each on validation and test, and writes <dir>/manifest.json, base.safetensors and
               checkpoints/*.safetensors. --subset takes a preset (last-two-norms, classifier, first-conv, all,
@@ -27,10 +27,12 @@ public sealed class ZooCommand : ICommand
               comma-separated. --recipe v2 (default): AdamW, constant lr, one checkpoint per iteration;
               v1: SGD continued, a checkpoint every --save-every iterations. --frozen-norms-train and
               --eval-after-first-save reproduce the reference's BN-mode behaviour (off by default).
+              A non-empty <dir> that pdiff did not write is refused; --force writes beside your files (pdiff
+              overwrites or deletes only files it wrote itself, listed in <dir>/.pdiff-folder.json).
           pdiff zoo import --checkpoints <dir of .pth> --base <state dict .pth|.safetensors>
                            (--arch <arch> [--width W] [--hidden 256,128] [--depth D] [--dim D] [--heads H] [--mlp-dim M]
                             | --torchscript <model.pt>)
-                           --out <dir> [--classes 10] [--input standardize|unit] [--dataset fashion-mnist|mnist [--seed 0]]
+                           --out <dir> [--classes 10] [--input standardize|unit] [--dataset fashion-mnist|mnist [--seed 0]] [--force]
               Converts a folder of PyTorch subset checkpoints (dicts of tensors, e.g. from the reference's
               finetune.py) plus their base model into a zoo; scores them when --dataset is given. The network is
               a shipped architecture (--arch, same parameter names as ours) or your own, exported from PyTorch
@@ -48,7 +50,8 @@ public sealed class ZooCommand : ICommand
 
     static readonly string[] BuildOptions = { "out", "dataset", "arch", "subset", "k", "profile", "recipe", "seed", "base-seed", "collect-seed", "width", "depth",
         "epochs", "lr", "save-every", "threads" };
-    static readonly string[] BuildSwitches = { "augment", "frozen-norms-train", "eval-after-first-save", "retrain" };
+    static readonly string[] BuildSwitches = { "augment", "frozen-norms-train", "eval-after-first-save", "retrain", "force" };
+    static readonly string[] ImportSwitches = { "force" };
     static readonly string[] ImportOptions = { "checkpoints", "base", "arch", "torchscript", "input", "out", "width", "hidden", "depth", "dim", "heads", "mlp-dim",
         "classes", "dataset", "seed", "threads" };
     static readonly string[] SubsetsOptions = { "arch", "torchscript", "width", "hidden", "depth", "dim", "heads", "mlp-dim", "classes", "input" };
@@ -60,7 +63,7 @@ public sealed class ZooCommand : ICommand
         return args[0] switch
         {
             "build" => Build(CliArgs.Parse(rest, BuildOptions, BuildSwitches)),
-            "import" => Import(CliArgs.Parse(rest, ImportOptions)),
+            "import" => Import(CliArgs.Parse(rest, ImportOptions, ImportSwitches)),
             "info" => Info(CliArgs.Parse(rest, new[] { "dir" }, maxPositional: 1)),
             "subsets" => ListSubsets(CliArgs.Parse(rest, SubsetsOptions)),
             _ => throw new UsageException($"unknown subcommand '{args[0]}' (expected build, import, info or subsets)."),
@@ -115,6 +118,7 @@ public sealed class ZooCommand : ICommand
             Train = train,
             Collection = recipe,
             Retrain = o.Flag("retrain"),
+            Force = o.Flag("force"),
         }, Console.Out);
         Console.Out.WriteLine($"zoo written to {Path.GetFullPath(task.Directory)} ({task.K} checkpoints × {task.Layout.Length} numbers)");
         return ExitCodes.Ok;
@@ -143,6 +147,7 @@ public sealed class ZooCommand : ICommand
             Out = outDir,
             Dataset = dataset,
             DataSeed = dataSeed,
+            Force = o.Flag("force"),
         }, Console.Out);
         Console.Out.WriteLine($"zoo written to {Path.GetFullPath(task.Directory)} ({task.K} checkpoints × {task.Layout.Length} numbers)");
         if (task.Manifest.Data is null)
