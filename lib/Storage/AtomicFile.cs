@@ -69,12 +69,8 @@ public static class AtomicFile
     }
 
     /// <summary>The hidden temporary name a write of <paramref name="fullPath"/> uses (".name.&lt;guid&gt;.tmp").</summary>
-    public static string TemporaryName(string fullPath) =>
+    static string TemporaryName(string fullPath) =>
         Path.Combine(Path.GetDirectoryName(fullPath)!, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
-
-    /// <summary>True for a name <see cref="TemporaryName"/> makes: leftovers of a killed write.</summary>
-    public static bool IsTemporary(string fileName) =>
-        fileName.StartsWith('.') && fileName.EndsWith(".tmp", StringComparison.Ordinal) && fileName.Length > 38;
 
     /// <summary>Lower-case hex SHA-256 of a file's bytes.</summary>
     public static string Sha256(string path)
