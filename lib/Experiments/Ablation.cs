@@ -1,10 +1,8 @@
-using System.Text.Json;
 using PDiff.Diffusion;
 using PDiff.Evaluation;
 using PDiff.Zoo;
 using TorchSharp;
 using static TorchSharp.torch;
-using PDiff.Storage;
 
 namespace PDiff.Experiments;
 
@@ -41,10 +39,7 @@ public static class Ablation
             var report = run.Originals.shape[0] >= 2
                 ? Workbench.Evaluate(ctx, run, options, log)
                 : EvaluateSingle(ctx, run, options);
-            var runDir = $"run{r}";
-            report.Write(folder.Sub(runDir), folder);
-            AtomicFile.WriteAllText(folder.Writable($"{runDir}/pdiff_config.json"), ConfigText.ToJson(config));
-            AtomicFile.WriteAllText(folder.Writable($"{runDir}/losses.json"), JsonSerializer.Serialize(new { ae = run.AeLosses, diffusion = run.DiffusionLosses }));
+            ResultsFolders.WriteRun(folder, r, report, config, new { ae = run.AeLosses, diffusion = run.DiffusionLosses });
             reports.Add(report);
         }
         return reports;

@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using PDiff.Diffusion;
+using PDiff.Evaluation;
 using PDiff.Storage;
 
 namespace PDiff.Experiments;
@@ -31,6 +33,20 @@ public static class ResultsFolders
             throw new ForeignFolderException($"{sibling} holds the results of another configuration; choose another results folder.");
         other.SetTag(fingerprint);
         return other;
+    }
+
+    /// <summary>
+    /// Writes run <paramref name="run"/> of a results folder: <c>run&lt;i&gt;/</c> with the evaluation report, the
+    /// configuration that ran (<c>pdiff_config.json</c>) and the loss histories (<c>losses.json</c>), each file
+    /// listed in the folder's marker before it is written. Returns the run folder's relative name.
+    /// </summary>
+    public static string WriteRun(OwnedFolder folder, int run, EvaluationReport report, PDiffConfig config, object losses)
+    {
+        var dir = $"run{run}";
+        report.Write(folder.Sub(dir), folder);
+        AtomicFile.WriteAllText(folder.Writable($"{dir}/pdiff_config.json"), ConfigText.ToJson(config));
+        AtomicFile.WriteAllText(folder.Writable($"{dir}/losses.json"), JsonSerializer.Serialize(losses));
+        return dir;
     }
 
     /// <summary>A short, stable fingerprint (12 hex digits) of whatever describes a configuration, as JSON.</summary>

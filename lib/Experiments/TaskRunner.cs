@@ -101,10 +101,7 @@ public static class TaskRunner
             log?.WriteLine($"[run {r + 1}/{runs}] {task}, profile {profile.Name()}, seeds init {config.InitSeed} ae {config.AeSeed} diffusion {config.DiffusionSeed} sample {config.SampleSeed}");
             using var run = Workbench.TrainAndGenerate(ctx, config, generate ?? Workbench.GeneratedCount(profile), log, useK: useK);
             var report = Workbench.Evaluate(ctx, run, evaluation ?? Workbench.EvaluationFor(profile), log);
-            var dir = $"run{r}";
-            report.Write(folder.Sub(dir), folder);
-            AtomicFile.WriteAllText(folder.Writable($"{dir}/pdiff_config.json"), ConfigText.ToJson(config));
-            AtomicFile.WriteAllText(folder.Writable($"{dir}/losses.json"), JsonSerializer.Serialize(new { ae = run.AeLosses, diffusion = run.DiffusionLosses, validations = run.Validations }));
+            var dir = ResultsFolders.WriteRun(folder, r, report, config, new { ae = run.AeLosses, diffusion = run.DiffusionLosses, validations = run.Validations });
             var generated = report.ModelsOf(Evaluator.Generated).OrderBy(m => m.Index).ToList();
             ZooStore.SaveDerived(zoo, folder.Sub($"{dir}/generated_zoo"), run.Generation.Vectors,
                 $"generated:p-diff run {r}, sample seed {config.SampleSeed}",
@@ -156,9 +153,10 @@ public static class TaskRunner
         var results = new List<TaskResult>();
         try
         {
-            foreach (var s in seeds)
+            for (var i = 0; i < seeds.Count; i++)
             {
-                log?.WriteLine($"=== pipeline seed {s} ({seeds.ToList().IndexOf(s) + 1}/{seeds.Count}) ===");
+                var s = seeds[i];
+                log?.WriteLine($"=== pipeline seed {s} ({i + 1}/{seeds.Count}) ===");
                 var seeded = baseTask.WithSeed(s);
                 results.Add(Run(seeded, preset, profile, runs, folder.Sub($"seed{s}"), log, evaluation, generate, useK,
                     zooDir: zooRoot is null ? null : Path.Combine(zooRoot, seeded.ZooName(profile)), force: force));

@@ -17,9 +17,7 @@ public class FreshProcessTests
         var dll = Path.Combine(AppContext.BaseDirectory, "PDiff.LoadCheck.dll");
         Assert.True(File.Exists(dll), $"{dll} is missing: PDiff.Tests.csproj must reference tests/PDiff.LoadCheck/PDiff.LoadCheck.csproj.");
 
-        // The same dotnet host as this test run where the SDK says which (dotnet test sets DOTNET_HOST_PATH).
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
-        var psi = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(TestHost.Dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         // Nothing may point the loader at the natives: the program must find them itself.
         psi.Environment.Remove("LD_LIBRARY_PATH");

@@ -223,8 +223,7 @@ public class HostileCorpusTests
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "pdiff.dll");
         Assert.True(File.Exists(dll), $"{dll} is missing: PDiff.Tests.csproj references tools/pdiff/pdiff.csproj");
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
-        var psi = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(TestHost.Dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;

@@ -26,12 +26,10 @@ public class FaultInjectionTests(ITestOutputHelper output) : IDisposable
         if (Directory.Exists(root)) Directory.Delete(root, true);
     }
 
-    static string Host => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h && File.Exists(h) ? h : "dotnet";
-
     /// <summary>Runs a dll to its end (returns stdout) or, with <paramref name="killAfter"/>, kills it -9 then (true if it was killed).</summary>
     static (string Stdout, bool Killed, double Seconds) Run(string dll, string[] args, TimeSpan? killAfter = null)
     {
-        var psi = new ProcessStartInfo(Host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(TestHost.Dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
         foreach (var a in args) psi.ArgumentList.Add(a);
         var clock = Stopwatch.StartNew();
