@@ -40,9 +40,12 @@ public static class ResultsFolders
     /// configuration that ran (<c>pdiff_config.json</c>) and the loss histories (<c>losses.json</c>), each file
     /// listed in the folder's marker before it is written. Returns the run folder's relative name.
     /// </summary>
-    public static string WriteRun(OwnedFolder folder, int run, EvaluationReport report, PDiffConfig config, object losses)
+    public static string WriteRun(OwnedFolder folder, int run, EvaluationReport report, PDiffConfig config, object losses) =>
+        WriteRun(folder, $"run{run}", report, config, losses);
+
+    /// <summary>The same into the sub-folder <paramref name="dir"/> (e.g. one per sampler of a timed run).</summary>
+    public static string WriteRun(OwnedFolder folder, string dir, EvaluationReport report, PDiffConfig config, object losses)
     {
-        var dir = $"run{run}";
         report.Write(folder.Sub(dir), folder);
         AtomicFile.WriteAllText(folder.Writable($"{dir}/pdiff_config.json"), ConfigText.ToJson(config));
         AtomicFile.WriteAllText(folder.Writable($"{dir}/losses.json"), JsonSerializer.Serialize(losses));

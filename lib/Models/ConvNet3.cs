@@ -9,7 +9,8 @@ namespace PDiff.Models;
 /// ConvNet-3 (the paper's Table 1 row; the ConvNet of the dataset-distillation literature): three blocks
 /// of 3×3 conv (padding 1, with bias) → BatchNorm → ReLU → 2×2 average pool, then <c>classifier</c>.
 /// Modules are <c>features.0</c> … <c>features.11</c> (conv, bn, relu, pool ×3), as an nn.Sequential
-/// would name them. On 28×28 inputs the maps are 14, 7 and 3 pixels, so the classifier sees w·9 features.
+/// would name them. On 28×28 inputs the maps are 14, 7 and 3 pixels, so the classifier sees c₃·9 features.
+/// Every block has <see cref="ModelSpec.Width"/> channels, or <see cref="ModelSpec.Channels"/> gives one count a block.
 /// </summary>
 public sealed class ConvNet3 : ImageClassifier, ISafeConvolutions
 {
@@ -18,10 +19,11 @@ public sealed class ConvNet3 : ImageClassifier, ISafeConvolutions
 
     public ConvNet3(ModelSpec spec, Generator gen) : base(nameof(ConvNet3), spec)
     {
-        var w = spec.Width!.Value;
+        var widths = spec.Channels ?? Enumerable.Repeat(spec.Width!.Value, 3).ToArray();
         long c = spec.InChannels, size = spec.ImageSize;
         for (var b = 0; b < 3; b++)
         {
+            var w = widths[b];
             layers.Add(Layers.Conv2d(c, w, 3, gen, padding: 1));
             layers.Add(nn.BatchNorm2d(w));
             layers.Add(nn.ReLU());
@@ -30,7 +32,7 @@ public sealed class ConvNet3 : ImageClassifier, ISafeConvolutions
             size /= 2;
         }
         register_module("features", nn.Sequential(layers));
-        classifier = Layers.Linear(w * size * size, spec.Classes, gen);
+        classifier = Layers.Linear(c * size * size, spec.Classes, gen);
         register_module("classifier", classifier);
     }
 

@@ -67,7 +67,7 @@ public static class ModelRegistry
         s = arch switch
         {
             "mlp" => s with { Hidden = s.Hidden ?? new[] { 256, 128 } },
-            "convnet3" => s with { Width = s.Width ?? 128 },
+            "convnet3" => s.Channels is null ? s with { Width = s.Width ?? 128 } : s,
             "resnet18" => s with { Width = s.Width ?? 64 },
             "vit" => s with { Dim = s.Dim ?? 192, Heads = s.Heads ?? 3, MlpDim = s.MlpDim ?? 768, Depth = s.Depth ?? 12, Patch = s.Patch ?? 4 },
             _ => s,
@@ -79,6 +79,9 @@ public static class ModelRegistry
         }
         if (arch != "resnet18" && arch != "convnet3") Reject(nameof(ModelSpec.Width), s.Width);
         if (arch != "mlp") Reject(nameof(ModelSpec.Hidden), s.Hidden);
+        if (arch != "convnet3") Reject(nameof(ModelSpec.Channels), s.Channels);
+        if (s.Channels is { } ch && (ch.Length != 3 || ch.Any(x => x < 1) || s.Width is not null))
+            throw new ArgumentException($"ModelSpec.Channels of a ConvNet-3 lists three positive channel counts, one a block, and replaces Width; got [{string.Join(", ", ch)}]{(s.Width is null ? "" : $" with Width {s.Width}")}.");
         if (arch != "vit")
         {
             Reject(nameof(ModelSpec.Dim), s.Dim); Reject(nameof(ModelSpec.Heads), s.Heads); Reject(nameof(ModelSpec.MlpDim), s.MlpDim);

@@ -31,6 +31,11 @@ public sealed record ModelSpec
 
     /// <summary>ResNet-18: width of the first stage (64 in the paper; stages are w, 2w, 4w, 8w). ConvNet-3: channels (128).</summary>
     public int? Width { get; init; }
+    /// <summary>
+    /// ConvNet-3 only: the channels of its three blocks, e.g. [32, 64, 128] (the full-v2 profile's network); when
+    /// given, <see cref="Width"/> stays null. Null: every block has <see cref="Width"/> channels.
+    /// </summary>
+    public int[]? Channels { get; init; }
     /// <summary>MLP hidden sizes (default [256, 128]).</summary>
     public int[]? Hidden { get; init; }
 
@@ -71,6 +76,7 @@ public sealed record ModelSpec
     {
         var parts = new List<string>();
         if (Width is { } w) parts.Add($"width {w}");
+        if (Channels is { } ch) parts.Add($"channels [{string.Join(", ", ch)}]");
         if (Hidden is { } h) parts.Add($"hidden [{string.Join(", ", h)}]");
         if (Dim is { } d) parts.Add($"dim {d}");
         if (Heads is { } hd) parts.Add($"heads {hd}");

@@ -81,6 +81,26 @@ public sealed class OneDimVAE : ParamAutoencoder
     }
 
     /// <summary>
+    /// A convolution costs (output length) × c_in·c_out·k, a transposed one (input length) × c_in·c_out·k: the
+    /// weight's element count times the positions it is applied at. Lengths halve down the encoder from the padded N
+    /// and double up the decoder from L.
+    /// </summary>
+    public override (long Encode, long Decode)? MultiplyAddsPerVector
+    {
+        get
+        {
+            long enc = 0, dec = 0, length = paddedLength;
+            foreach (var c in encConvs) { length /= 2; enc += length * c.weight!.numel(); }
+            enc += toLatent.weight!.numel() + fcMu.weight!.numel();
+            dec += toDecode.weight!.numel();
+            length = lastLength;
+            foreach (var t in decConvs) { dec += length * t.weight!.numel(); length *= 2; }
+            dec += length * finalConv.weight!.numel();
+            return (enc, dec);
+        }
+    }
+
+    /// <summary>
     /// Run on channels-last [B, C, 1, L] activations instead of plain 1-D ops (same values). Off by default:
     /// with libtorch 2.10 the plain layout measured faster here (training step ≈ 27 % less CPU, decode ≈ 7 %;
     /// bench/README.md), the reverse of libtorch 1.13.

@@ -48,6 +48,12 @@ public abstract class ParamAutoencoder : nn.Module
     // (run when this module becomes someone's child) would add them again under the C# field names.
     protected override void RegisterComponents() { }
 
+    /// <summary>
+    /// Multiply-adds of one vector's encode and decode (convolutions and linear layers; norms and activations,
+    /// a few operations an element, are left out), for the cost accounting of a run; null where not counted.
+    /// </summary>
+    public virtual (long Encode, long Decode)? MultiplyAddsPerVector => null;
+
     /// <summary>Latents [B, D] of clean vectors [B, N], without noise.</summary>
     public abstract Tensor Encode(Tensor x);
 

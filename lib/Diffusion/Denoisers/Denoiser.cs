@@ -16,6 +16,9 @@ public abstract class Denoiser : nn.Module<Tensor, Tensor, Tensor>
     /// <summary>D, the length of the latent vectors.</summary>
     public long LatentSize { get; }
 
+    /// <summary>Multiply-adds of one forward on one latent (convolutions and linear layers), for cost accounting; null where not counted.</summary>
+    public virtual long? MultiplyAddsPerSample => null;
+
     // Children are registered by hand under the reference's names; TorchSharp's reflective registration
     // (run when this module becomes someone's child) would add them again under the C# field names.
     protected override void RegisterComponents() { }

@@ -47,6 +47,10 @@ public sealed class OneDimCNN : Denoiser
             freqs = scaled.exp().DetachFromDisposeScope();
     }
 
+    /// <summary>Every conv is stride 1 at length D: D × c_in·c_out·k each, plus the time MLP (2D·D + D·D).</summary>
+    public override long? MultiplyAddsPerSample =>
+        convs.Sum(c => LatentSize * c.weight!.numel()) + time1.weight!.numel() + time2.weight!.numel();
+
     /// <summary>τ(t) [B, D].</summary>
     public Tensor TimeEmbedding(Tensor t)
     {

@@ -70,6 +70,9 @@ public sealed partial class PDiffTrainer : IDisposable
     public IReadOnlyList<float> AeLosses => aeLosses;
     public IReadOnlyList<float> DiffusionLosses => diffLosses;
     public IReadOnlyList<ValidationRecord> Validations => validations;
+    /// <summary>Wall seconds of each phase in this process (validations included; 0 for a phase a resumed run skipped).</summary>
+    public IReadOnlyDictionary<string, double> PhaseSeconds => phaseSeconds;
+    readonly Dictionary<string, double> phaseSeconds = new() { [AePhase] = 0, [DiffusionPhase] = 0 };
 
     void Log(string line) => options.Log?.WriteLine(line);
 
@@ -80,8 +83,12 @@ public sealed partial class PDiffTrainer : IDisposable
         Log($"[p-diff] K = {data.size(0)} vectors of N = {data.size(1)}; {config.Autoencoder} ({ParameterCount(Model.Autoencoder):N0} params, latent [{string.Join(", ", Model.Autoencoder.LatentShape)}]), " +
             $"{config.Denoiser} ({ParameterCount(Model.Denoiser):N0} params); seeds init {config.InitSeed}, ae {config.AeSeed}, diffusion {config.DiffusionSeed}, sample {config.SampleSeed}" +
             (resumed ? $"; resumed at ae step {aeStep}, diffusion step {diffStep}" : ""));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         TrainAutoencoder();
+        phaseSeconds[AePhase] = clock.Elapsed.TotalSeconds;
+        clock.Restart();
         TrainDenoiser();
+        phaseSeconds[DiffusionPhase] = clock.Elapsed.TotalSeconds;
         if (options.CheckpointDir is { } d) SaveCheckpoint(d);
         var m = Model;
         m.Autoencoder.eval();
