@@ -25,14 +25,16 @@ public sealed class CachedScorer : SubsetScorerBase, IDisposable
     readonly int cut;
     readonly int[][] stageTensors; // per stage: indices of the layout tensors it reads
     readonly long[] offsets;
-    readonly int batchSize, rowsPerForward, maxStack;
+    readonly int batchSize, maxStack;
+    readonly int? rowsPerForward;
     readonly Dictionary<EvalSplit, Activations> cache = new();
     IReadOnlyList<Tensor> targets = Array.Empty<Tensor>();
 
-    /// <param name="rowsPerForward">Images × vectors per tail forward (memory bound of one step).</param>
+    /// <param name="rowsPerForward">Images × vectors per tail forward; null: as many as keep the cached activation's rows
+    /// within <see cref="ForwardBytes"/>.</param>
     /// <param name="maxStack">At most this many vectors share one tail forward.</param>
     public CachedScorer(nn.Module<Tensor, Tensor> model, SubsetLayout layout, LabeledImages validation, LabeledImages test,
-        int batchSize = 500, int rowsPerForward = 4096, int maxStack = 64)
+        int batchSize = 500, int? rowsPerForward = null, int maxStack = 64)
         : base(model, layout, validation, test)
     {
         (this.batchSize, this.rowsPerForward, this.maxStack) = (batchSize, rowsPerForward, maxStack);
@@ -46,6 +48,17 @@ public sealed class CachedScorer : SubsetScorerBase, IDisposable
             throw new ArgumentException($"CachedScorer: no stage of {owner} declares that it reads [{string.Join(", ", unread)}]; the model's stage table is incomplete.");
         offsets = layout.Offsets();
     }
+
+    /// <summary>
+    /// Bytes of cached activation one tail forward reads by default (24 MiB). glibc serves blocks above 32 MiB by a fresh
+    /// mmap, so every larger activation costs its page faults anew: on our machine scoring ConvNet-3 from its 14×14 maps
+    /// took 59 µs per model and image at 512 rows (26 MB a block) against 176 µs at 1,024 and 436 µs at 4,096
+    /// (bench/README.md).
+    /// </summary>
+    public const long ForwardBytes = 24L << 20;
+
+    /// <summary>Rows per tail forward for cached activations of <paramref name="rowBytes"/> bytes a row (64 … 4,096).</summary>
+    public static int RowsFor(long rowBytes) => (int)Math.Clamp(ForwardBytes / Math.Max(1, rowBytes), 64, 4096);
 
     /// <summary>Index of the first stage that reads the subset; stages before it are cached.</summary>
     public int CutStage => cut;
@@ -69,7 +82,8 @@ public sealed class CachedScorer : SubsetScorerBase, IDisposable
         targets = Subsets.Tensors(Model, Layout);
         long m = vectors.size(0), n = data.Count;
         var group = (int)Math.Min(m, maxStack);
-        var chunk = Math.Max(1, Math.Min(n, rowsPerForward / group));
+        var budget = rowsPerForward ?? RowsFor(head.Bytes / Math.Max(1, head.Batch));
+        var chunk = Math.Max(1, Math.Min(n, budget / group));
         Tensor? result = null; // [m, n, classes], filled in place: no concatenation copies
         try
         {

@@ -84,8 +84,9 @@ public static class ZooBuilder
         using (var scorer = new CachedScorer(baseModel, layout, new LabeledImages(data.Validation.X, data.Validation.Y), new LabeledImages(data.Test.X, data.Test.Y)))
         {
             log?.WriteLine($"[zoo] scoring {recipe.K} checkpoints on {data.Info.Validation} validation and {data.Info.Test} test images (cached up to stage '{scorer.CutStageName}')");
-            val = scorer.Score(collected.Vectors, EvalSplit.Validation);
-            test = scorer.Score(collected.Vectors, EvalSplit.Test);
+            var progress = log is null ? null : new ProgressLog(log, "score", 2L * recipe.K) { Interval = TimeSpan.FromSeconds(10) };
+            val = ScoreWithProgress(scorer, collected.Vectors, EvalSplit.Validation, progress, 0);
+            test = ScoreWithProgress(scorer, collected.Vectors, EvalSplit.Test, progress, recipe.K);
             cut = scorer.CutStageName;
         }
         seconds["score"] = t.Elapsed.TotalSeconds;
@@ -134,6 +135,20 @@ public static class ZooBuilder
     /// collection recipe), or null when it is. Lets a cache of zoos notice a changed default instead of
     /// silently serving a zoo made under other settings.
     /// </summary>
+    /// <summary>Scores vectors 20 at a time, so a long scoring (minutes for a zoo of 200) shows its progress and ETA.</summary>
+    static IReadOnlyList<ModelScore> ScoreWithProgress(ISubsetScorer scorer, Tensor vectors, EvalSplit split, ProgressLog? progress, long doneBefore)
+    {
+        var scores = new List<ModelScore>();
+        var k = vectors.size(0);
+        for (long i = 0; i < k; i += 20)
+        {
+            using var part = vectors.narrow(0, i, Math.Min(20, k - i));
+            scores.AddRange(scorer.Score(part, split));
+            progress?.Step(doneBefore + i + part.size(0), $"{split.ToString().ToLowerInvariant()}, mean so far {100 * scores.Average(s => s.Accuracy):F2}%");
+        }
+        return scores;
+    }
+
     public static string? StaleReason(string dir, ZooBuildOptions o)
     {
         var m = ZooTask.Open(dir).Manifest;
