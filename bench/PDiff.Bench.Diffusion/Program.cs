@@ -7,6 +7,7 @@
 // channels-last activations instead of the default [B, C, L]), PDIFF_NATIVE_HEAP=default (glibc's malloc
 // defaults instead of NativeHeap's), PDIFF_BENCH_VERBOSE=1 (generation progress on stderr).
 // The engine before TorchSharp had the same program (git history); bench/README.md runs the two side by side.
+using PDiff.Engine;
 using System.Diagnostics;
 using System.Globalization;
 using PDiff.Diffusion;

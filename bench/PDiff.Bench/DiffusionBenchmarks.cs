@@ -1,3 +1,4 @@
+using PDiff.Engine;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;

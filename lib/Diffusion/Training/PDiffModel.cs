@@ -1,3 +1,4 @@
+using PDiff.Engine;
 using PDiff.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,3 +1,4 @@
+using PDiff.Engine;
 using PDiff.Diffusion;
 using TorchSharp;
 using Xunit;
