@@ -182,7 +182,11 @@ public static class TimedPipeline
                 log?.WriteLine($"[timed] sampling {count} models with {name}");
                 var clock = Stopwatch.StartNew();
                 using var g = new Generator((ulong)config.SampleSeed);
-                var gen = model.Generate(count, g, options, chunk: 100);
+                var chainSteps = options.Kind == SamplerKind.Ddim ? options.Steps : config.Timesteps;
+                var chains = (count + 99) / 100;
+                var progress = log is null ? null : new ProgressLog(log, "sample", (long)chainSteps * chains) { Interval = TimeSpan.FromSeconds(10) };
+                var stepsDone = 0L;
+                var gen = model.Generate(count, g, options, chunk: 100, progress: (_, _) => progress?.Step(++stepsDone, $"{name}, {count} models in {chains} chain(s)"));
                 var sampleSeconds = clock.Elapsed.TotalSeconds;
                 var steps = options.Kind == SamplerKind.Ddim ? options.Steps : config.Timesteps;
                 var sampling = new StageTime($"sampling, {name}", sampleSeconds,

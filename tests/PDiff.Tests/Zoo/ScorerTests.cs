@@ -132,3 +132,54 @@ public class ScorerTests
         Assert.Contains($"[M, {layout.Length}]", e.Message);
     }
 }
+
+/// <summary>Rows scored before are not run again (the evaluation scores the K originals once per sampler or setting).</summary>
+public class ScoreMemoTests
+{
+    sealed class CountingScorer(torch.nn.Module<Tensor, Tensor> model, SubsetLayout layout, LabeledImages val, LabeledImages test)
+        : SubsetScorerBase(model, layout, val, test)
+    {
+        public int RowsRun { get; private set; }
+        protected override Tensor ComputeLogits(Tensor vectors, LabeledImages data)
+        {
+            RowsRun += (int)vectors.size(0);
+            return torch.stack(Enumerable.Range(0, (int)vectors.size(0)).Select(i =>
+            {
+                Subsets.WriteBack(Model, Layout, vectors[i]);
+                return Model.forward(data.X);
+            }).ToList());
+        }
+    }
+
+    [Fact]
+    public void ARowSeenBeforeIsAnsweredFromTheMemoWithTheSameScore()
+    {
+        using var g = new Generator(5);
+        using var m = ModelRegistry.Create(new ModelSpec { Arch = "mlp", Hidden = new[] { 16 } }, 1);
+        var layout = Subsets.Resolve(m, "classifier");
+        var x = torch.randn(new long[] { 40, 1, 28, 28 }, generator: g);
+        var y = torch.randint(0, 10, new long[] { 40 }, generator: g);
+        var data = new LabeledImages(x, y);
+        var s = new CountingScorer(m, layout, data, data);
+        var base0 = Subsets.Flatten(m, layout);
+        var a = torch.stack(new[] { base0, base0.add(torch.randn(new[] { layout.Length }, generator: g)) });
+        var first = s.Score(a, EvalSplit.Validation);
+        Assert.Equal(2, s.RowsRun);
+        // Same rows again, plus one new: only the new row runs, and the old rows keep their scores.
+        var b = torch.stack(new[] { a[1], base0.mul(0.5), a[0] });
+        var second = s.Score(b, EvalSplit.Validation);
+        Assert.Equal(3, s.RowsRun);
+        Assert.Equal(first[1].Accuracy, second[0].Accuracy);
+        Assert.Equal(first[0].Accuracy, second[2].Accuracy);
+        // The other split is its own memo; a row that differs in one number is a new row.
+        s.Score(a, EvalSplit.Test);
+        Assert.Equal(5, s.RowsRun);
+        var nudged = a.clone();
+        nudged[0, 0] = nudged[0, 0].add(1e-3f);
+        s.Score(nudged, EvalSplit.Validation);
+        Assert.Equal(6, s.RowsRun);
+        // And the answers equal a fresh scorer's.
+        var fresh = new CountingScorer(m, layout, data, data).Score(b, EvalSplit.Validation);
+        Assert.Equal(fresh.Select(f => f.Accuracy), second.Select(f => f.Accuracy));
+    }
+}
