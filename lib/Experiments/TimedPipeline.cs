@@ -131,9 +131,11 @@ public static class TimedPipeline
         var peak = peakGflopPerSecond ?? PDiff.Engine.MatmulPeak.GflopPerSecond();
         log?.WriteLine($"[timed] matrix-multiply peak {peak:F0} GFLOP/s (2048² sgemm, {get_num_threads()} threads)");
 
-        var zooClock = Stopwatch.StartNew();
+        var started = DateTime.UtcNow;
         var zoo = Workbench.EnsureZoo(task, profile, log);
-        var zooBuiltNow = zooClock.Elapsed.TotalSeconds > 1 && zoo.Manifest.Seconds.ContainsKey("total");
+        // Built by this call when its manifest's stamp is newer than the call (a cached zoo reports its build's times).
+        var zooBuiltNow = DateTime.TryParse(zoo.Manifest.Created, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var created)
+            && created.ToUniversalTime() >= started;
         using var ctx = Workbench.OpenContext(zoo);
         var stageMacs = ModelCost.PerStage(ctx.Model, ctx.Spec);
         var cut = ctx.Scorer.CutStage;

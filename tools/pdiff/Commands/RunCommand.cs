@@ -15,7 +15,7 @@ public sealed class RunCommand : ICommand
     public string Usage => """
         usage:
           pdiff run [--dataset fashion-mnist|mnist] [--arch resnet18|convnet3|mlp|vit] [--subset last-two-norms]
-                    [--k K] [--recipe v2|v1] [--preset default|v1|v2] [--profile smoke|quick|paper] [--runs N]
+                    [--k K] [--recipe v2|v1] [--preset default|v1|v2] [--profile smoke|quick|paper|full-v2] [--runs N]
                     [--generate M] [--out <results dir>] [--force] [--threads N] [p-diff flags...]
               Builds (or reuses, from data/cache/zoos/<profile>/) the task's zoo, trains the autoencoder and the
               latent diffusion model, generates M models per run, scores originals, their weight average,

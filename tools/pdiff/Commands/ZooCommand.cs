@@ -16,7 +16,7 @@ public sealed class ZooCommand : ICommand
     public string Usage => """
         usage:
           pdiff zoo build --out <dir> [--dataset fashion-mnist|mnist] [--arch resnet18|convnet3|mlp|vit]
-                          [--subset last-two-norms] [--k 200] [--profile smoke|quick|paper] [--recipe v2|v1]
+                          [--subset last-two-norms] [--k 200] [--profile smoke|quick|paper|full-v2] [--recipe v2|v1]
                           [--seed 0] [--base-seed 42] [--collect-seed 40] [--width W] [--depth D] [--epochs E]
                           [--lr X] [--save-every N] [--augment] [--frozen-norms-train] [--eval-after-first-save]
                           [--retrain] [--force] [--threads N]
@@ -153,7 +153,7 @@ public sealed class ZooCommand : ICommand
         if (task.Manifest.Data is null)
             Console.Out.WriteLine("no --dataset: the checkpoints are not scored, and p-diff cannot be evaluated on this zoo; import again with --dataset to do so");
         else
-            Console.Out.WriteLine($"next: pdiff run --zoo {task.Directory} --profile smoke|quick|paper");
+            Console.Out.WriteLine($"next: pdiff run --zoo {task.Directory} --profile smoke|quick|paper|full-v2");
         return ExitCodes.Ok;
     }
 
