@@ -85,8 +85,7 @@ public static class SafeConv
         // gradient-exactness tests), and not for float64, which oneDNN does not serve.
         if (groups == 1 && cin > 1 && x.dim() == 4 && x.dtype == ScalarType.Float32 && !is_grad_enabled())
         {
-            if (ChannelsLast.IsChannelsLast(x)) return F.conv2d(x, weight, bias, stride, padding, dilation, groups);
-            using var nhwc = ChannelsLast.Contiguous(x);
+            using var nhwc = ChannelsLast.Contiguous(x);   // a view, no copy, when x already is (the next layers' inputs)
             return F.conv2d(nhwc, weight, bias, stride, padding, dilation, groups);
         }
         var pointwise = weight.size(2) == 1 && weight.size(3) == 1;

@@ -142,8 +142,7 @@ public static class TaskRunner
         TextWriter? log = null, int runs = 1, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, bool force = false,
         string? zooRoot = null)
     {
-        if (seeds.Count == 0) throw new ArgumentException("RunSeeds needs at least one pipeline seed.", nameof(seeds));
-        if (seeds.Distinct().Count() != seeds.Count || seeds.Any(s => s < 0)) throw new ArgumentException($"Pipeline seeds must be distinct and ≥ 0; got {string.Join(", ", seeds)}.", nameof(seeds));
+        CheckSeeds(seeds);
         var baseTask = task.WithSeed(0);
         var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
         {
@@ -175,6 +174,13 @@ public static class TaskRunner
             foreach (var r in results) r.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Throws unless <paramref name="seeds"/> holds at least one pipeline seed, all distinct and ≥ 0.</summary>
+    public static void CheckSeeds(IReadOnlyList<int> seeds)
+    {
+        if (seeds.Count == 0) throw new ArgumentException("RunSeeds needs at least one pipeline seed.", nameof(seeds));
+        if (seeds.Distinct().Count() != seeds.Count || seeds.Any(s => s < 0)) throw new ArgumentException($"Pipeline seeds must be distinct and ≥ 0; got {string.Join(", ", seeds)}.", nameof(seeds));
     }
 
     public static MainResultRow Aggregate(TaskSpec task, ZooTask zoo, IReadOnlyList<EvaluationReport> reports)

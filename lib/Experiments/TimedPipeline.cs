@@ -91,7 +91,7 @@ public static class TimedPipeline
         {
             ("base training", Of("base training")), ("collection", Of("collection")), ("autoencoder training", Of("autoencoder training")),
             ("denoiser training", Of("denoiser training")), ($"sampling ({run.Samplers[i].Name})", run.Samplers[i].Sampling.Seconds / 60),
-            ("evaluation (200 + 200 models)", (run.Samplers[i].Evaluation.Seconds + Of("scoring the zoo") * 60) / 60),
+            ("evaluation (200 + 200 models)", run.Samplers[i].Evaluation.Seconds / 60 + Of("scoring the zoo")),
         };
     }
 
@@ -177,8 +177,7 @@ public static class TimedPipeline
                 denMacs is { } d && aeMacs is { } a2 ? 3.0 * config.DiffSteps * config.DiffBatch * d + (double)zoo.K * a2.Encode : null,
                 $"{config.DiffSteps} steps × batch {config.DiffBatch} (×3 for the backward) + encoding the {zoo.K} vectors"));
 
-            var baseOptions = Workbench.EvaluationFor(profile);
-            var evaluation = baseOptions with { Baselines = BaselineOptions.None, Tsne = false, WriteIouMatrix = false };
+            var evaluation = Workbench.EvaluationFor(profile) with { Baselines = BaselineOptions.None, Tsne = false, WriteIouMatrix = false };
             foreach (var (name, options) in samplers)
             {
                 log?.WriteLine($"[timed] sampling {count} models with {name}");
@@ -190,10 +189,9 @@ public static class TimedPipeline
                 var stepsDone = 0L;
                 var gen = model.Generate(count, g, options, chunk: 100, progress: (_, _) => progress?.Step(++stepsDone, $"{name}, {count} models in {chains} chain(s)"));
                 var sampleSeconds = clock.Elapsed.TotalSeconds;
-                var steps = options.Kind == SamplerKind.Ddim ? options.Steps : config.Timesteps;
                 var sampling = new StageTime($"sampling, {name}", sampleSeconds,
-                    denMacs is { } dm && aeMacs is { } am ? (double)count * steps * dm + (double)count * am.Decode : null,
-                    $"{count} models × {steps} denoiser steps + decoding");
+                    denMacs is { } dm && aeMacs is { } am ? (double)count * chainSteps * dm + (double)count * am.Decode : null,
+                    $"{count} models × {chainSteps} denoiser steps + decoding");
                 var run = new PDiffRun(config, model, originals, gen, trainer.AeLosses.ToArray(), trainer.DiffusionLosses.ToArray(),
                     trainer.Validations.ToList(), trainer.PhaseSeconds.Values.Sum(), sampleSeconds);
                 EvaluationReport report;
@@ -240,8 +238,7 @@ public static class TimedPipeline
         IReadOnlyList<int> seeds, IReadOnlyList<(string Name, SamplerOptions Options)> samplers, string resultsDir, TextWriter? log = null,
         int? generate = null, double? peakGflopPerSecond = null, bool force = false)
     {
-        if (seeds.Count == 0 || seeds.Distinct().Count() != seeds.Count || seeds.Any(s => s < 0))
-            throw new ArgumentException($"Pipeline seeds must be distinct, ≥ 0 and at least one; got [{string.Join(", ", seeds)}].", nameof(seeds));
+        TaskRunner.CheckSeeds(seeds);
         var baseTask = task.WithSeed(0);
         var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
         {

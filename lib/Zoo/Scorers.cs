@@ -42,8 +42,7 @@ public abstract class SubsetScorerBase : ISubsetScorer
     public Tensor Logits(Tensor vectors, EvalSplit split)
     {
         if (vectors.dim() == 1) { using var v = vectors.unsqueeze(0); return Logits(v, split); }
-        if (vectors.dim() != 2 || vectors.size(1) != Layout.Length)
-            throw new ArgumentException($"{GetType().Name}: vectors must be [M, {Layout.Length}] (one subset vector a row); got [{string.Join(", ", vectors.shape)}].", nameof(vectors));
+        CheckRows(vectors);
         using var original = Subsets.Flatten(Model, Layout);
         var modes = ModuleTree.Modes(Model);
         Model.eval();
@@ -65,6 +64,12 @@ public abstract class SubsetScorerBase : ISubsetScorer
 
     protected abstract Tensor ComputeLogits(Tensor vectors, LabeledImages data);
 
+    void CheckRows(Tensor vectors)
+    {
+        if (vectors.dim() != 2 || vectors.size(1) != Layout.Length)
+            throw new ArgumentException($"{GetType().Name}: vectors must be [M, {Layout.Length}] (one subset vector a row); got [{string.Join(", ", vectors.shape)}].", nameof(vectors));
+    }
+
     /// <summary>
     /// Scores each row. A row scored before on the same split (the same float32 bytes) is not run again: an evaluation
     /// scores the K originals with every sampler or setting it compares, and a tail forward over 15,000 images costs
@@ -74,8 +79,7 @@ public abstract class SubsetScorerBase : ISubsetScorer
     public IReadOnlyList<ModelScore> Score(Tensor vectors, EvalSplit split)
     {
         if (vectors.dim() == 1) { using var v = vectors.unsqueeze(0); return Score(v, split); }
-        if (vectors.dim() != 2 || vectors.size(1) != Layout.Length)
-            throw new ArgumentException($"{GetType().Name}: vectors must be [M, {Layout.Length}] (one subset vector a row); got [{string.Join(", ", vectors.shape)}].", nameof(vectors));
+        CheckRows(vectors);
         var m = (int)vectors.size(0);
         var keys = new string[m];
         using (var f = vectors.to(ScalarType.Float32).contiguous())
@@ -86,7 +90,7 @@ public abstract class SubsetScorerBase : ISubsetScorer
             for (var i = 0; i < m; i++)
                 keys[i] = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes.Slice(i * rowBytes, rowBytes)));
         }
-        var missing = Enumerable.Range(0, m).Where(i => !memo.ContainsKey((split, keys[i]))).Distinct().ToList();
+        var missing = Enumerable.Range(0, m).Where(i => !memo.ContainsKey((split, keys[i]))).ToList();
         if (missing.Count > 0)
         {
             if (memo.Count + missing.Count > MemoLimit) memo.Clear();

@@ -130,12 +130,6 @@ public static class ZooBuilder
         return task;
     }
 
-    /// <summary>
-    /// Why the zoo saved in <paramref name="dir"/> is not what <see cref="Build"/> would make from
-    /// <paramref name="o"/> today (K, profile, subset, data options, architecture, base training recipe,
-    /// collection recipe), or null when it is. Lets a cache of zoos notice a changed default instead of
-    /// silently serving a zoo made under other settings.
-    /// </summary>
     /// <summary>Scores vectors 20 at a time, so a long scoring (minutes for a zoo of 200) shows its progress and ETA.</summary>
     static IReadOnlyList<ModelScore> ScoreWithProgress(ISubsetScorer scorer, Tensor vectors, EvalSplit split, ProgressLog? progress, long doneBefore)
     {
@@ -150,6 +144,12 @@ public static class ZooBuilder
         return scores;
     }
 
+    /// <summary>
+    /// Why the zoo saved in <paramref name="dir"/> is not what <see cref="Build"/> would make from
+    /// <paramref name="o"/> today (K, profile, subset, data options, architecture, base training recipe,
+    /// collection recipe), or null when it is. Lets a cache of zoos notice a changed default instead of
+    /// silently serving a zoo made under other settings.
+    /// </summary>
     public static string? StaleReason(string dir, ZooBuildOptions o)
     {
         var m = ZooTask.Open(dir).Manifest;
