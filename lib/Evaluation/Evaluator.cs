@@ -247,6 +247,22 @@ public sealed class Evaluator
         }
         if (total > limit) notes.Add($"embeddings: {total} points exceed t-SNE's limit of {limit}; every group was subsampled in proportion.");
         var all = torch.cat(parts, 0);
+        // A baseline can hold non-finite points (e.g. a Gaussian draw of a running variance below 0, whose log
+        // transform in the normaliser is NaN): they have no place in an embedding, so they are left out and named.
+        using (var finite = all.isfinite().all(1))
+        {
+            var keep = finite.data<bool>().ToArray();
+            if (keep.Any(k => !k))
+            {
+                var dropped = groups.Where((_, i) => !keep[i]).GroupBy(x => x).Select(x => $"{x.Count()} of {x.Key}");
+                notes.Add($"embeddings: {keep.Count(k => !k)} points with non-finite {space} coordinates left out ({string.Join(", ", dropped)}).");
+                var rows = Enumerable.Range(0, keep.Length).Where(i => keep[i]).ToArray();
+                using var at = torch.tensor(rows.Select(i => (long)i).ToArray());
+                all = all.index_select(0, at);
+                groups = rows.Select(i => groups[i]).ToList();
+                indices = rows.Select(i => indices[i]).ToList();
+            }
+        }
         var result = new List<EmbeddingResult>();
         if (o.Pca && all.size(0) >= 2) result.Add(new EmbeddingResult(Pca.Embed(all), space, groups.ToArray(), indices.ToArray()));
         if (o.Tsne)

@@ -49,6 +49,8 @@ public static class Pca
 
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
+        if (!data.isfinite().all().ToBoolean())
+            throw new ArgumentException($"PCA needs finite points; the [{n}, {d}] matrix holds NaN or infinite values.", nameof(data));
         var x = data.to(ScalarType.Float64);
         x = x.sub(x.mean(new long[] { 0 }, keepdim: true));
         var gram = d > n;

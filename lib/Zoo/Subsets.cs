@@ -14,7 +14,9 @@ namespace PDiff.Zoo;
 /// in forward order (ResNet-18: <c>layer4.1.bn1</c>, <c>layer4.1.bn2</c>; ViT: <c>blocks.{last}.norm2</c>,
 /// <c>norm</c>) — the reference's default (§1.1, §1.3);</item>
 /// <item><c>classifier</c> (the final linear layer), <c>first-conv</c> (the first layer that sees the
-/// image), <c>all</c> (every parameter);</item>
+/// image), <c>all</c> (every parameter), <c>whole</c> (every parameter and every floating-point buffer, i.e. BatchNorm's
+/// running statistics too: the whole network, for generating networks from scratch, where a row must carry the
+/// statistics that belong to its own weights);</item>
 /// <item>architecture presets such as ResNet-18's <c>bn14-16</c> and <c>bn10-14</c> (the paper's other BN locations).</item>
 /// </list>
 /// Tensors are always ordered as the model's <c>state_dict()</c> (for parameters, the
@@ -30,7 +32,7 @@ namespace PDiff.Zoo;
 public static class Subsets
 {
     public const string DefaultPreset = "last-two-norms";
-    static readonly string[] CommonPresets = { "last-two-norms", "classifier", "first-conv", "all" };
+    static readonly string[] CommonPresets = { "last-two-norms", "classifier", "first-conv", "all", "whole" };
 
     /// <summary>Every preset name this model accepts.</summary>
     public static IReadOnlyList<string> PresetNames(nn.Module model) => CommonPresets.Concat(ExtraPresets(model).Keys).ToList();
@@ -71,6 +73,7 @@ public static class Subsets
             case "classifier": return Under(parameters, new[] { model is ImageClassifier ic ? ic.ClassifierModule : ModelAnatomy.ClassifierModule(model) });
             case "first-conv": return Under(parameters, new[] { model is ImageClassifier fc ? fc.FirstLayerModule : ModelAnatomy.FirstLayerModule(model) });
             case "all": return parameters.ToList();
+            case "whole": return parameters.Concat(buffers).ToList();
         }
         if (ExtraPresets(model).TryGetValue(preset, out var modules)) return Under(parameters, modules);
         if (sel.StartsWith("re:", StringComparison.Ordinal))

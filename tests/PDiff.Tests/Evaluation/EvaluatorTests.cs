@@ -199,6 +199,30 @@ public class EvaluatorTests
     }
 
     [Fact]
+    public void NonFiniteLatentsAreLeftOutOfTheEmbeddingAndNamed()
+    {
+        using var p = new LinearProblem();
+        using var originals = p.Originals(8);
+        using var generated = originals.narrow(0, 0, 3).add(0.01);
+        var o = SmallOptions() with { Baselines = BaselineOptions.None with { GaussianCount = 4 }, Tsne = false };
+        using var gen = new Generator(2);
+        using var proj = torch.randn(new long[] { p.Layout.Length, 4 }, generator: gen);
+        // An encoder that gives NaN for the Gaussian baseline's vectors (4 rows), as the normaliser's log does for a negative running variance.
+        Tensor Encode(Tensor v)
+        {
+            var z = v.mm(proj);
+            return v.size(0) == 4 ? z.fill_(double.NaN) : z;
+        }
+        using var report = new Evaluator(p, o).Evaluate(originals, generated, new LatentInputs { Encoder = Encode });
+        var pca = report.Embeddings.Single();
+        Assert.Equal(8 + 3 + 1, pca.Group.Length);
+        Assert.DoesNotContain("gaussian", pca.Group);
+        Assert.Contains(report.Notes, n => n.Contains("4 points with non-finite latent coordinates") && n.Contains("4 of gaussian"));
+        using var bad = torch.tensor(new[] { 1.0, double.NaN, 2, 3 }).reshape(2, 2);
+        Assert.Contains("NaN", Assert.Throws<ArgumentException>(() => Pca.Fit(bad)).Message);
+    }
+
+    [Fact]
     public void InconsistentInputsFailBeforeAnyScoring()
     {
         using var p = new LinearProblem();

@@ -1,0 +1,244 @@
+using System.Globalization;
+using Microsoft.Data.Analysis;
+using PDiff.Data;
+using PDiff.Diffusion;
+using PDiff.Evaluation;
+using PDiff.Models;
+using PDiff.Zoo;
+using static TorchSharp.torch;
+
+namespace PDiff.Experiments;
+
+/// <summary>
+/// A small network to generate whole: dataset and architecture, e.g. <c>mnist/mlp:24</c> (one hidden layer of 24),
+/// <c>mnist/mlp:64,32</c>, <c>fashion-mnist/convnet3:16</c> (three conv blocks of 16 channels).
+/// </summary>
+public sealed record WholeNetworkTask(string Dataset, ModelSpec Model)
+{
+    /// <summary>Parses <c>dataset/arch:size</c>: MLP hidden sizes (comma-separated) or ConvNet-3's width.</summary>
+    public static WholeNetworkTask Parse(string text)
+    {
+        var parts = text.Split('/', 2, StringSplitOptions.TrimEntries);
+        var archSize = parts.Length == 2 ? parts[1].Split(':', 2, StringSplitOptions.TrimEntries) : Array.Empty<string>();
+        if (archSize.Length != 2 || parts[0].Length == 0)
+            throw new ArgumentException($"Whole-network task '{text}': write dataset/arch:size, e.g. mnist/mlp:24, mnist/mlp:64,32 or fashion-mnist/convnet3:16.", nameof(text));
+        var dataset = Datasets.Canonical(parts[0]);
+        int[] sizes;
+        try { sizes = archSize[1].Split(',', StringSplitOptions.TrimEntries).Select(s => int.Parse(s, NumberStyles.None, CultureInfo.InvariantCulture)).ToArray(); }
+        catch (FormatException) { throw new ArgumentException($"Whole-network task '{text}': the size '{archSize[1]}' is not a list of positive integers.", nameof(text)); }
+        if (sizes.Any(s => s < 1)) throw new ArgumentException($"Whole-network task '{text}': sizes must be positive.", nameof(text));
+        var model = ModelRegistry.Canonical(archSize[0]) switch
+        {
+            "mlp" => new ModelSpec { Arch = "mlp", Hidden = sizes },
+            "convnet3" when sizes.Length == 1 => new ModelSpec { Arch = "convnet3", Width = sizes[0] },
+            "convnet3" => new ModelSpec { Arch = "convnet3", Channels = sizes },
+            var other => throw new ArgumentException($"Whole-network task '{text}': architecture '{other}' is not offered here (mlp or convnet3).", nameof(text)),
+        };
+        return new WholeNetworkTask(dataset, model);
+    }
+
+    /// <summary>E.g. <c>mnist_mlp-24</c>: names the zoo and results folders.</summary>
+    public string Name => $"{Dataset}_{Model.Arch}-{string.Join("-", Model.Hidden ?? Model.Channels ?? new[] { Model.Width ?? 0 })}";
+
+    /// <summary>The parameter and running-statistic count of the network on 28×28 single-channel images with 10 classes.</summary>
+    public long WholeLength()
+    {
+        using var g = new Generator(0);
+        using var m = ModelRegistry.Build(ModelRegistry.Complete(Model), g);
+        return Subsets.Resolve(m, "whole").Length;
+    }
+
+    public override string ToString() => $"{Dataset}/{Model}";
+}
+
+/// <summary>
+/// One group (originals, generated, a baseline) of one whole-network task over pipeline seeds: its mean test accuracy,
+/// and how close its models are to the originals (mean max IoU of wrong-prediction sets on test, mean min-L2; originals
+/// leave-one-out), each with its spread over seeds.
+/// </summary>
+public sealed record WholeNetworkRow(string Task, long Length, string Group, SeedSpread TestMean, SeedSpread BestOnValidation, SeedSpread MaxIou, SeedSpread MinL2)
+{
+    /// <summary>A row per group present in every seed's report, in <paramref name="groups"/>' order ("average*" matches by prefix).</summary>
+    public static IReadOnlyList<WholeNetworkRow> From(string task, long length, IReadOnlyList<EvaluationReport> reportPerSeed, params string[] groups)
+    {
+        var rows = new List<WholeNetworkRow>();
+        foreach (var pattern in groups)
+        {
+            var name = reportPerSeed[0].Summaries.Select(g => g.Group)
+                .FirstOrDefault(g => pattern.EndsWith('*') ? g.StartsWith(pattern[..^1], StringComparison.Ordinal) : g == pattern);
+            if (name is null || reportPerSeed.Any(r => !r.Summaries.Any(g => g.Group == name))) continue;
+            SeedSpread Over(Func<EvaluationReport, double> of) => SeedSpread.Of(reportPerSeed.Select(of).ToList());
+            rows.Add(new WholeNetworkRow(task, length, name,
+                Over(r => r.Summary(name).Test.Mean), Over(r => r.Summary(name).BestOnValidation.TestAccuracy),
+                Over(r => r.ModelsOf(name).Average(m => m.MaxIouToOriginals)), Over(r => r.ModelsOf(name).Average(m => m.MinL2ToOriginals))));
+        }
+        return rows;
+    }
+
+    public static TextTable ToTable(IEnumerable<WholeNetworkRow> rows)
+    {
+        var t = new TextTable("Whole networks over seeds (test accuracy %, mean ± sample std; novelty to the originals)", new[]
+        {
+            TableColumn.Text("task"), TableColumn.Number("n", "N", "N0"), TableColumn.Text("group"), TableColumn.Text("test_mean", "test mean %"),
+            TableColumn.Text("best_on_val", "best on val %"), TableColumn.Text("max_iou", "max IoU to originals"), TableColumn.Text("min_l2", "min L2 to originals"),
+        });
+        foreach (var r in rows)
+            t.Add(r.Task, r.Length, r.Group, r.TestMean.Format(), r.BestOnValidation.Format(), r.MaxIou.Format(1, 3), r.MinL2.Format(1, 2));
+        return t;
+    }
+
+    public static DataFrame ToDataFrame(IEnumerable<WholeNetworkRow> rows) => ToTable(rows).ToDataFrame();
+}
+
+/// <summary>Cost and size of one whole-network configuration on one seed.</summary>
+public sealed record WholeNetworkCost(string Task, int Seed, long Length, int Networks, double ZooSeconds, double TrainSeconds,
+    double GenerateSeconds, long AeMultiplyAddsPerVector, long DenoiserMultiplyAddsPerSample);
+
+/// <summary>
+/// Generating whole small networks (issue 11): zoos of networks trained from scratch with their own seeds
+/// (<see cref="SeedZoo"/>), every parameter and running statistic (<c>whole</c>), per-tensor normalisation, and
+/// V2's autoencoder at reduced widths (<see cref="Config"/>), evaluated against the originals, their weight average
+/// and the critique's baselines over pipeline seeds.
+/// </summary>
+public static class WholeNetwork
+{
+    /// <summary>Smoke: 2,000/500/1,000 images; quick: up to 10,000 training images (MNIST has 7,000 after its splits).</summary>
+    public static DataOptions Data(Profile p) => p switch
+    {
+        Profile.Smoke => new DataOptions { MaxTrain = 2000, ValidationSize = 500, MaxTest = 1000 },
+        Profile.Quick => new DataOptions { MaxTrain = 10000, ValidationSize = 1000 },
+        _ => new DataOptions(),
+    };
+
+    /// <summary>AdamW 2e-3 (wd 5e-4), cosine, batch 64, no augmentation: the quick profile's base recipe, for 1 (smoke), 2 (quick) or 10 epochs.</summary>
+    public static TrainConfig Train(Profile p) => TrainConfig.V2(p switch { Profile.Smoke => 1, Profile.Quick => 2, _ => 10 }) with
+    {
+        Lr = 2e-3, WeightDecay = 5e-4, Augment = false, BatchSize = 64,
+    };
+
+    /// <summary>Networks per zoo: 4 (smoke), 32 (quick), 200 (the reference's whole-network table).</summary>
+    public static int Networks(Profile p) => p switch { Profile.Smoke => 4, Profile.Quick => 32, _ => 200 };
+
+    /// <summary>
+    /// The autoencoder's channels for whole networks: V2's OneDimVAE at a quarter of its widths, [16, 32, 64, 64, 16].
+    /// Its stride-2 convolutions (encoder and decoder) cost about 162,000 multiply-adds per vector element at V2's
+    /// widths ([64, 128, 256, 256, 32]: 8 GMAC a forward for a 50,000-parameter network, seconds per training step on
+    /// 2 cores) and about 10,600 at these. The cost stays linear in N (the convolutions are the chunking: each output
+    /// sees 7 neighbours, so no layer grows with N²), and the latent stays 128 numbers, so the denoiser and the
+    /// sampling chain cost the same for every N.
+    /// </summary>
+    public static readonly long[] AeChannels = { 16, 32, 64, 64, 16 };
+
+    /// <summary>The p-diff configuration for whole networks: the preset with <see cref="AeChannels"/> (unless set), the profile's budgets and sampler, seeds shifted by the pipeline seed.</summary>
+    public static PDiffConfig Config(PDiffConfig preset, Profile p, int seed)
+    {
+        var c = preset.Explicit.Contains(nameof(PDiffConfig.AeChannels)) ? preset : preset.KeepExplicit(preset with { AeChannels = AeChannels });
+        return TaskRunner.SeedsFor(Workbench.SamplingFor(p, c.ForProfile(p)), 0, seed);
+    }
+
+    /// <summary>
+    /// The critique's comparisons without the costly extras: absolute noise σ 0.06 and 0.12, averages of min(16, K),
+    /// the per-coordinate Gaussian, each <paramref name="count"/> models; no relative noise, no t-SNE.
+    /// </summary>
+    public static EvaluationOptions Evaluation(int k, int count) => new()
+    {
+        Baselines = BaselineOptions.None with
+        {
+            AbsoluteNoiseSigmas = new[] { 0.06, 0.12 }, AbsoluteNoiseCount = count,
+            AverageCount = count, AverageOf = Math.Min(16, k), GaussianCount = count,
+        },
+        Tsne = false, WriteIouMatrix = false, EmbeddingMaxPerGroup = 100,
+    };
+
+    /// <summary>Pipeline seed s's zoo: networks trained with seeds 42 + s·<see cref="ZooProfiles.SeedStride"/> + i, cached under the zoo cache.</summary>
+    public static ZooTask EnsureZoo(WholeNetworkTask task, Profile p, int seed, TextWriter? log = null, int? networks = null)
+    {
+        var k = networks ?? Networks(p);
+        var train = Train(p);
+        var dir = Path.Combine(Workbench.ZooCacheDir(p), "whole-network", $"{task.Name}_k{k}{(seed == 0 ? "" : $"_seed{seed}")}");
+        return SeedZoo.Ensure(new SeedZooOptions
+        {
+            Dataset = task.Dataset, Model = task.Model, Data = Data(p), Models = k, Out = dir,
+            Train = train with { Seed = train.Seed + (ulong)(seed * ZooProfiles.SeedStride) }, Force = true,
+        }, log);
+    }
+
+    /// <summary>
+    /// The whole pipeline over pipeline seeds on one task: zoo, p-diff, generation, evaluation, each seed's results in
+    /// <c>&lt;results&gt;/seed&lt;s&gt;/</c> (as <see cref="TaskRunner.RunOnZoo"/> writes them) and the spread over
+    /// seeds with the paired differences in the results folder.
+    /// </summary>
+    public static (SeedsResult Result, IReadOnlyList<WholeNetworkCost> Costs) RunSeeds(WholeNetworkTask task, PDiffConfig preset, Profile p,
+        IReadOnlyList<int> seeds, string resultsDir, TextWriter? log = null, int? networks = null, int? generate = null)
+    {
+        TaskRunner.CheckSeeds(seeds);
+        var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
+        {
+            layout = "whole-network", task = task.ToString(), profile = p.Name(), preset = ConfigText.ToJson(preset), networks, generate,
+        }), force: true, log);
+        var results = new List<TaskResult>();
+        var costs = new List<WholeNetworkCost>();
+        try
+        {
+            foreach (var s in seeds)
+            {
+                log?.WriteLine($"=== {task}, pipeline seed {s} ===");
+                var zoo = EnsureZoo(task, p, s, log, networks);
+                var config = Config(preset, p, s);
+                var count = generate ?? Math.Min(Workbench.GeneratedCount(p), 2 * zoo.K);
+                var r = TaskRunner.RunOnZoo(zoo, config, p, 1, folder.Sub($"seed{s}"), log, Evaluation(zoo.K, count), count, force: true);
+                results.Add(r);
+                costs.Add(new WholeNetworkCost(task.Name, s, zoo.Layout.Length, zoo.K, zoo.Manifest.Seconds.GetValueOrDefault("total"),
+                    r.Runs[0].TrainSeconds, r.Runs[0].GenerateSeconds, AeCost(zoo.Layout.Length, config), DenoiserCost(config)));
+            }
+            var summary = SeedSummary.From(task.ToString(), p.Name(), seeds,
+                results.Select(r => (IReadOnlyList<IReadOnlyList<GroupSummary>>)r.Reports.Select(x => x.Summaries).ToList()).ToList(),
+                results.Select(r => r.Zoo.Manifest.BaseTestAccuracy ?? double.NaN).ToList(),
+                results.Select(r => Path.GetRelativePath(folder.Directory, r.Folder!)).ToList());
+            summary.Write(folder);
+            RunEnvironment.Capture().Write(folder);
+            PDiff.Storage.AtomicFile.WriteAllText(folder.Writable("costs.csv"), CostTable(costs).ToCsv());
+            return (new SeedsResult(new TaskSpec(task.Dataset, task.Model.Arch, "whole"), results, summary) { Folder = folder.Directory }, costs);
+        }
+        catch
+        {
+            foreach (var r in results) r.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Encode + decode multiply-adds of one vector of <paramref name="length"/> numbers under V2's autoencoder (0 for another kind).</summary>
+    public static long AeCost(long length, PDiffConfig config)
+    {
+        if (config.Autoencoder != AutoencoderKind.V2OneDim) return 0;
+        using var g = new Generator(0);
+        using var ae = new OneDimVAE(length, g, config.AeChannels, config.LatentDim);
+        return ae.MultiplyAddsPerVector is { } m ? m.Encode + m.Decode : 0;
+    }
+
+    /// <summary>Multiply-adds of one V2 denoiser call on one latent (0 for another kind).</summary>
+    public static long DenoiserCost(PDiffConfig config)
+    {
+        if (config.Denoiser != DenoiserKind.V2OneDimCnn) return 0;
+        using var g = new Generator(0);
+        using var d = new OneDimCNN(config.LatentDim, g);
+        return d.MultiplyAddsPerSample ?? 0;
+    }
+
+    public static TextTable CostTable(IEnumerable<WholeNetworkCost> costs)
+    {
+        var t = new TextTable("Whole-network cost per seed", new[]
+        {
+            TableColumn.Text("task"), TableColumn.Number("seed", format: "F0"), TableColumn.Number("n", "N", "N0"), TableColumn.Number("networks", format: "F0"),
+            TableColumn.Number("zoo_seconds", "zoo s", "F1"), TableColumn.Number("pdiff_train_seconds", "p-diff train s", "F1"),
+            TableColumn.Number("generate_seconds", "generate s", "F1"), TableColumn.Number("ae_mmac_per_vector", "AE MMAC/vector", "F1"),
+            TableColumn.Number("denoiser_mmac_per_sample", "denoiser MMAC/call", "F1"),
+        });
+        foreach (var c in costs)
+            t.Add(c.Task, c.Seed, c.Length, c.Networks, c.ZooSeconds, c.TrainSeconds, c.GenerateSeconds,
+                c.AeMultiplyAddsPerVector / 1e6, c.DenoiserMultiplyAddsPerSample / 1e6);
+        return t;
+    }
+
+    public static DataFrame CostFrame(IEnumerable<WholeNetworkCost> costs) => CostTable(costs).ToDataFrame();
+}

@@ -1,0 +1,163 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using PDiff.Data;
+using PDiff.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PDiff.Zoo;
+
+/// <summary>
+/// A zoo of <see cref="Models"/> networks each trained from scratch with its own seed (init, shuffle), as the
+/// reference's whole-network table (§1.3 <c>full/</c>, issue #11: "200 models trained from scratch"), instead of
+/// K checkpoints of one trajectory. Model i trains with seed <c>Train.Seed + i</c>; each keeps its best epoch on
+/// validation.
+/// </summary>
+public sealed record SeedZooOptions
+{
+    public string Dataset { get; init; } = "mnist";
+    public required ModelSpec Model { get; init; }
+    public required DataOptions Data { get; init; }
+    public required TrainConfig Train { get; init; }
+    /// <summary>How many networks (the zoo's K).</summary>
+    public int Models { get; init; } = 16;
+    /// <summary>The vector each network contributes; <c>whole</c> = every parameter and running statistic.</summary>
+    public string Subset { get; init; } = "whole";
+    public required string Out { get; init; }
+    public ulong DataSeed { get; init; } = 0;
+    /// <summary>Write into a non-empty folder that pdiff did not write (only our own files are ever touched).</summary>
+    public bool Force { get; init; }
+
+    /// <summary>What the zoo's manifest records as its source; a cached zoo is reused only when it is the same.</summary>
+    public string SourceText => "trained-from-seeds:" + JsonSerializer.Serialize(new { models = Models, train = Train, subset = Subset });
+}
+
+/// <summary>Builds and reuses <see cref="SeedZooOptions"/> zoos.</summary>
+public static class SeedZoo
+{
+    /// <summary>
+    /// Opens the zoo in <c>o.Out</c> when it was made from the same options by this libtorch, else trains the
+    /// networks and writes it (atomically, through <see cref="ZooWriter"/>). Model 0 is the zoo's base model:
+    /// with the <c>whole</c> subset every tensor the network reads is overwritten by a row, so the base only
+    /// supplies the architecture.
+    /// </summary>
+    public static ZooTask Ensure(SeedZooOptions o, TextWriter? log = null)
+    {
+        if (o.Models < 2) throw new ArgumentException($"SeedZoo: a zoo needs at least 2 networks (Models = {o.Models}).", nameof(o));
+        if (File.Exists(Path.Combine(o.Out, "manifest.json")))
+        {
+            string? stale;
+            try
+            {
+                var zoo = ZooTask.Open(o.Out);
+                stale = StaleReason(zoo.Manifest, o);
+                if (stale is null)
+                {
+                    zoo.Verify();
+                    log?.WriteLine($"[zoo] reusing {o.Out} ({zoo.K} networks, test mean {100 * zoo.Manifest.Test!.Mean:F2}%)");
+                    return zoo;
+                }
+            }
+            catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+            {
+                stale = $"damaged: {e.Message}";
+            }
+            log?.WriteLine($"[zoo] {o.Out} was made with other settings ({stale}): rebuilding");
+        }
+        return Build(o, log);
+    }
+
+    static string? StaleReason(ZooManifest m, SeedZooOptions o)
+    {
+        if (m.Source != o.SourceText) return "another training recipe, count or subset";
+        if (m.Torch != torch.__version__) return $"libtorch {m.Torch}, this is {torch.__version__}";
+        if (m.Dataset != Datasets.Canonical(o.Dataset)) return $"dataset {m.Dataset}";
+        if (JsonSerializer.Serialize(m.DataOptions) != JsonSerializer.Serialize(o.Data)) return "other data options";
+        if (!m.Model.SameAs(o.Model with { Classes = m.Model.Classes, InChannels = m.Model.InChannels, ImageSize = m.Model.ImageSize }))
+            return $"architecture {m.Model.ToJson()}";
+        return null;
+    }
+
+    static ZooTask Build(SeedZooOptions o, TextWriter? log)
+    {
+        var clock = Stopwatch.StartNew();
+        var dataset = Datasets.Canonical(o.Dataset);
+        var writer = ZooWriter.Begin(o.Out, o.Force, keepStaged: false);
+        using var data = Datasets.Load(dataset, o.DataSeed, o.Data);
+        var spec = ModelRegistry.Complete(o.Model with
+        {
+            Classes = data.Train.Classes, InChannels = (int)data.Train.X.size(1), ImageSize = (int)data.Train.X.size(2),
+        });
+        log?.WriteLine($"[zoo] {o.Models} × {spec} on {dataset} ({data.Info.Train} train images), each from its own seed {o.Train.Seed} … {o.Train.Seed + (ulong)o.Models - 1} → {Path.GetFullPath(o.Out)}");
+        SubsetLayout? layout = null;
+        Tensor? vectors = null;
+        TrainedBase? first = null;
+        var trainSeconds = new List<double>();
+        try
+        {
+            for (var i = 0; i < o.Models; i++)
+            {
+                var trained = BaseTrainer.Train(spec, data, o.Data, o.Train with { Seed = o.Train.Seed + (ulong)i });
+                layout ??= Subsets.Resolve(trained.Model, o.Subset);
+                using (var row = Subsets.Flatten(trained.Model, layout))
+                {
+                    vectors ??= zeros(o.Models, layout.Length);
+                    vectors[i].copy_(row);
+                }
+                trainSeconds.Add(trained.Manifest.TrainSeconds);
+                log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"[zoo] network {i + 1}/{o.Models}: val {100 * trained.Manifest.ValAccuracy:F2}%, test {100 * trained.Manifest.TestAccuracy:F2}%, {trained.Manifest.TrainSeconds:F1}s (ETA {ProgressLog.Format(TimeSpan.FromSeconds(trainSeconds.Average() * (o.Models - i - 1)))})"));
+                if (i == 0) first = BaseModels.Save(writer.Staging, trained);
+                else trained.Dispose();
+            }
+            // Scored through the same write-back path as every generated vector, so originals and generated models
+            // are measured the same way (eval mode, the rows' own running statistics).
+            var scoreClock = Stopwatch.StartNew();
+            IReadOnlyList<ModelScore> val, test;
+            using (var scorer = new CachedScorer(first!.Model, layout!, new LabeledImages(data.Validation.X, data.Validation.Y), new LabeledImages(data.Test.X, data.Test.Y)))
+            {
+                val = scorer.Score(vectors!, EvalSplit.Validation);
+                test = scorer.Score(vectors!, EvalSplit.Test);
+            }
+            var checkpoints = Enumerable.Range(0, o.Models).Select(i => new CheckpointRecord(i, ZooStore.CheckpointFile(i),
+                (long)(o.Train.Seed + (ulong)i), double.NaN, val[i].Accuracy, test[i].Accuracy, $"seed {o.Train.Seed + (ulong)i}")).ToList();
+            var manifest = new ZooManifest
+            {
+                Task = ZooStore.TaskName(dataset, spec.Arch, o.Subset),
+                Dataset = dataset,
+                Data = data.Info,
+                DataOptions = o.Data,
+                Model = spec,
+                BaseModel = first.Manifest.WeightsFile,
+                BaseManifest = "base.json",
+                BaseValAccuracy = first.Manifest.ValAccuracy,
+                BaseTestAccuracy = first.Manifest.TestAccuracy,
+                Subset = new SubsetRecord(o.Subset, layout!.Tensors, layout.Length),
+                Source = o.SourceText,
+                Profile = null,
+                Seeds = new Dictionary<string, ulong> { ["data"] = o.DataSeed, ["first"] = o.Train.Seed },
+                Checkpoints = checkpoints,
+                Validation = AccuracyStats.Of(checkpoints.Select(c => c.ValAccuracy).ToList()),
+                Test = AccuracyStats.Of(checkpoints.Select(c => c.TestAccuracy).ToList()),
+                CutStage = null,
+                Seconds = new Dictionary<string, double>
+                {
+                    ["train"] = trainSeconds.Sum(), ["score"] = scoreClock.Elapsed.TotalSeconds, ["total"] = clock.Elapsed.TotalSeconds,
+                },
+                Torch = torch.__version__,
+                Threads = torch.get_num_threads(),
+                Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
+            };
+            var zoo = writer.Commit(manifest, vectors!);
+            log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"[zoo] {o.Models} networks of {layout.Length:N0} numbers: test {100 * manifest.Test.Mean:F2}% (min {100 * manifest.Test.Min:F2}, max {100 * manifest.Test.Max:F2}), {clock.Elapsed.TotalSeconds:F0}s"));
+            return zoo;
+        }
+        finally
+        {
+            first?.Dispose();
+            vectors?.Dispose();
+        }
+    }
+}
