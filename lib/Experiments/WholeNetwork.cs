@@ -110,30 +110,41 @@ public static class WholeNetwork
         _ => new DataOptions(),
     };
 
-    /// <summary>AdamW 2e-3 (wd 5e-4), cosine, batch 64, no augmentation: the quick profile's base recipe, for 1 (smoke), 2 (quick) or 10 epochs.</summary>
-    public static TrainConfig Train(Profile p) => TrainConfig.V2(p switch { Profile.Smoke => 1, Profile.Quick => 2, _ => 10 }) with
+    /// <summary>AdamW 2e-3 (wd 5e-4), cosine, batch 64, no augmentation: the quick profile's base recipe, for 1 epoch (smoke, quick) or 10 (paper).</summary>
+    public static TrainConfig Train(Profile p) => TrainConfig.V2(p == Profile.Paper ? 10 : 1) with
     {
         Lr = 2e-3, WeightDecay = 5e-4, Augment = false, BatchSize = 64,
     };
 
-    /// <summary>Networks per zoo: 4 (smoke), 32 (quick), 200 (the reference's whole-network table).</summary>
-    public static int Networks(Profile p) => p switch { Profile.Smoke => 4, Profile.Quick => 32, _ => 200 };
+    /// <summary>Networks per zoo: 4 (smoke), 16 (quick), 200 (the reference's whole-network table).</summary>
+    public static int Networks(Profile p) => p switch { Profile.Smoke => 4, Profile.Quick => 16, _ => 200 };
 
     /// <summary>
-    /// The autoencoder's channels for whole networks: V2's OneDimVAE at a quarter of its widths, [16, 32, 64, 64, 16].
+    /// The autoencoder's channels for whole networks: V2's OneDimVAE at an eighth of its widths, [8, 16, 32, 32, 8].
     /// Its stride-2 convolutions (encoder and decoder) cost about 162,000 multiply-adds per vector element at V2's
-    /// widths ([64, 128, 256, 256, 32]: 8 GMAC a forward for a 50,000-parameter network, seconds per training step on
-    /// 2 cores) and about 10,600 at these. The cost stays linear in N (the convolutions are the chunking: each output
+    /// widths ([64, 128, 256, 256, 32]: 8 GMAC a forward for a 50,000-parameter network, tens of seconds per training
+    /// step on 2 cores) and about 2,700 at these. The cost stays linear in N (the convolutions are the chunking: each output
     /// sees 7 neighbours, so no layer grows with N²), and the latent stays 128 numbers, so the denoiser and the
     /// sampling chain cost the same for every N.
     /// </summary>
-    public static readonly long[] AeChannels = { 16, 32, 64, 64, 16 };
+    public static readonly long[] AeChannels = { 8, 16, 32, 32, 8 };
 
-    /// <summary>The p-diff configuration for whole networks: the preset with <see cref="AeChannels"/> (unless set), the profile's budgets and sampler, seeds shifted by the pipeline seed.</summary>
+    /// <summary>
+    /// Autoencoder steps for whole networks: 20 (smoke), 600 (quick), 2,000 (paper; the reference's <c>full/</c> configs
+    /// train it 1,500–2,500 steps). Four times the subset budget in quick: the narrowed autoencoder costs little a
+    /// step, and it has whole networks to reconstruct.
+    /// </summary>
+    public static int AeSteps(Profile p) => p switch { Profile.Smoke => 20, Profile.Quick => 600, _ => 2000 };
+
+    /// <summary>
+    /// The p-diff configuration for whole networks: the preset with <see cref="AeChannels"/> and <see cref="AeSteps"/>
+    /// (each unless the user set it), the profile's other budgets and sampler, seeds shifted by the pipeline seed.
+    /// </summary>
     public static PDiffConfig Config(PDiffConfig preset, Profile p, int seed)
     {
-        var c = preset.Explicit.Contains(nameof(PDiffConfig.AeChannels)) ? preset : preset.KeepExplicit(preset with { AeChannels = AeChannels });
-        return TaskRunner.SeedsFor(Workbench.SamplingFor(p, c.ForProfile(p)), 0, seed);
+        var c = preset.KeepExplicit(preset with { AeChannels = AeChannels }).ForProfile(p);
+        c = preset.KeepExplicit(c with { AeSteps = AeSteps(p) });
+        return TaskRunner.SeedsFor(Workbench.SamplingFor(p, c), 0, seed);
     }
 
     /// <summary>
@@ -185,8 +196,9 @@ public static class WholeNetwork
                 log?.WriteLine($"=== {task}, pipeline seed {s} ===");
                 var zoo = EnsureZoo(task, p, s, log, networks);
                 var config = Config(preset, p, s);
+                // Twice K generated models; each baseline as many models as there are originals.
                 var count = generate ?? Math.Min(Workbench.GeneratedCount(p), 2 * zoo.K);
-                var r = TaskRunner.RunOnZoo(zoo, config, p, 1, folder.Sub($"seed{s}"), log, Evaluation(zoo.K, count), count, force: true);
+                var r = TaskRunner.RunOnZoo(zoo, config, p, 1, folder.Sub($"seed{s}"), log, Evaluation(zoo.K, zoo.K), count, force: true);
                 results.Add(r);
                 costs.Add(new WholeNetworkCost(task.Name, s, zoo.Layout.Length, zoo.K, zoo.Manifest.Seconds.GetValueOrDefault("total"),
                     r.Runs[0].TrainSeconds, r.Runs[0].GenerateSeconds, AeCost(zoo.Layout.Length, config), DenoiserCost(config)));
