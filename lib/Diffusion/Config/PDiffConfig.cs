@@ -11,6 +11,11 @@ public enum AutoencoderKind
     V1Medium,
     /// <summary>V2 <c>OneDimVAE</c> used as a noise-augmented AE (2,199,201 parameters for N = 2048).</summary>
     V2OneDim,
+    /// <summary>
+    /// Ours, for long vectors (whole networks): chunks of <c>AeChannels[0]</c> numbers embedded in <c>AeChannels[1]</c>
+    /// by one shared linear layer, then one linear layer to the latent (<see cref="ChunkAutoencoder"/>); V2's additive noise.
+    /// </summary>
+    Chunked,
 }
 
 public enum DenoiserKind
@@ -38,10 +43,12 @@ public sealed record PDiffConfig
 
     // ---- autoencoder ----
     public AutoencoderKind Autoencoder { get; init; } = AutoencoderKind.V2OneDim;
-    /// <summary>Encoder channels of the V2 autoencoder (the decoder mirrors them).</summary>
+    /// <summary>Encoder channels of the V2 autoencoder (the decoder mirrors them); for <see cref="AutoencoderKind.Chunked"/>, [chunk length, chunk width].</summary>
     public long[] AeChannels { get; init; } = { 64, 128, 256, 256, 32 };
     /// <summary>Latent size of the V2 autoencoder (V1's follows from its folds: 12 for N = 2048, medium).</summary>
     public int LatentDim { get; init; } = 128;
+    /// <summary>V1's autoencoders (interpolation noise, V1 budgets); V2's and the chunked one add their noise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public bool IsV1Autoencoder => Autoencoder is AutoencoderKind.V1Small or AutoencoderKind.V1Medium;
     /// <summary>Input-noise amount: V1 interpolation factor f in (1−f)x + fε, V2 additive σ.</summary>
     public double InputNoise { get; init; } = 0.001;
     /// <summary>Latent-noise amount (V1 interpolation with clamping, V2 additive).</summary>
@@ -206,7 +213,7 @@ public sealed record PDiffConfig
     /// </summary>
     public PDiffConfig ForProfile(Profile profile)
     {
-        var v1 = Autoencoder != AutoencoderKind.V2OneDim;
+        var v1 = IsV1Autoencoder;
         return KeepExplicit(profile switch
         {
             Profile.Smoke => this with
@@ -245,7 +252,8 @@ public sealed record PDiffConfig
         Need(AeWeightDecay >= 0 && DiffWeightDecay >= 0, $"weight decays must be ≥ 0 (ae-weight-decay {AeWeightDecay}, diff-weight-decay {DiffWeightDecay})");
         Need(BetaStart > 0 && BetaStart <= BetaEnd && BetaEnd < 1, $"betas must satisfy 0 < beta-start ≤ beta-end < 1 (got {BetaStart}, {BetaEnd})");
         Need(InputNoise >= 0 && LatentNoise >= 0, $"noise amounts must be ≥ 0 (input-noise {InputNoise}, latent-noise {LatentNoise})");
-        Need(Autoencoder == AutoencoderKind.V2OneDim || (InputNoise <= 1 && LatentNoise <= 1), "V1's interpolation noise factors must be ≤ 1");
+        Need(!IsV1Autoencoder || (InputNoise <= 1 && LatentNoise <= 1), "V1's interpolation noise factors must be ≤ 1");
+        Need(Autoencoder != AutoencoderKind.Chunked || AeChannels.Length == 2, $"the chunked autoencoder takes ae-channels as [chunk length, chunk width] (got {AeChannels.Length} numbers)");
         Need(Timesteps >= 1, $"timesteps must be ≥ 1 (got {Timesteps})");
         Need(DdimSteps >= 1 && DdimSteps <= Timesteps, $"ddim-steps must be in 1 … timesteps = {Timesteps} (got {DdimSteps})");
         Need(EmaDecay >= 0 && EmaDecay < 1, $"ema-decay must be in [0, 1) (got {EmaDecay})");

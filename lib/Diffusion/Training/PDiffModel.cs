@@ -42,13 +42,7 @@ public sealed class PDiffModel : IDisposable
         (Config, Normalizer) = (config, normalizer);
         using var gen = new Generator((ulong)config.InitSeed);
         var n = normalizer.Length;
-        Autoencoder = config.Autoencoder switch
-        {
-            AutoencoderKind.V1Small => ODEncoder2Decoder.Small(n, gen, config.InputNoise, config.LatentNoise),
-            AutoencoderKind.V1Medium => ODEncoder2Decoder.Medium(n, gen, config.InputNoise, config.LatentNoise),
-            AutoencoderKind.V2OneDim => new OneDimVAE(n, gen, config.AeChannels, config.LatentDim, 7, config.InputNoise, config.LatentNoise),
-            _ => throw new ArgumentOutOfRangeException(nameof(config), config.Autoencoder, "unknown autoencoder"),
-        };
+        Autoencoder = CreateAutoencoder(config, n, gen);
         Autoencoder.InferenceNorm = config.AeInferenceNorm;
         Denoiser = MakeDenoiser(config, Autoencoder.LatentSize, gen);
         if (config.EmaDecay > 0)
@@ -60,6 +54,16 @@ public sealed class PDiffModel : IDisposable
         }
         Diffusion = new GaussianDiffusion(config.Timesteps, config.BetaStart, config.BetaEnd);
     }
+
+    /// <summary>The autoencoder <paramref name="config"/> names, for vectors of <paramref name="n"/> numbers, its weights drawn from <paramref name="gen"/>.</summary>
+    public static ParamAutoencoder CreateAutoencoder(PDiffConfig config, long n, Generator gen) => config.Autoencoder switch
+    {
+        AutoencoderKind.V1Small => ODEncoder2Decoder.Small(n, gen, config.InputNoise, config.LatentNoise),
+        AutoencoderKind.V1Medium => ODEncoder2Decoder.Medium(n, gen, config.InputNoise, config.LatentNoise),
+        AutoencoderKind.V2OneDim => new OneDimVAE(n, gen, config.AeChannels, config.LatentDim, 7, config.InputNoise, config.LatentNoise),
+        AutoencoderKind.Chunked => new ChunkAutoencoder(n, gen, config.AeChannels[0], config.AeChannels[1], config.LatentDim, config.InputNoise, config.LatentNoise),
+        _ => throw new ArgumentOutOfRangeException(nameof(config), config.Autoencoder, "unknown autoencoder"),
+    };
 
     static Denoiser MakeDenoiser(PDiffConfig c, long latentSize, Generator gen) => c.Denoiser switch
     {

@@ -254,6 +254,7 @@ public class ArchitectureTests
     [InlineData("V1Small", false, 1)]
     [InlineData("V1Medium", false, 4)]
     [InlineData("AeCnnBottleneck", false, 6)]
+    [InlineData("Chunked", false, 4)]
     public void GradientsMatchFloat64(string arch, bool channelsLast, int batch)
     {
         using var scope = torch.NewDisposeScope();
@@ -275,12 +276,13 @@ public class ArchitectureTests
                 loss = (m, dt) => ((Denoiser)m).forward(lat12.to(dt), t).square().mean();
                 break;
             default:
-                var n = arch switch { "OneDimVAE" => 64, "V1Small" => 192, _ => 2048 };
+                var n = arch switch { "OneDimVAE" => 64, "V1Small" => 192, "Chunked" => 100, _ => 2048 };
                 model = arch switch
                 {
                     "OneDimVAE" => new OneDimVAE(n, g, new long[] { 8, 8, 8, 8, 4 }, 16) { UseChannelsLast = channelsLast },
                     "OneDimVAE2048" => new OneDimVAE(n, g) { UseChannelsLast = channelsLast },
                     "V1Small" => ODEncoder2Decoder.Small(n, g),
+                    "Chunked" => new ChunkAutoencoder(n, g, 16, 4, 8),
                     _ => ODEncoder2Decoder.Medium(n, g),
                 };
                 var x = torch.randn(new long[] { batch, n }, generator: g);

@@ -25,8 +25,10 @@ public class TrainingTests
 
     internal static (Tensor Vectors, SubsetLayout Layout) ZooFor(string preset) => TinyZoo(preset == "v1" ? 192 : 64);
 
-    /// <summary>Smoke-sized variants of the three presets.</summary>
-    internal static PDiffConfig Small(string preset) => PDiffConfig.Preset(preset) switch
+    /// <summary>Smoke-sized variants of the three presets, and "chunked": the default with the chunked autoencoder.</summary>
+    internal static PDiffConfig Small(string preset) => preset == "chunked"
+        ? Small("default") with { Autoencoder = AutoencoderKind.Chunked, AeChannels = new long[] { 16, 16 }, AeLr = 3e-3 }
+        : PDiffConfig.Preset(preset) switch
     {
         var c when c.Autoencoder == AutoencoderKind.V2OneDim => c with
         {
@@ -50,6 +52,7 @@ public class TrainingTests
     [Theory]
     [InlineData("default")]
     [InlineData("v1")]
+    [InlineData("chunked")]
     public void AutoencoderLearnsToReconstructATinyZoo(string preset)
     {
         var (v, layout) = ZooFor(preset);
@@ -74,6 +77,7 @@ public class TrainingTests
     [InlineData("default")]
     [InlineData("v2")]
     [InlineData("v1")]
+    [InlineData("chunked")]
     public void AKilledRunResumesToExactlyTheUninterruptedResult(string preset)
     {
         var (v, layout) = ZooFor(preset);

@@ -94,24 +94,25 @@ public class WholeNetworkTests
     }
 
     [Fact]
-    public void ConfigNarrowsTheAutoencoderUnlessTheUserSetIt()
+    public void ConfigTakesTheChunkedAutoencoderUnlessTheUserChoseOne()
     {
         var c = WholeNetwork.Config(PDiffConfig.Default, Profile.Smoke, 1);
+        Assert.Equal(AutoencoderKind.Chunked, c.Autoencoder);
         Assert.Equal(WholeNetwork.AeChannels, c.AeChannels);
+        Assert.Equal(PDiffConfig.Default.InitSeed + ZooProfiles.SeedStride, c.InitSeed);
         var quick = WholeNetwork.Config(PDiffConfig.Default, Profile.Quick, 0);
         Assert.Equal(600, quick.AeSteps);
         Assert.Equal(300, quick.DiffSteps);   // the profile's own
-        var steps = (PDiffConfig.Default with { AeSteps = 40 }).WithExplicit(new[] { nameof(PDiffConfig.AeSteps) });
-        Assert.Equal(40, WholeNetwork.Config(steps, Profile.Quick, 0).AeSteps);
-        Assert.Equal(WholeNetwork.AeChannels, WholeNetwork.Config(steps, Profile.Quick, 0).AeChannels);
-        Assert.Equal(PDiffConfig.Default.InitSeed + ZooProfiles.SeedStride, c.InitSeed);
-        var mine = (PDiffConfig.Default with { AeChannels = new long[] { 8, 8 } }).WithExplicit(new[] { nameof(PDiffConfig.AeChannels) });
-        Assert.Equal(new long[] { 8, 8 }, WholeNetwork.Config(mine, Profile.Smoke, 0).AeChannels);
-        // The narrowed AE's cost is affine in N (N a multiple of 64; fc_mu is the constant): equal steps in N, equal steps in cost,
-        // about 2,700 multiply-adds an element at [8, 16, 32, 32, 8] (the figure WholeNetwork.AeChannels' comment gives).
-        long c1 = WholeNetwork.AeCost(6400, c), c2 = WholeNetwork.AeCost(12800, c), c3 = WholeNetwork.AeCost(19200, c);
-        Assert.Equal(c2 - c1, c3 - c2);
-        Assert.InRange((c2 - c1) / 6400.0, 2600, 2800);
+        // The pipeline applies the profile again (TaskRunner): the whole-network settings survive it.
+        Assert.Equal(600, quick.ForProfile(Profile.Quick).AeSteps);
+        Assert.Equal(AutoencoderKind.Chunked, quick.ForProfile(Profile.Quick).Autoencoder);
+        var mine = (PDiffConfig.Default with { AeSteps = 40 }).WithExplicit(new[] { nameof(PDiffConfig.AeSteps) });
+        Assert.Equal(40, WholeNetwork.Config(mine, Profile.Quick, 0).AeSteps);
+        var v2 = PDiffConfig.Default.WithExplicit(new[] { nameof(PDiffConfig.Autoencoder), nameof(PDiffConfig.AeChannels) });
+        Assert.Equal(AutoencoderKind.V2OneDim, WholeNetwork.Config(v2, Profile.Quick, 0).Autoencoder);
+        // 2w + 2w·d/c = 128 + 256 multiply-adds a number at c = 64, w = 64, d = 128 (N a multiple of 64).
+        Assert.Equal(384L * 6400, WholeNetwork.AeCost(6400, c));
+        Assert.Equal(WholeNetwork.AeLr, quick.AeLr);
     }
 
     [MnistFact]
