@@ -78,10 +78,6 @@ public sealed class ChunkAutoencoder : ParamAutoencoder
     public override Tensor TrainingLoss(Tensor x, Generator g, bool noisyTarget)
     {
         CheckVectors(x, nameof(TrainingLoss));
-        using var scope = NewDisposeScope();
-        var noised = InputNoise == 0 ? x : x.add(randn(x.shape, x.dtype, x.device, generator: g), InputNoise);
-        var z = EncodeUnchecked(noised);
-        if (LatentNoise != 0) z = z.add(randn(z.shape, z.dtype, z.device, generator: g), LatentNoise);
-        return F.mse_loss(Decode(z), noisyTarget ? noised : x).MoveToOuterDisposeScope();
+        return AdditiveNoiseLoss(x, g, noisyTarget, EncodeUnchecked);
     }
 }

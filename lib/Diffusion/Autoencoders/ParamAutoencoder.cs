@@ -67,6 +67,19 @@ public abstract class ParamAutoencoder : nn.Module
     /// </summary>
     public abstract Tensor TrainingLoss(Tensor x, Generator g, bool noisyTarget);
 
+    /// <summary>
+    /// V2's augmentation, shared by the autoencoders that add their noise: σ_in·ε on the input, σ_z·ε on the latent
+    /// (<paramref name="encode"/> of the noised input), then the MSE of the decode to the clean or the noised input.
+    /// </summary>
+    protected Tensor AdditiveNoiseLoss(Tensor x, Generator g, bool noisyTarget, Func<Tensor, Tensor> encode)
+    {
+        using var scope = NewDisposeScope();
+        var noised = InputNoise == 0 ? x : x.add(randn(x.shape, x.dtype, x.device, generator: g), InputNoise);
+        var z = encode(noised);
+        if (LatentNoise != 0) z = z.add(randn(z.shape, z.dtype, z.device, generator: g), LatentNoise);
+        return nn.functional.mse_loss(Decode(z), noisyTarget ? noised : x).MoveToOuterDisposeScope();
+    }
+
     protected void CheckVectors(Tensor x, string op)
     {
         if (x.dim() != 2 || x.size(1) != InputLength)
