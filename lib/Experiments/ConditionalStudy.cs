@@ -87,7 +87,8 @@ public static class ConditionalStudy
         var seed = task.Seed;
         var clock = Stopwatch.StartNew();
         var plainConfig = UnconditionalConfig(profile, seed);
-        var config = plainConfig.Conditioned(ConditionKind.ValAccuracy, plan.Dropout, plan.Guidance);
+        // Monitoring only at the end (it samples unconditionally, which says little about a conditional model).
+        var config = plainConfig.Conditioned(ConditionKind.ValAccuracy, plan.Dropout, plan.Guidance) with { ValidateEvery = plainConfig.DiffSteps };
         using var plain = Workbench.Train(ctx, plainConfig, log);
         var accuracies = zoo.Manifest.Checkpoints.Select(c => c.ValAccuracy).ToList();
         using var trainer = new PDiffTrainer(config, plain.Originals, zoo.Layout, new TrainerOptions
