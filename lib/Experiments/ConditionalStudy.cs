@@ -87,13 +87,14 @@ public static class ConditionalStudy
         var seed = task.Seed;
         var clock = Stopwatch.StartNew();
         var plainConfig = UnconditionalConfig(profile, seed);
-        // Monitoring only at the end (it samples unconditionally, which says little about a conditional model).
+        // (ValidateEvery = DiffSteps is part of the cached models' configuration; the trainer gets no scorer, so nothing is monitored.)
         var config = plainConfig.Conditioned(ConditionKind.ValAccuracy, plan.Dropout, plan.Guidance) with { ValidateEvery = plainConfig.DiffSteps };
         using var plain = Workbench.Train(ctx, plainConfig, log);
         var accuracies = zoo.Manifest.Checkpoints.Select(c => c.ValAccuracy).ToList();
         using var trainer = new PDiffTrainer(config, plain.Originals, zoo.Layout, new TrainerOptions
         {
-            CheckpointDir = Workbench.TrainedModelDir(zoo, config, zoo.K), Scorer = ctx.Scorer, Log = log,
+            // No monitoring: it samples unconditionally, which says little about a conditional model, and costs minutes.
+            CheckpointDir = Workbench.TrainedModelDir(zoo, config, zoo.K), Log = log,
         }, accuracies);
         trainer.AdoptAutoencoder(plain.Model, plain.AeLosses);
         using var model = trainer.Train();
