@@ -133,6 +133,29 @@ public static class Workbench
     public static PDiffRun TrainAndGenerate(TaskContext ctx, PDiffConfig config, int generate, TextWriter? log = null,
         string? checkpointDir = null, int? useK = null)
     {
+        var trained = Train(ctx, config, log, checkpointDir, useK);
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            using var g = new Generator((ulong)config.SampleSeed);
+            var gen = trained.Model.Generate(generate, g, chunk: 100);
+            log?.WriteLine($"[p-diff] generated {generate} models in {clock.Elapsed.TotalSeconds:F1}s");
+            return new PDiffRun(config, trained.Model, trained.Originals, gen, trained.AeLosses, trained.DiffusionLosses,
+                trained.Validations, trained.TrainSeconds, clock.Elapsed.TotalSeconds);
+        }
+        catch
+        {
+            trained.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The training half of <see cref="TrainAndGenerate"/> (same checkpoint folder, so a model trained by either is
+    /// reused by both), for callers that generate in their own way. The caller disposes the result.
+    /// </summary>
+    public static TrainedPDiff Train(TaskContext ctx, PDiffConfig config, TextWriter? log = null, string? checkpointDir = null, int? useK = null)
+    {
         config.Validate();
         var clock = Stopwatch.StartNew();
         using var all = ctx.Zoo.LoadMatrix();
@@ -141,18 +164,21 @@ public static class Workbench
         if (checkpointDir is not null && Directory.Exists(checkpointDir))
             log?.WriteLine($"[p-diff] reusing the training in {checkpointDir} (same zoo, K, configuration and seeds; PDIFF_MODEL_CACHE=off to retrain)");
         var originals = all.narrow(0, 0, k).contiguous().DetachFromDisposeScope();
-        using var trainer = new PDiffTrainer(config, originals, ctx.Zoo.Layout, new TrainerOptions
+        try
         {
-            CheckpointDir = checkpointDir, Scorer = ctx.Scorer, Log = log,
-        });
-        var model = trainer.Train();
-        var trainSeconds = clock.Elapsed.TotalSeconds;
-        clock.Restart();
-        using var g = new Generator((ulong)config.SampleSeed);
-        var gen = model.Generate(generate, g, chunk: 100);
-        log?.WriteLine($"[p-diff] generated {generate} models in {clock.Elapsed.TotalSeconds:F1}s");
-        return new PDiffRun(config, model, originals, gen, trainer.AeLosses.ToArray(), trainer.DiffusionLosses.ToArray(),
-            trainer.Validations.ToList(), trainSeconds, clock.Elapsed.TotalSeconds);
+            using var trainer = new PDiffTrainer(config, originals, ctx.Zoo.Layout, new TrainerOptions
+            {
+                CheckpointDir = checkpointDir, Scorer = ctx.Scorer, Log = log,
+            });
+            var model = trainer.Train();
+            return new TrainedPDiff(config, model, originals, trainer.AeLosses.ToArray(), trainer.DiffusionLosses.ToArray(),
+                trainer.Validations.ToList(), clock.Elapsed.TotalSeconds);
+        }
+        catch
+        {
+            originals.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -263,6 +289,18 @@ public sealed class TaskContext(ZooTask zoo, DataSplits data, nn.Module<Tensor, 
         Scorer.Dispose();
         Model.Dispose();
         Data.Dispose();
+    }
+}
+
+/// <summary>A trained p-diff model with its training vectors (the first K of the zoo) and training curves.</summary>
+public sealed record TrainedPDiff(
+    PDiffConfig Config, PDiffModel Model, Tensor Originals, float[] AeLosses, float[] DiffusionLosses,
+    IReadOnlyList<ValidationRecord> Validations, double TrainSeconds) : IDisposable
+{
+    public void Dispose()
+    {
+        Originals.Dispose();
+        Model.Dispose();
     }
 }
 

@@ -26,7 +26,18 @@ public static class ConfigText
         .Where(p => p.SetMethod is not null && p.GetCustomAttribute<JsonIgnoreAttribute>() is null)
         .ToArray();
 
-    public static string ToJson(PDiffConfig config) => JsonSerializer.Serialize(config, Options);
+    /// <summary>
+    /// The configuration as indented JSON. The conditioning settings are left out when the model is unconditional
+    /// (<see cref="PDiffConfig.ConditioningSettings"/>): they mean nothing then, and leaving them out keeps the
+    /// JSON — and every cache key and results fingerprint made from it — what it was before conditioning existed.
+    /// </summary>
+    public static string ToJson(PDiffConfig config)
+    {
+        if (config.Condition != ConditionKind.None) return JsonSerializer.Serialize(config, Options);
+        var node = JsonSerializer.SerializeToNode(config, Options)!.AsObject();
+        foreach (var name in PDiffConfig.ConditioningSettings) node.Remove(name);
+        return node.ToJsonString(Options);
+    }
 
     public static PDiffConfig FromJson(string json)
     {
@@ -77,7 +88,8 @@ public static class ConfigText
 
     /// <summary>All settings as flags (<c>--ae-steps 500 --latent-noise 0.1 …</c>).</summary>
     public static string[] ToArgs(PDiffConfig config) =>
-        Settable.SelectMany(p => new[] { FlagOf(p.Name), Format(p.GetValue(config)) }).ToArray();
+        Settable.Where(p => config.Condition != ConditionKind.None || !PDiffConfig.ConditioningSettings.Contains(p.Name))
+            .SelectMany(p => new[] { FlagOf(p.Name), Format(p.GetValue(config)) }).ToArray();
 
     /// <summary>
     /// Applies flags to <paramref name="basis"/> (the Default preset when null). A leading

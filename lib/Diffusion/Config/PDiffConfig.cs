@@ -94,6 +94,22 @@ public sealed record PDiffConfig
     public int DdimSteps { get; init; } = 50;
     public double DdimEta { get; init; }
 
+    // ---- conditioning (off by default; ConfigText writes these only when Condition is set, so an
+    //      unconditional configuration keeps the JSON, equality and cache keys it always had) ----
+    /// <summary>What the denoiser is told about each training vector: None (p-diff) or ValAccuracy (the checkpoint's validation accuracy, z-scored over the zoo), as G.pt conditions on a target loss.</summary>
+    public ConditionKind Condition { get; init; } = ConditionKind.None;
+    /// <summary>Probability that a training row's condition is replaced by the learned null embedding (classifier-free guidance; Ho &amp; Salimans use 0.1–0.2).</summary>
+    public double ConditionDropout { get; init; } = 0.1;
+    /// <summary>Guidance strength w when a target is given without one: ε̂ = ε(∅) + w·(ε(c) − ε(∅)); 0 ignores the target, 1 is the conditional model.</summary>
+    public double GuidanceScale { get; init; } = 1.0;
+
+    /// <summary>The settings that only mean something for a conditional model (left out of the JSON when <see cref="Condition"/> is None).</summary>
+    public static readonly IReadOnlyList<string> ConditioningSettings = new[] { nameof(Condition), nameof(ConditionDropout), nameof(GuidanceScale) };
+
+    /// <summary>This configuration conditioned on <paramref name="kind"/> (ValAccuracy by default), other settings kept.</summary>
+    public PDiffConfig Conditioned(ConditionKind kind = ConditionKind.ValAccuracy, double? dropout = null, double? guidance = null) =>
+        this with { Condition = kind, ConditionDropout = dropout ?? ConditionDropout, GuidanceScale = guidance ?? GuidanceScale };
+
     // ---- seeds (every stage has its own, all logged) ----
     public long InitSeed { get; init; } = 1;
     public long AeSeed { get; init; } = 2;
@@ -246,7 +262,7 @@ public sealed record PDiffConfig
         void Need(bool ok, string what) { if (!ok) throw new ArgumentException($"Invalid p-diff configuration: {what}."); }
         Need(AeSteps >= 0 && DiffSteps >= 0, $"steps must be ≥ 0 (ae-steps {AeSteps}, diff-steps {DiffSteps})");
         Need(AeBatch >= 1 && DiffBatch >= 1, $"batch sizes must be ≥ 1 (ae-batch {AeBatch}, diff-batch {DiffBatch})");
-        Need(new[] { InputNoise, LatentNoise, AeLr, AeWeightDecay, BetaStart, BetaEnd, DiffLr, DiffWeightDecay, EmaDecay, SampleClip, DdimEta }.All(d => double.IsFinite(d)),
+        Need(new[] { InputNoise, LatentNoise, AeLr, AeWeightDecay, BetaStart, BetaEnd, DiffLr, DiffWeightDecay, EmaDecay, SampleClip, DdimEta, ConditionDropout, GuidanceScale }.All(d => double.IsFinite(d)),
             "every number must be finite (no NaN or infinity)");
         Need(AeLr > 0 && DiffLr > 0, $"learning rates must be > 0 (ae-lr {AeLr}, diff-lr {DiffLr})");
         Need(AeWeightDecay >= 0 && DiffWeightDecay >= 0, $"weight decays must be ≥ 0 (ae-weight-decay {AeWeightDecay}, diff-weight-decay {DiffWeightDecay})");
@@ -259,6 +275,13 @@ public sealed record PDiffConfig
         Need(EmaDecay >= 0 && EmaDecay < 1, $"ema-decay must be in [0, 1) (got {EmaDecay})");
         Need(SampleClip >= 0 && DdimEta >= 0, $"sample-clip and ddim-eta must be ≥ 0");
         Need(LatentDim >= 1 && AeChannels.Length >= 1 && AeChannels.All(c => c >= 1), "latent-dim and ae-channels must be positive");
+        Need(Enum.IsDefined(Condition), $"condition must be one of {string.Join(", ", Enum.GetNames<ConditionKind>())} (got {(int)Condition})");
+        Need(Condition == ConditionKind.None || Denoiser == DenoiserKind.V2OneDimCnn,
+            $"condition {Condition} needs the V2 denoiser (denoiser V2OneDimCnn): the V1 UNet has no condition input");
+        Need(ConditionDropout >= 0 && ConditionDropout < 1, $"condition-dropout must be in [0, 1) (got {ConditionDropout})");
+        Need(Condition == ConditionKind.None || ConditionDropout > 0,
+            "condition-dropout must be > 0 for a conditional model: without dropped conditions the null embedding that guidance and unconditional sampling use is never trained (0.1 is usual)");
+        Need(GuidanceScale >= 0, $"guidance-scale must be ≥ 0 (got {GuidanceScale})");
         Need(LogEvery >= 0 && ValidateEvery >= 0 && CheckpointEvery >= 0 && ValidateModels >= 0, "intervals and counts must be ≥ 0");
     }
 

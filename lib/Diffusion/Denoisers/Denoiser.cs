@@ -16,6 +16,17 @@ public abstract class Denoiser : nn.Module<Tensor, Tensor, Tensor>
     /// <summary>D, the length of the latent vectors.</summary>
     public long LatentSize { get; }
 
+    /// <summary>Whether the denoiser takes a condition (<see cref="ForwardConditional"/>); plain p-diff denoisers do not.</summary>
+    public virtual bool IsConditional => false;
+
+    /// <summary>
+    /// ε̂(x_t, t, c) for conditions c [B] (normalised, float): rows where <paramref name="keep"/> is false, or every
+    /// row when <paramref name="condition"/> is null, get the learned "no condition" embedding (classifier-free
+    /// guidance). Only conditional denoisers implement it.
+    /// </summary>
+    public virtual Tensor ForwardConditional(Tensor x, Tensor t, Tensor? condition, Tensor? keep = null) =>
+        throw new InvalidOperationException($"{GetType().Name} was built without a condition input; build it conditional (PDiffConfig.Condition) to pass conditions.");
+
     /// <summary>Multiply-adds of one forward on one latent (convolutions and linear layers), for cost accounting; null where not counted.</summary>
     public virtual long? MultiplyAddsPerSample => null;
 

@@ -21,7 +21,14 @@ public sealed class OneDimCNN : Denoiser
     readonly Tensor freqs;                 // not state: a function of D
     const int EncoderBlocks = 5, Skips = 3;
 
-    public OneDimCNN(long latentSize, Generator gen, long[]? channels = null, long kernel = 7) : base(latentSize)
+    readonly ConditionEmbedding? conditionEmbedding;   // null: unconditional p-diff (no extra state)
+
+    /// <param name="conditional">
+    /// Add a scalar condition input (<see cref="ConditionEmbedding"/>, registered as <c>cond_embed</c>), whose
+    /// embedding is added to the time embedding. Its weights are drawn after every other layer's, so the
+    /// other layers start exactly as in the unconditional model of the same seed.
+    /// </param>
+    public OneDimCNN(long latentSize, Generator gen, long[]? channels = null, long kernel = 7, bool conditional = false) : base(latentSize)
     {
         var ch = channels ?? new long[] { 1, 64, 128, 256, 512, 256, 128, 64, 1 };
         if (ch.Length != 9 || ch[0] != 1 || ch[^1] != 1 || ch[1] != ch[7] || ch[2] != ch[6] || ch[3] != ch[5])
@@ -45,11 +52,18 @@ public sealed class OneDimCNN : Denoiser
         using (var i = arange(0, latentSize, 1, ScalarType.Float32))
         using (var scaled = i.mul(-Math.Log(10000) / latentSize))
             freqs = scaled.exp().DetachFromDisposeScope();
+        if (conditional)
+        {
+            conditionEmbedding = new ConditionEmbedding(latentSize, gen);
+            register_module("cond_embed", conditionEmbedding);
+        }
     }
+
+    public override bool IsConditional => conditionEmbedding is not null;
 
     /// <summary>Every conv is stride 1 at length D: D × c_in·c_out·k each, plus the time MLP (2D·D + D·D).</summary>
     public override long? MultiplyAddsPerSample =>
-        convs.Sum(c => LatentSize * c.weight!.numel()) + time1.weight!.numel() + time2.weight!.numel();
+        convs.Sum(c => LatentSize * c.weight!.numel()) + time1.weight!.numel() + time2.weight!.numel() + (conditionEmbedding is null ? 0 : 2 * LatentSize * LatentSize);
 
     /// <summary>τ(t) [B, D].</summary>
     public Tensor TimeEmbedding(Tensor t)
@@ -68,11 +82,36 @@ public sealed class OneDimCNN : Denoiser
     /// </summary>
     public bool UseChannelsLast { get; set; }
 
+    /// <summary>ε̂(x_t, t); a conditional denoiser answers for "no condition" (its null embedding).</summary>
     public override Tensor forward(Tensor x, Tensor t)
     {
         Check(x, t);
         using var scope = NewDisposeScope();
-        var tau = TimeEmbedding(t).unsqueeze(1);                       // [B, 1, D]
+        var e = TimeEmbedding(t);
+        if (conditionEmbedding is not null) e = e.add(conditionEmbedding.Embed(null, null, x.size(0)));
+        return Run(x, e).MoveToOuterDisposeScope();
+    }
+
+    public override Tensor ForwardConditional(Tensor x, Tensor t, Tensor? condition, Tensor? keep = null)
+    {
+        if (conditionEmbedding is null) return base.ForwardConditional(x, t, condition, keep);
+        Check(x, t);
+        using var scope = NewDisposeScope();
+        if (condition is not null)
+        {
+            if (condition.dim() != 1 || condition.size(0) != x.size(0))
+                throw new ArgumentException($"OneDimCNN: expected one condition per latent, [{x.size(0)}]; got [{string.Join(", ", condition.shape)}].", nameof(condition));
+            if (!condition.isfinite().all().item<bool>())
+                throw new ArgumentException("OneDimCNN: conditions must be finite numbers (a NaN or infinite condition was given).", nameof(condition));
+        }
+        var e = TimeEmbedding(t).add(conditionEmbedding.Embed(condition, keep, x.size(0)));
+        return Run(x, e).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The convolutions, with the embedding e [B, D] (time, plus condition) added before each.</summary>
+    Tensor Run(Tensor x, Tensor embedding)
+    {
+        var tau = embedding.unsqueeze(1);                              // [B, 1, D]
         var h = x.unsqueeze(1);                                         // [B, 1, D]
         if (UseChannelsLast)
         {
@@ -101,7 +140,7 @@ public sealed class OneDimCNN : Denoiser
             if (i < Skips) skips[i] = h;
         }
         var y = UseChannelsLast ? h.select(2, 0).select(1, 0) : h.select(1, 0);
-        return y.contiguous().MoveToOuterDisposeScope();
+        return y.contiguous();
     }
 
     /// <summary>

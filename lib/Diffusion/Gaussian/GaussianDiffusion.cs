@@ -72,6 +72,23 @@ public sealed class GaussianDiffusion : IDisposable
         return F.mse_loss(model.forward(xt, t), noise).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The same loss for a conditional denoiser: each row's condition (z-scores [B]) is dropped — replaced by the
+    /// null embedding — with probability <paramref name="dropProbability"/>, so the one network also learns
+    /// ε(x_t, t, ∅) for classifier-free guidance. Draws t, ε, then the drop mask from <paramref name="g"/>.
+    /// </summary>
+    public Tensor ConditionalTrainingLoss(Denoiser model, Tensor x0, Tensor condition, double dropProbability, Generator g)
+    {
+        if (!(dropProbability >= 0 && dropProbability < 1))
+            throw new ArgumentOutOfRangeException(nameof(dropProbability), dropProbability, "The condition-drop probability must lie in [0, 1).");
+        using var scope = NewDisposeScope();
+        var t = randint(0, T, new[] { x0.size(0) }, generator: g);
+        var noise = randn(x0.shape, x0.dtype, x0.device, generator: g);
+        var keep = rand(new[] { x0.size(0) }, generator: g).ge(dropProbability);
+        var xt = QSample(x0, t, noise);
+        return F.mse_loss(model.ForwardConditional(xt, t, condition, keep), noise).MoveToOuterDisposeScope();
+    }
+
     // ---- one reverse step each (public so tests can check them against hand computations) ----
 
     /// <summary>x̂₀ = (x_t − √(1 − ᾱ_t)·ε̂)/√ᾱ_t, optionally clamped to ±<paramref name="clip"/>.</summary>

@@ -17,14 +17,17 @@ public sealed record SamplerOptions(SamplerKind Kind = SamplerKind.Ddpm, DdpmVar
 /// <summary>
 /// Runs a reverse chain for M latents at once (one batched chain: 200 models cost about as much as a
 /// few, reference §6), from x_T ~ N(0, I). The denoiser runs in eval mode and without gradients; its
-/// previous mode is restored afterwards.
+/// previous mode is restored afterwards. With a <see cref="GuidanceRequest"/> every step asks the conditional
+/// denoiser for the classifier-free-guided prediction (<see cref="Guidance.Predict"/>) instead.
 /// </summary>
 public static class Sampler
 {
     public static Tensor Sample(GaussianDiffusion diffusion, Denoiser model, long count, SamplerOptions options, Generator g,
-        Action<int, int>? progress = null)
+        Action<int, int>? progress = null, GuidanceRequest? guidance = null)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "Sample at least one latent.");
+        if (guidance is not null && (guidance.Condition.dim() != 1 || guidance.Condition.size(0) != count))
+            throw new ArgumentException($"Sampler: expected one condition per latent, [{count}]; got [{string.Join(", ", guidance.Condition.shape)}].", nameof(guidance));
         var wasTraining = model.training;
         model.eval();
         try
@@ -41,7 +44,7 @@ public static class Sampler
                 using (var step = NewDisposeScope())
                 {
                     tt.fill_(t);
-                    var eps = model.forward(x, tt);
+                    var eps = guidance is null ? model.forward(x, tt) : Guidance.Predict(model, x, tt, guidance.Condition, guidance.Scale);
                     if (options.Kind == SamplerKind.Ddpm)
                     {
                         var z = t > 0 ? randn(x.shape, x.dtype, x.device, generator: g) : null;

@@ -22,7 +22,8 @@ public sealed class GenerationResult : IDisposable
 /// <summary>
 /// A p-diff system: normaliser, parameter autoencoder, denoiser (plus its EMA copy) and the diffusion,
 /// built from a <see cref="PDiffConfig"/>. It generates new parameter vectors and encodes existing ones.
-/// Saved as a folder: config.json, normalizer.json, model.safetensors (keys "ae.*", "denoiser.*", "ema.*").
+/// Saved as a folder: config.json, normalizer.json, model.safetensors (keys "ae.*", "denoiser.*", "ema.*"), and for
+/// a conditional model (<see cref="PDiffConfig.Condition"/>) condition.json, the condition's z-score statistics.
 /// </summary>
 public sealed class PDiffModel : IDisposable
 {
@@ -33,11 +34,22 @@ public sealed class PDiffModel : IDisposable
     /// <summary>The EMA copy of the denoiser, or null when EmaDecay is 0.</summary>
     public Denoiser? EmaDenoiser { get; }
     public GaussianDiffusion Diffusion { get; }
+    /// <summary>How targets map to the denoiser's condition input (null for an unconditional model).</summary>
+    public ConditionScaler? Condition { get; }
+    public bool IsConditional => Condition is not null;
 
     /// <summary>Builds fresh (randomly initialised, from InitSeed) modules for vectors of the normaliser's length.</summary>
-    public PDiffModel(PDiffConfig config, ParamNormalizer normalizer)
+    /// <param name="condition">The condition statistics of the training zoo: required exactly when the configuration is conditional.</param>
+    public PDiffModel(PDiffConfig config, ParamNormalizer normalizer, ConditionScaler? condition = null)
     {
         config.Validate();
+        if (config.Condition != ConditionKind.None && condition is null)
+            throw new ArgumentException($"The configuration conditions on {config.Condition}: pass the condition statistics of the training zoo (ConditionScaler.Fit).", nameof(condition));
+        if (config.Condition == ConditionKind.None && condition is not null)
+            throw new ArgumentException("Condition statistics were given for an unconditional configuration; set PDiffConfig.Condition to use them.", nameof(condition));
+        if (condition is not null && condition.Kind != config.Condition)
+            throw new ArgumentException($"The condition statistics are of {condition.Kind}; the configuration conditions on {config.Condition}.", nameof(condition));
+        Condition = condition;
         NativeHeap.KeepFreedMemory();   // process-wide: activations reuse mapped pages (see NativeHeap)
         (Config, Normalizer) = (config, normalizer);
         using var gen = new Generator((ulong)config.InitSeed);
@@ -68,7 +80,7 @@ public sealed class PDiffModel : IDisposable
     static Denoiser MakeDenoiser(PDiffConfig c, long latentSize, Generator gen) => c.Denoiser switch
     {
         DenoiserKind.V1UNet => new AeCnnBottleneck(latentSize, c.Timesteps, gen, null, c.TimeEmbedding),
-        DenoiserKind.V2OneDimCnn => new OneDimCNN(latentSize, gen),
+        DenoiserKind.V2OneDimCnn => new OneDimCNN(latentSize, gen, conditional: c.Condition != ConditionKind.None),
         _ => throw new ArgumentOutOfRangeException(nameof(c), c.Denoiser, "unknown denoiser"),
     };
 
@@ -110,7 +122,10 @@ public sealed class PDiffModel : IDisposable
     /// of <paramref name="chunk"/> to bound memory), with the configured sampler unless
     /// <paramref name="options"/> overrides it.
     /// </summary>
-    public GenerationResult Generate(int count, Generator g, SamplerOptions? options = null, int? chunk = null, Action<int, int>? progress = null)
+    public GenerationResult Generate(int count, Generator g, SamplerOptions? options = null, int? chunk = null, Action<int, int>? progress = null) =>
+        Generate(count, g, options, chunk, progress, null);
+
+    GenerationResult Generate(int count, Generator g, SamplerOptions? options, int? chunk, Action<int, int>? progress, GuidanceRequest? guidance)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "Generate at least one model.");
         var size = chunk ?? count;
@@ -118,10 +133,39 @@ public sealed class PDiffModel : IDisposable
         var opts = options ?? Config.SamplerOptions;
         var latents = new List<Tensor>();
         for (var done = 0; done < count; done += size)
-            latents.Add(Sampler.Sample(Diffusion, SamplingDenoiser, Math.Min(size, count - done), opts, g, progress));
+        {
+            var n = Math.Min(size, count - done);
+            var part = guidance?.Slice(done, n);
+            try { latents.Add(Sampler.Sample(Diffusion, SamplingDenoiser, n, opts, g, progress, part)); }
+            finally { part?.Condition.Dispose(); }   // a view of the caller's conditions
+        }
         var z = latents.Count == 1 ? latents[0] : cat(latents, 0);
         if (latents.Count > 1) foreach (var l in latents) l.Dispose();
         return new GenerationResult(DecodeLatents(z), z);
+    }
+
+    /// <summary>
+    /// Generates <paramref name="count"/> vectors asked to reach <paramref name="targets"/> (in the condition's own
+    /// units, e.g. a validation accuracy of 0.885): one target for all, or one per model. Classifier-free guidance
+    /// with strength <paramref name="guidance"/> (the configuration's GuidanceScale when null): 0 ignores the
+    /// targets, 1 is the conditional model, above 1 pushes harder. Targets outside the training zoo's range are
+    /// allowed (that is what asking for more than the best checkpoint means); NaN or infinite ones are refused.
+    /// </summary>
+    public GenerationResult GenerateConditional(int count, Generator g, IReadOnlyList<double> targets, double? guidance = null,
+        SamplerOptions? options = null, int? chunk = null, Action<int, int>? progress = null)
+    {
+        if (Condition is null) throw new InvalidOperationException("This p-diff model is unconditional (PDiffConfig.Condition is None): it cannot be asked for a target.");
+        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "Generate at least one model.");
+        ArgumentNullException.ThrowIfNull(targets);
+        if (targets.Count != 1 && targets.Count != count)
+            throw new ArgumentException($"Give one target for all {count} models or one per model; got {targets.Count} targets.", nameof(targets));
+        var w = guidance ?? Config.GuidanceScale;
+        if (!double.IsFinite(w) || w < 0) throw new ArgumentOutOfRangeException(nameof(guidance), guidance, "The guidance strength must be a finite number ≥ 0.");
+        var z = Condition.Normalize(targets, nameof(targets));
+        if (z.Length == 1 && count > 1) z = Enumerable.Repeat(z[0], count).ToArray();
+        using var cond = tensor(z);
+        var request = new GuidanceRequest(cond, w);
+        return Generate(count, g, options, chunk, progress, request);
     }
 
     // ---- persistence ----
@@ -149,11 +193,14 @@ public sealed class PDiffModel : IDisposable
         if (EmaDenoiser is not null) Part(EmaDenoiser, "ema");
     }
 
+    public const string ConditionFile = "condition.json";
+
     public void Save(string dir)
     {
         Directory.CreateDirectory(dir);
         PDiff.Storage.AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), ConfigText.ToJson(Config));
         Normalizer.Save(Path.Combine(dir, "normalizer.json"));
+        Condition?.Save(Path.Combine(dir, ConditionFile));
         Safetensors.Save(Path.Combine(dir, "model.safetensors"), NamedState().ToDictionary(kv => kv.Key, kv => kv.Value),
             new Dictionary<string, string> { ["format"] = "pdiff-model" });
     }
@@ -162,7 +209,9 @@ public sealed class PDiffModel : IDisposable
     {
         var cfgPath = Path.Combine(dir, "config.json");
         if (!File.Exists(cfgPath)) throw new FileNotFoundException($"No p-diff model in '{dir}': config.json is missing.", cfgPath);
-        var model = new PDiffModel(ConfigText.FromJson(File.ReadAllText(cfgPath)), ParamNormalizer.Load(Path.Combine(dir, "normalizer.json")));
+        var config = ConfigText.FromJson(File.ReadAllText(cfgPath));
+        var condition = config.Condition != ConditionKind.None ? ConditionScaler.Load(Path.Combine(dir, ConditionFile)) : null;
+        var model = new PDiffModel(config, ParamNormalizer.Load(Path.Combine(dir, "normalizer.json")), condition);
         try
         {
             var weights = Path.Combine(dir, "model.safetensors");

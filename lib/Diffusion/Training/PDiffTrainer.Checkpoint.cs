@@ -45,6 +45,7 @@ public sealed partial class PDiffTrainer
                 ["normalizer"] = Model.Normalizer.ToJson(),
                 ["validations"] = JsonSerializer.Serialize(validations),
             };
+            if (Model.Condition is { } c) meta["condition"] = c.ToJson();
             Safetensors.Save(Path.Combine(tmp, StateFile), tensors, meta);
         }
         // A finished phase never loads its optimiser again (resume only needs it mid-phase): the final
@@ -77,6 +78,8 @@ public sealed partial class PDiffTrainer
         if (Meta("normalizer") != Model.Normalizer.ToJson())
             throw new InvalidOperationException($"The checkpoint in '{folder}' was trained on different parameter vectors (its normalisation statistics differ from this zoo's).");
 
+        if ((meta.GetValueOrDefault("condition") ?? "") != (Model.Condition?.ToJson() ?? ""))
+            throw new InvalidOperationException($"The checkpoint in '{folder}' was trained with other conditions (its condition statistics differ from this run's).");
         var t = content.Tensors;
         Tensor Need(string key) => t.TryGetValue(key, out var v) ? v : throw new InvalidDataException($"'{file}' lacks tensor '{key}'.");
         Model.LoadNamedState(t.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal))

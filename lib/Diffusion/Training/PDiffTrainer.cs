@@ -48,8 +48,13 @@ public sealed partial class PDiffTrainer : IDisposable
     long emaUpdates;
     readonly List<float> aeLosses = new(), diffLosses = new();
     readonly List<ValidationRecord> validations = new();
+    readonly Tensor? conditions;          // z-scored condition of each training vector [K] (conditional models only)
 
-    public PDiffTrainer(PDiffConfig config, Tensor rawVectors, SubsetLayout layout, TrainerOptions? options = null)
+    /// <param name="conditions">
+    /// One condition per training vector (e.g. each checkpoint's validation accuracy), required exactly when the
+    /// configuration is conditional; they are z-scored over these K values and the statistics kept with the model.
+    /// </param>
+    public PDiffTrainer(PDiffConfig config, Tensor rawVectors, SubsetLayout layout, TrainerOptions? options = null, IReadOnlyList<double>? conditions = null)
     {
         config.Validate();
         (this.config, this.layout, this.options) = (config, layout, options ?? new TrainerOptions());
@@ -57,9 +62,21 @@ public sealed partial class PDiffTrainer : IDisposable
             throw new ArgumentException($"PDiffTrainer: expected training vectors [K, {layout.Length}] for the subset layout; got [{string.Join(", ", rawVectors.shape)}].");
         if (this.options.Scorer is { } s && s.Layout.Length != layout.Length)
             throw new ArgumentException($"PDiffTrainer: the scorer's subset has {s.Layout.Length} numbers, the training vectors {layout.Length}.");
+        ConditionScaler? scaler = null;
+        if (config.Condition != ConditionKind.None)
+        {
+            if (conditions is null)
+                throw new ArgumentException($"PDiffTrainer: the configuration conditions on {config.Condition}; pass one condition per training vector ({rawVectors.size(0)}).", nameof(conditions));
+            if (conditions.Count != rawVectors.size(0))
+                throw new ArgumentException($"PDiffTrainer: {conditions.Count} conditions for {rawVectors.size(0)} training vectors; give one per vector.", nameof(conditions));
+            scaler = ConditionScaler.Fit(config.Condition, conditions);
+            this.conditions = tensor(scaler.Normalize(conditions, nameof(conditions))).DetachFromDisposeScope();
+        }
+        else if (conditions is not null)
+            throw new ArgumentException("PDiffTrainer: conditions were given for an unconditional configuration; set PDiffConfig.Condition to use them.", nameof(conditions));
         var normalizer = ParamNormalizer.Fit(rawVectors, layout, config.Normalization);
         data = normalizer.Normalize(rawVectors).DetachFromDisposeScope();
-        model = new PDiffModel(config, normalizer);
+        model = new PDiffModel(config, normalizer, scaler);
         aeGen = new Generator((ulong)config.AeSeed);
         diffGen = new Generator((ulong)config.DiffusionSeed);
         aeBatches = new MinibatchSampler(data.size(0), config.AeBatch);
@@ -128,6 +145,36 @@ public sealed partial class PDiffTrainer : IDisposable
         ae.eval();
     }
 
+    /// <summary>
+    /// Skips the autoencoder phase by taking the trained autoencoder of <paramref name="trained"/>, a model whose
+    /// AE phase ran with the same settings and seeds on the same vectors (its normaliser statistics and every
+    /// AE setting are checked): the AE phase does not depend on the denoiser or the condition, so a conditional
+    /// model shares the AE of its unconditional twin instead of training the same weights again.
+    /// <paramref name="aeLosses"/> is that phase's loss history (its <see cref="AeSteps"/> values).
+    /// </summary>
+    public void AdoptAutoencoder(PDiffModel trained, IReadOnlyList<float> aeLosses)
+    {
+        ArgumentNullException.ThrowIfNull(trained);
+        if (aeStep > 0 || diffStep > 0) throw new InvalidOperationException("AdoptAutoencoder must come before training starts.");
+        if (AutoencoderSettings(trained.Config) != AutoencoderSettings(config))
+            throw new ArgumentException($"The given model's autoencoder was trained with other settings ({AutoencoderSettings(trained.Config)}) than this run's ({AutoencoderSettings(config)}).", nameof(trained));
+        if (trained.Normalizer.ToJson() != Model.Normalizer.ToJson())
+            throw new ArgumentException("The given model was trained on other parameter vectors (its normalisation statistics differ from this run's).", nameof(trained));
+        if (aeLosses.Count != config.AeSteps)
+            throw new ArgumentException($"{aeLosses.Count} AE losses for an AE phase of {config.AeSteps} steps.", nameof(aeLosses));
+        StateDicts.LoadStrict(Model.Autoencoder, trained.Autoencoder.state_dict(), "adopted autoencoder");
+        aeLosses.ToList().ForEach(this.aeLosses.Add);
+        aeStep = config.AeSteps;
+        Log($"[p-diff] autoencoder taken from a trained model with the same AE settings and seeds ({config.AeSteps} steps): AE phase skipped");
+    }
+
+    /// <summary>Every setting the AE phase's result depends on (the init seed draws the AE first, before any denoiser).</summary>
+    static string AutoencoderSettings(PDiffConfig c) => System.Text.Json.JsonSerializer.Serialize(new
+    {
+        c.Normalization, Autoencoder = c.Autoencoder.ToString(), c.AeChannels, c.LatentDim, c.InputNoise, c.LatentNoise, c.NoisyTarget,
+        c.AeSteps, c.AeBatch, c.AeLr, c.AeWeightDecay, AeLrSchedule = c.AeLrSchedule.ToString(), AeInferenceNorm = c.AeInferenceNorm.ToString(), c.InitSeed, c.AeSeed,
+    });
+
     // ---- phase 2: the latent diffusion model ----
     void TrainDenoiser()
     {
@@ -152,7 +199,9 @@ public sealed partial class PDiffTrainer : IDisposable
                 Tensor x0;
                 if (cached is not null) x0 = cached.index_select(0, idx);
                 else using (no_grad()) x0 = m.InferenceEncode(data.index_select(0, idx));
-                var l = m.Diffusion.TrainingLoss(den, x0, diffGen);
+                var l = conditions is null
+                    ? m.Diffusion.TrainingLoss(den, x0, diffGen)
+                    : m.Diffusion.ConditionalTrainingLoss(den, x0, conditions.index_select(0, idx), config.ConditionDropout, diffGen);
                 den.zero_grad();
                 l.backward();
                 diffOpt.step();
@@ -263,6 +312,7 @@ public sealed partial class PDiffTrainer : IDisposable
     public void Dispose()
     {
         data.Dispose();
+        conditions?.Dispose();
         model?.Dispose();
         aeGen.Dispose();
         diffGen.Dispose();
