@@ -130,17 +130,24 @@ public static class Workbench
     /// re-running a notebook after editing a chart cell does not retrain). Training is deterministic, so
     /// a reused model is the one a new run would give.
     /// </summary>
+    /// <param name="trainOn">Vectors [K', N] derived from the zoo to train on instead of its checkpoints (e.g. their
+    /// windowed averages); they become the run's <see cref="PDiffRun.Originals"/>. Requires <paramref name="trainOnTag"/>,
+    /// a name for how they were derived that keys the trained-model cache.</param>
     public static PDiffRun TrainAndGenerate(TaskContext ctx, PDiffConfig config, int generate, TextWriter? log = null,
-        string? checkpointDir = null, int? useK = null)
+        string? checkpointDir = null, int? useK = null, Tensor? trainOn = null, string? trainOnTag = null)
     {
         config.Validate();
+        if (trainOn is not null && string.IsNullOrWhiteSpace(trainOnTag))
+            throw new ArgumentException("Training on derived vectors needs a tag that says how they were made (it keys the trained-model cache).", nameof(trainOnTag));
+        if (trainOn is not null && (trainOn.dim() != 2 || trainOn.size(0) < 2 || trainOn.size(1) != ctx.Zoo.Layout.Length))
+            throw new ArgumentException($"Vectors to train on must be [K ≥ 2, {ctx.Zoo.Layout.Length}]; got [{string.Join(", ", trainOn.shape)}].", nameof(trainOn));
         var clock = Stopwatch.StartNew();
-        using var all = ctx.Zoo.LoadMatrix();
-        var k = Math.Min(useK ?? ctx.Zoo.K, ctx.Zoo.K);
-        checkpointDir ??= TrainedModelDir(ctx.Zoo, config, k);
+        using var all = trainOn is null ? ctx.Zoo.LoadMatrix() : trainOn.alias();
+        var k = Math.Min(useK ?? (int)all.size(0), (int)all.size(0));
+        checkpointDir ??= TrainedModelDir(ctx.Zoo, config, k, trainOnTag);
         if (checkpointDir is not null && Directory.Exists(checkpointDir))
             log?.WriteLine($"[p-diff] reusing the training in {checkpointDir} (same zoo, K, configuration and seeds; PDIFF_MODEL_CACHE=off to retrain)");
-        var originals = all.narrow(0, 0, k).contiguous().DetachFromDisposeScope();
+        var originals = all.narrow(0, 0, k).contiguous().clone().DetachFromDisposeScope();
         using var trainer = new PDiffTrainer(config, originals, ctx.Zoo.Layout, new TrainerOptions
         {
             CheckpointDir = checkpointDir, Scorer = ctx.Scorer, Log = log,
@@ -161,10 +168,11 @@ public static class Workbench
     /// creation stamp (a rebuilt zoo gets new folders). Null — train without checkpoints — when
     /// PDIFF_MODEL_CACHE=off or the zoo folder is not writable.
     /// </summary>
-    public static string? TrainedModelDir(ZooTask zoo, PDiffConfig config, int k)
+    public static string? TrainedModelDir(ZooTask zoo, PDiffConfig config, int k, string? trainOnTag = null)
     {
         if (string.Equals(Environment.GetEnvironmentVariable("PDIFF_MODEL_CACHE"), "off", StringComparison.OrdinalIgnoreCase)) return null;
-        var key = $"{ConfigText.ToJson(config)}|k={k}|zoo={zoo.Manifest.Created}|{zoo.Manifest.Task}";
+        // Models trained on the checkpoints themselves keep the key they always had (cached models stay valid).
+        var key = $"{ConfigText.ToJson(config)}|k={k}|zoo={zoo.Manifest.Created}|{zoo.Manifest.Task}" + (trainOnTag is null ? "" : $"|train={trainOnTag}");
         var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)))[..16].ToLowerInvariant();
         var dir = Path.Combine(zoo.Directory, ZooStore.TrainedModelsFolder, hash);
         try
