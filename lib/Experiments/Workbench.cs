@@ -191,16 +191,21 @@ public static class Workbench
     /// "fine-tuned" baseline (reference §4.6, inferred construction). Null for a zoo that records no recipe
     /// (imported checkpoints): the evaluator then skips that baseline and says so in the report.
     /// </summary>
-    public static Func<Tensor, int, Generator, Tensor>? FineTuner(TaskContext ctx)
+    /// <param name="work">A copy of the base model (<c>ctx.Zoo.LoadBaseModel()</c>, owned by the caller) to train in for
+    /// every call: loading the base model costs seconds, more than a short fine-tune. Reusing it is exact, since the
+    /// collector puts back everything it changes (subset, running statistics, modes) and each call writes its start
+    /// vector first. Without it each call loads a fresh copy.</param>
+    public static Func<Tensor, int, Generator, Tensor>? FineTuner(TaskContext ctx, nn.Module<Tensor, Tensor>? work = null)
     {
         if (ctx.Zoo.Manifest.Recipe is not { } zooRecipe) return null;
         return (start, steps, g) =>
         {
-            // A fresh copy of the base model rebuilt from the zoo: any architecture, and the scorer's model stays untouched.
-            using var work = ctx.Zoo.LoadBaseModel();
-            Subsets.WriteBack(work, ctx.Zoo.Layout, start);
+            // A copy of the base model rebuilt from the zoo: any architecture, and the scorer's model stays untouched.
+            using var fresh = work is null ? ctx.Zoo.LoadBaseModel() : null;
+            var model = work ?? fresh!;
+            Subsets.WriteBack(model, ctx.Zoo.Layout, start);
             var recipe = zooRecipe with { K = 1, SaveEvery = steps, SkipFirst = 0, Seed = PDiff.Engine.Seeds.Next(g) };
-            using var result = Collector.Collect(work, ctx.Zoo.Layout, ctx.Data.Train, recipe);
+            using var result = Collector.Collect(model, ctx.Zoo.Layout, ctx.Data.Train, recipe);
             return result.Vectors.select(0, 0).clone();
         };
     }

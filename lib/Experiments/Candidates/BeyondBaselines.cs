@@ -121,7 +121,8 @@ public static class BeyondBaselines
             }
             else notes.Add($"{SwaPDiff} skipped (SwaGenerator = false).");
 
-            if (o.FineTuneSteps > 0 && Workbench.FineTuner(ctx) is { } fineTune)
+            using var work = o.FineTuneSteps > 0 && ctx.Zoo.Manifest.Recipe is not null ? ctx.Zoo.LoadBaseModel() : null;
+            if (work is not null && Workbench.FineTuner(ctx, work) is { } fineTune)
             {
                 using var tuned = Baselines.FineTuned(pdiff.Generation.Vectors, fineTune, o.PerGroup, o.FineTuneSteps, o.Seed + 3);
                 groups.Add((FineTuned, tuned.Vectors.alias()));

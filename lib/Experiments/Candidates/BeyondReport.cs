@@ -25,8 +25,8 @@ public sealed record CandidateVerdict(string Candidate, string Baseline, PairedD
         return $"{Accuracy.Sentence($"{what}, test accuracy")} {MaxIou.Sentence("max IoU to originals", 1, "")} {MinL2.Sentence("min L2 to originals", 1, "")} " +
             (Beats ? "→ beats the baseline: more accurate at equal or greater novelty."
                 : MoreAccurate ? "→ more accurate, but closer to the originals: does not beat it."
-                : NoCloser ? "→ no closer to the originals, but not distinguishably more accurate: does not beat it."
-                : "→ neither more accurate nor as novel: does not beat it.");
+                : (NoCloser ? "→ no closer to the originals, but " : "→ closer to the originals, and ") +
+                  (Accuracy.Verdict == DifferenceVerdict.Lower ? "less accurate" : "not distinguishably more accurate") + ": does not beat it.");
     }
 }
 
