@@ -59,20 +59,27 @@ public class CheckpointAveragesTests
 public class LatentMixerTests
 {
     // A linear encoder and a non-linear decoder: interpolating latents is then not the same as interpolating decodes.
-    static LatentMixer Toy(out Tensor encodeWeight, out Tensor decodeWeight)
+    sealed class Toy : IDisposable
     {
-        using var g = new Generator(11);
-        var a = torch.randn(new long[] { 5, 3 }, ScalarType.Float64, generator: g);
-        var b = torch.randn(new long[] { 3, 5 }, ScalarType.Float64, generator: g);
-        (encodeWeight, decodeWeight) = (a, b);
-        return new LatentMixer(v => v.matmul(a), z => z.matmul(b).tanh());
+        public readonly Tensor Encoder, Decoder;
+        public readonly LatentMixer Mixer;
+
+        public Toy()
+        {
+            using var g = new Generator(11);
+            Encoder = torch.randn(new long[] { 5, 3 }, ScalarType.Float64, generator: g);
+            Decoder = torch.randn(new long[] { 3, 5 }, ScalarType.Float64, generator: g);
+            Mixer = new LatentMixer(v => v.matmul(Encoder), z => z.matmul(Decoder).tanh());
+        }
+
+        public void Dispose() { Encoder.Dispose(); Decoder.Dispose(); }
     }
 
     [Fact]
     public void InterpolationAtZeroAndOneReturnsTheEndpointsDecodes()
     {
-        var mixer = Toy(out var a, out var b);
-        using var _a = a; using var _b = b;
+        using var toy = new Toy();
+        var (mixer, b) = (toy.Mixer, toy.Decoder);
         using var g = new Generator(5);
         using var va = torch.randn(new long[] { 4, 5 }, ScalarType.Float64, generator: g);
         using var vb = torch.randn(new long[] { 4, 5 }, ScalarType.Float64, generator: g);
@@ -98,8 +105,8 @@ public class LatentMixerTests
     [Fact]
     public void LatentAveragesDecodeTheMeanOfDistinctRandomLatents()
     {
-        var mixer = Toy(out var a, out var b);
-        using var _a = a; using var _b = b;
+        using var toy = new Toy();
+        var (mixer, b) = (toy.Mixer, toy.Decoder);
         using var g = new Generator(6);
         using var z = torch.randn(new long[] { 10, 3 }, ScalarType.Float64, generator: g);
         using var mix = mixer.Average(z, count: 7, of: 4, seed: 9);
@@ -124,8 +131,8 @@ public class LatentMixerTests
     [Fact]
     public void BadInputIsRefusedNamingTheArgument()
     {
-        var mixer = Toy(out var a, out var b);
-        using var _a = a; using var _b = b;
+        using var toy = new Toy();
+        var (mixer, b) = (toy.Mixer, toy.Decoder);
         using var z3 = torch.zeros(new long[] { 2, 3 }, ScalarType.Float64);
         using var z4 = torch.zeros(new long[] { 2, 4 }, ScalarType.Float64);
         Assert.Equal("latentsB", Assert.Throws<ArgumentException>(() => mixer.Interpolate(z3, z4, 0.5)).ParamName);
