@@ -126,22 +126,7 @@ public sealed class Evaluator
         finally { ensemble.Dispose(); }
     }
 
-    IEnumerable<ModelScore> Score(Tensor vectors, EvalSplit split)
-    {
-        var m = vectors.size(0);
-        var result = new List<ModelScore>((int)m);
-        for (long s = 0; s < m; s += Options.ScoreBatchSize)
-        {
-            using var scope = torch.NewDisposeScope();
-            using var noGrad = torch.no_grad();
-            var b = Math.Min(Options.ScoreBatchSize, m - s);
-            var scores = scorer.Score(vectors.narrow(0, s, b), split);
-            if (scores.Count != b)
-                throw new InvalidOperationException($"The scorer {scorer.GetType().Name} returned {scores.Count} scores for {b} vectors on the {split} split.");
-            result.AddRange(scores);
-        }
-        return result;
-    }
+    IEnumerable<ModelScore> Score(Tensor vectors, EvalSplit split) => GroupNovelty.ScoreInBatches(scorer, vectors, split, Options.ScoreBatchSize);
 
     List<BaselineGroup> BuildBaselines(Tensor originals, BaselineOptions b, int k, List<string> notes, Dictionary<string, ulong> seeds)
     {

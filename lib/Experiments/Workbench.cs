@@ -130,10 +130,13 @@ public static class Workbench
     /// re-running a notebook after editing a chart cell does not retrain). Training is deterministic, so
     /// a reused model is the one a new run would give.
     /// </summary>
+    /// <param name="trainOn">Vectors [K', N] derived from the zoo to train on instead of its checkpoints (e.g. their
+    /// windowed averages); they become the run's <see cref="PDiffRun.Originals"/>. Requires <paramref name="trainOnTag"/>,
+    /// a name for how they were derived that keys the trained-model cache.</param>
     public static PDiffRun TrainAndGenerate(TaskContext ctx, PDiffConfig config, int generate, TextWriter? log = null,
-        string? checkpointDir = null, int? useK = null)
+        string? checkpointDir = null, int? useK = null, Tensor? trainOn = null, string? trainOnTag = null)
     {
-        var trained = Train(ctx, config, log, checkpointDir, useK);
+        var trained = Train(ctx, config, log, checkpointDir, useK, trainOn, trainOnTag);
         try
         {
             var clock = Stopwatch.StartNew();
@@ -154,16 +157,22 @@ public static class Workbench
     /// The training half of <see cref="TrainAndGenerate"/> (same checkpoint folder, so a model trained by either is
     /// reused by both), for callers that generate in their own way. The caller disposes the result.
     /// </summary>
-    public static TrainedPDiff Train(TaskContext ctx, PDiffConfig config, TextWriter? log = null, string? checkpointDir = null, int? useK = null)
+    public static TrainedPDiff Train(TaskContext ctx, PDiffConfig config, TextWriter? log = null, string? checkpointDir = null, int? useK = null,
+        Tensor? trainOn = null, string? trainOnTag = null)
     {
         config.Validate();
+        if (trainOn is not null && string.IsNullOrWhiteSpace(trainOnTag))
+            throw new ArgumentException("Training on derived vectors needs a tag that says how they were made (it keys the trained-model cache).", nameof(trainOnTag));
+        if (trainOn is not null && (trainOn.dim() != 2 || trainOn.size(0) < 2 || trainOn.size(1) != ctx.Zoo.Layout.Length))
+            throw new ArgumentException($"Vectors to train on must be [K ≥ 2, {ctx.Zoo.Layout.Length}]; got [{string.Join(", ", trainOn.shape)}].", nameof(trainOn));
         var clock = Stopwatch.StartNew();
-        using var all = ctx.Zoo.LoadMatrix();
-        var k = Math.Min(useK ?? ctx.Zoo.K, ctx.Zoo.K);
-        checkpointDir ??= TrainedModelDir(ctx.Zoo, config, k);
+        using var all = trainOn is null ? ctx.Zoo.LoadMatrix() : trainOn.alias();
+        var k = Math.Min(useK ?? (int)all.size(0), (int)all.size(0));
+        checkpointDir ??= TrainedModelDir(ctx.Zoo, config, k, trainOnTag);
         if (checkpointDir is not null && Directory.Exists(checkpointDir))
             log?.WriteLine($"[p-diff] reusing the training in {checkpointDir} (same zoo, K, configuration and seeds; PDIFF_MODEL_CACHE=off to retrain)");
-        var originals = all.narrow(0, 0, k).contiguous().DetachFromDisposeScope();
+        // A copy: derived vectors the caller passes stay the caller's.
+        var originals = all.narrow(0, 0, k).contiguous().clone().DetachFromDisposeScope();
         try
         {
             using var trainer = new PDiffTrainer(config, originals, ctx.Zoo.Layout, new TrainerOptions
@@ -187,10 +196,11 @@ public static class Workbench
     /// creation stamp (a rebuilt zoo gets new folders). Null — train without checkpoints — when
     /// PDIFF_MODEL_CACHE=off or the zoo folder is not writable.
     /// </summary>
-    public static string? TrainedModelDir(ZooTask zoo, PDiffConfig config, int k)
+    public static string? TrainedModelDir(ZooTask zoo, PDiffConfig config, int k, string? trainOnTag = null)
     {
         if (string.Equals(Environment.GetEnvironmentVariable("PDIFF_MODEL_CACHE"), "off", StringComparison.OrdinalIgnoreCase)) return null;
-        var key = $"{ConfigText.ToJson(config)}|k={k}|zoo={zoo.Manifest.Created}|{zoo.Manifest.Task}";
+        // Models trained on the checkpoints themselves keep the key they always had (cached models stay valid).
+        var key = $"{ConfigText.ToJson(config)}|k={k}|zoo={zoo.Manifest.Created}|{zoo.Manifest.Task}" + (trainOnTag is null ? "" : $"|train={trainOnTag}");
         var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)))[..16].ToLowerInvariant();
         var dir = Path.Combine(zoo.Directory, ZooStore.TrainedModelsFolder, hash);
         try
@@ -209,16 +219,21 @@ public static class Workbench
     /// "fine-tuned" baseline (reference §4.6, inferred construction). Null for a zoo that records no recipe
     /// (imported checkpoints): the evaluator then skips that baseline and says so in the report.
     /// </summary>
-    public static Func<Tensor, int, Generator, Tensor>? FineTuner(TaskContext ctx)
+    /// <param name="work">A copy of the base model (<c>ctx.Zoo.LoadBaseModel()</c>, owned by the caller) to train in for
+    /// every call: loading the base model costs seconds, more than a short fine-tune. Reusing it is exact, since the
+    /// collector puts back everything it changes (subset, running statistics, modes) and each call writes its start
+    /// vector first. Without it each call loads a fresh copy.</param>
+    public static Func<Tensor, int, Generator, Tensor>? FineTuner(TaskContext ctx, nn.Module<Tensor, Tensor>? work = null)
     {
         if (ctx.Zoo.Manifest.Recipe is not { } zooRecipe) return null;
         return (start, steps, g) =>
         {
-            // A fresh copy of the base model rebuilt from the zoo: any architecture, and the scorer's model stays untouched.
-            using var work = ctx.Zoo.LoadBaseModel();
-            Subsets.WriteBack(work, ctx.Zoo.Layout, start);
+            // A copy of the base model rebuilt from the zoo: any architecture, and the scorer's model stays untouched.
+            using var fresh = work is null ? ctx.Zoo.LoadBaseModel() : null;
+            var model = work ?? fresh!;
+            Subsets.WriteBack(model, ctx.Zoo.Layout, start);
             var recipe = zooRecipe with { K = 1, SaveEvery = steps, SkipFirst = 0, Seed = PDiff.Engine.Seeds.Next(g) };
-            using var result = Collector.Collect(work, ctx.Zoo.Layout, ctx.Data.Train, recipe);
+            using var result = Collector.Collect(model, ctx.Zoo.Layout, ctx.Data.Train, recipe);
             return result.Vectors.select(0, 0).clone();
         };
     }
