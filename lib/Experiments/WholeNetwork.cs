@@ -194,7 +194,7 @@ public static class WholeNetwork
         var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
         {
             layout = "whole-network", task = task.ToString(), profile = p.Name(), preset = ConfigText.ToJson(preset), networks, generate,
-        }), force: true, log);
+        }), log: log);
         var results = new List<TaskResult>();
         var costs = new List<WholeNetworkCost>();
         try
@@ -206,7 +206,7 @@ public static class WholeNetwork
                 var config = Config(preset, p, s);
                 // Twice K generated models; each baseline as many models as there are originals.
                 var count = generate ?? Math.Min(Workbench.GeneratedCount(p), 2 * zoo.K);
-                var r = TaskRunner.RunOnZoo(zoo, config, p, 1, folder.Sub($"seed{s}"), log, Evaluation(zoo.K, zoo.K), count, force: true);
+                var r = TaskRunner.RunOnZoo(zoo, config, p, 1, folder.Sub($"seed{s}"), log, Evaluation(zoo.K, zoo.K), count);
                 results.Add(r);
                 costs.Add(new WholeNetworkCost(task.Name, s, zoo.Layout.Length, zoo.K, zoo.Manifest.Seconds.GetValueOrDefault("total"),
                     r.Runs[0].TrainSeconds, r.Runs[0].GenerateSeconds, AeCost(zoo.Layout.Length, config), DenoiserCost(config)));
