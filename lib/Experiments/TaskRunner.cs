@@ -160,12 +160,7 @@ public static class TaskRunner
                 results.Add(Run(seeded, preset, profile, runs, folder.Sub($"seed{s}"), log, evaluation, generate, useK,
                     zooDir: zooRoot is null ? null : Path.Combine(zooRoot, seeded.ZooName(profile)), force: force));
             }
-            var summary = SeedSummary.From(baseTask.ToString(), profile.Name(), seeds,
-                results.Select(r => (IReadOnlyList<IReadOnlyList<GroupSummary>>)r.Reports.Select(x => x.Summaries).ToList()).ToList(),
-                results.Select(r => r.Zoo.Manifest.BaseTestAccuracy ?? double.NaN).ToList(),
-                results.Select(r => Path.GetRelativePath(folder.Directory, r.Folder!)).ToList());
-            summary.Write(folder);
-            RunEnvironment.Capture().Write(folder);
+            var summary = SummariseSeeds(baseTask.ToString(), profile, seeds, results, folder);
             log?.WriteLine(summary.ToText());
             return new SeedsResult(baseTask, results, summary) { Folder = folder.Directory };
         }
@@ -174,6 +169,21 @@ public static class TaskRunner
             foreach (var r in results) r.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The spread over seeds of per-seed results written under <paramref name="folder"/>: the summary and the paired
+    /// differences (<see cref="SeedSummary.Write"/>) and the machine (<c>environment.json</c>) go into the folder.
+    /// </summary>
+    internal static SeedSummary SummariseSeeds(string task, Profile profile, IReadOnlyList<int> seeds, IReadOnlyList<TaskResult> results, OwnedFolder folder)
+    {
+        var summary = SeedSummary.From(task, profile.Name(), seeds,
+            results.Select(r => (IReadOnlyList<IReadOnlyList<GroupSummary>>)r.Reports.Select(x => x.Summaries).ToList()).ToList(),
+            results.Select(r => r.Zoo.Manifest.BaseTestAccuracy ?? double.NaN).ToList(),
+            results.Select(r => Path.GetRelativePath(folder.Directory, r.Folder!)).ToList());
+        summary.Write(folder);
+        RunEnvironment.Capture().Write(folder);
+        return summary;
     }
 
     /// <summary>Throws unless <paramref name="seeds"/> holds at least one pipeline seed, all distinct and ≥ 0.</summary>

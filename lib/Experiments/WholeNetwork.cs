@@ -211,12 +211,7 @@ public static class WholeNetwork
                 costs.Add(new WholeNetworkCost(task.Name, s, zoo.Layout.Length, zoo.K, zoo.Manifest.Seconds.GetValueOrDefault("total"),
                     r.Runs[0].TrainSeconds, r.Runs[0].GenerateSeconds, AeCost(zoo.Layout.Length, config), DenoiserCost(config)));
             }
-            var summary = SeedSummary.From(task.ToString(), p.Name(), seeds,
-                results.Select(r => (IReadOnlyList<IReadOnlyList<GroupSummary>>)r.Reports.Select(x => x.Summaries).ToList()).ToList(),
-                results.Select(r => r.Zoo.Manifest.BaseTestAccuracy ?? double.NaN).ToList(),
-                results.Select(r => Path.GetRelativePath(folder.Directory, r.Folder!)).ToList());
-            summary.Write(folder);
-            RunEnvironment.Capture().Write(folder);
+            var summary = TaskRunner.SummariseSeeds(task.ToString(), p, seeds, results, folder);
             PDiff.Storage.AtomicFile.WriteAllText(folder.Writable("costs.csv"), CostTable(costs).ToCsv());
             return (new SeedsResult(new TaskSpec(task.Dataset, task.Model.Arch, "whole"), results, summary) { Folder = folder.Directory }, costs);
         }
