@@ -194,6 +194,7 @@ public static class TimedPipeline
                     $"{count} models × {chainSteps} denoiser steps + decoding");
                 var run = new PDiffRun(config, model, originals, gen, trainer.AeLosses.ToArray(), trainer.DiffusionLosses.ToArray(),
                     trainer.Validations.ToList(), trainer.PhaseSeconds.Values.Sum(), sampleSeconds);
+                var imagesBefore = ctx.Scorer.ImagesScored;
                 EvaluationReport report;
                 try
                 {
@@ -205,8 +206,12 @@ public static class TimedPipeline
                 }
                 var evalSeconds = report.Seconds.GetValueOrDefault("scoring") + report.Seconds.GetValueOrDefault("similarity");
                 var scored = report.Models.Count;
-                var evaluationStage = new StageTime($"evaluation, {name}", evalSeconds, F(nVal + nTest) + F((double)scored * (nVal + nTest), suffix: true),
-                    $"{scored} models ({zoo.K} originals, {count} generated, their weight average) on validation and test, and the IoU of their wrong-prediction sets");
+                // Only the rows the scorer ran count: the originals' scores usually come from the zoo (ZooScores).
+                var images = ctx.Scorer.ImagesScored - imagesBefore;
+                var modelsRun = images / (double)(nVal + nTest);
+                var evaluationStage = new StageTime($"evaluation, {name}", evalSeconds, F(nVal + nTest) + F(images, suffix: true),
+                    $"{scored} models ({zoo.K} originals, {count} generated, their weight average) on validation and test, {modelsRun:N0} of them run " +
+                    "(the others' scores kept from the zoo's build or an earlier sampler), and the IoU of their wrong-prediction sets");
                 var result = new SamplerResult(name, options, report, sampling, evaluationStage);
                 results.Add(result);
                 ResultsFolders.WriteRun(folder, name.ToLowerInvariant().Replace(' ', '-'), report, config with { Sampler = options.Kind, DdimSteps = options.Steps },

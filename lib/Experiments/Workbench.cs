@@ -113,6 +113,7 @@ public static class Workbench
         {
             model = zoo.LoadBaseModel();
             var scorer = new CachedScorer(model, zoo.Layout, new LabeledImages(data.Validation.X, data.Validation.Y), new LabeledImages(data.Test.X, data.Test.Y));
+            PrimeWithZooScores(zoo, scorer);
             return new TaskContext(zoo, data, model, scorer);
         }
         catch
@@ -121,6 +122,19 @@ public static class Workbench
             data.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Gives the scorer the originals' scores the zoo's build measured (<see cref="ZooScores"/>), so evaluations do not
+    /// score the K originals again. Only when the zoo was scored by this libtorch version (another may choose other
+    /// kernels and flip near-tied predictions); the data split is the recorded one (<see cref="ZooTask.LoadData"/>).
+    /// </summary>
+    static void PrimeWithZooScores(ZooTask zoo, CachedScorer scorer)
+    {
+        if (zoo.Manifest.Torch != __version__ || zoo.LoadScores() is not { } scores) return;
+        using var originals = zoo.LoadMatrix();
+        scorer.Remember(originals, EvalSplit.Validation, scores.Validation);
+        scorer.Remember(originals, EvalSplit.Test, scores.Test);
     }
 
     /// <summary>

@@ -81,15 +81,7 @@ public abstract class SubsetScorerBase : ISubsetScorer
         if (vectors.dim() == 1) { using var v = vectors.unsqueeze(0); return Score(v, split); }
         CheckRows(vectors);
         var m = (int)vectors.size(0);
-        var keys = new string[m];
-        using (var f = vectors.to(ScalarType.Float32).contiguous())
-        {
-            var all = f.data<float>().ToArray();
-            var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(all.AsSpan());
-            var rowBytes = (int)Layout.Length * sizeof(float);
-            for (var i = 0; i < m; i++)
-                keys[i] = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes.Slice(i * rowBytes, rowBytes)));
-        }
+        var keys = Keys(vectors);
         var missing = Enumerable.Range(0, m).Where(i => !memo.ContainsKey((split, keys[i]))).ToList();
         if (missing.Count > 0)
         {
@@ -98,10 +90,46 @@ public abstract class SubsetScorerBase : ISubsetScorer
             using var rows = missing.Count == m ? vectors.alias() : vectors.index_select(0, index);
             using var logits = Logits(rows, split);
             var fresh = ScoresFromLogits(logits, Split(split).Y);
+            ImagesScored += missing.Count * Split(split).Count;
             for (var j = 0; j < missing.Count; j++) memo[(split, keys[missing[j]])] = fresh[j];
         }
         return keys.Select(k => memo[(split, k)]).ToList();
     }
+
+    /// <summary>
+    /// Takes <paramref name="scores"/> as the scores of the rows of <paramref name="vectors"/> on <paramref name="split"/>,
+    /// so <see cref="Score"/> does not run them: the zoo's checkpoints as its build scored them (<see cref="ZooScores"/>),
+    /// on the same base model and split. Each wrong set must cover the split.
+    /// </summary>
+    public void Remember(Tensor vectors, EvalSplit split, IReadOnlyList<ModelScore> scores)
+    {
+        CheckRows(vectors);
+        if (scores.Count != vectors.size(0))
+            throw new ArgumentException($"{GetType().Name}.Remember: {vectors.size(0)} vectors but {scores.Count} scores.", nameof(scores));
+        var n = Split(split).Count;
+        if (scores.FirstOrDefault(s => s.Wrong.Length != n) is { } bad)
+            throw new ArgumentException($"{GetType().Name}.Remember: a wrong set covers {bad.Wrong.Length} examples; the {split.ToString().ToLowerInvariant()} split has {n}.", nameof(scores));
+        var keys = Keys(vectors);
+        if (memo.Count + keys.Length > MemoLimit) memo.Clear();
+        for (var i = 0; i < keys.Length; i++) memo[(split, keys[i])] = scores[i];
+    }
+
+    /// <summary>The memo's key of each row: the SHA-256 of its float32 bytes.</summary>
+    string[] Keys(Tensor vectors)
+    {
+        var m = (int)vectors.size(0);
+        var keys = new string[m];
+        using var f = vectors.to(ScalarType.Float32).contiguous();
+        var all = f.data<float>().ToArray();
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(all.AsSpan());
+        var rowBytes = (int)Layout.Length * sizeof(float);
+        for (var i = 0; i < m; i++)
+            keys[i] = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes.Slice(i * rowBytes, rowBytes)));
+        return keys;
+    }
+
+    /// <summary>Rows × images <see cref="Score"/> has run through the model so far (rows it remembered cost nothing).</summary>
+    public long ImagesScored { get; private set; }
 
     /// <summary>Scores kept for rows seen before (<see cref="Score"/>).</summary>
     public const int MemoLimit = 4096;

@@ -119,7 +119,7 @@ public static class ZooBuilder
             Threads = torch.get_num_threads(),
             Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
         };
-        var task = writer.Commit(manifest, collected.Vectors);
+        var task = writer.Commit(manifest, collected.Vectors, (val, test));
         log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"[zoo] base: val {100 * trained.Manifest.ValAccuracy:F2}%, test {100 * trained.Manifest.TestAccuracy:F2}%; " +
             $"{recipe.K} checkpoints: val {100 * manifest.Validation!.Mean:F2}% (min {100 * manifest.Validation.Min:F2}, max {100 * manifest.Validation.Max:F2}), " +

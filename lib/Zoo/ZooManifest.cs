@@ -66,6 +66,10 @@ public sealed record ZooManifest
     public required IReadOnlyList<CheckpointRecord> Checkpoints { get; init; }
     public AccuracyStats? Validation { get; init; }
     public AccuracyStats? Test { get; init; }
+    /// <summary>The checkpoints' wrong-prediction sets as scored at build time (<see cref="ZooScores"/>), relative; null when not kept.</summary>
+    public string? Scores { get; init; }
+    /// <summary>SHA-256 of <see cref="Scores"/>, checked when it is read.</summary>
+    public string? ScoresSha256 { get; init; }
     /// <summary>Stage from which collection and scoring ran (earlier stages frozen and cached).</summary>
     public string? CutStage { get; init; }
     public IReadOnlyDictionary<string, double> Seconds { get; init; } = new Dictionary<string, double>();

@@ -75,6 +75,17 @@ public sealed class ZooTask
         Verified(Manifest.BaseModel, Manifest.BaseSha256, "base model");
         if (Manifest.Model.Source is { } src && !Path.IsPathRooted(src)) Verified(src, Manifest.SourceSha256, "TorchScript network");
         for (var k = 0; k < K; k++) Verified(Manifest.Checkpoints[k].File, Manifest.Checkpoints[k].Sha256, $"checkpoint {k}");
+        if (Manifest.Scores is { } sc) Verified(sc, Manifest.ScoresSha256, "scores");
+    }
+
+    /// <summary>
+    /// The checkpoints' scores on the recorded validation and test splits as the build measured them
+    /// (<see cref="ZooScores"/>); null for zoos that keep none (older builds, imports, derived zoos).
+    /// </summary>
+    public (IReadOnlyList<ModelScore> Validation, IReadOnlyList<ModelScore> Test)? LoadScores()
+    {
+        if (Manifest.Scores is not { } file || Manifest.Data is not { } data) return null;
+        return ZooScores.Load(Verified(file, Manifest.ScoresSha256, "scores"), K, data.Validation, data.Test);
     }
 
     /// <summary>The checkpoints as a matrix [K, N] float32, row k = checkpoint k in manifest order.</summary>

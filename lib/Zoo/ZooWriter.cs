@@ -56,6 +56,7 @@ public sealed class ZooWriter
             if (m.BaseManifest is { } b) files.Add(b);
             if (m.Model.Source is { } s && !Path.IsPathRooted(s)) files.Add(s);
             files.AddRange(m.Checkpoints.Select(c => c.File));
+            if (m.Scores is { } sc) files.Add(sc);
             return files;
         }
         catch (Exception e) when (e is IOException or InvalidDataException)
@@ -70,9 +71,10 @@ public sealed class ZooWriter
     /// <summary>
     /// Writes row k of <paramref name="vectors"/> as checkpoint k, fills in every file's SHA-256, writes the
     /// manifest, and swaps the new zoo in. The base model (and a TorchScript source, when the spec names one)
-    /// must already be staged.
+    /// must already be staged. <paramref name="scores"/>: the checkpoints' scores on both splits, kept as
+    /// <see cref="ZooScores.FileName"/> so that evaluations need not score the originals again.
     /// </summary>
-    public ZooTask Commit(ZooManifest manifest, Tensor vectors)
+    public ZooTask Commit(ZooManifest manifest, Tensor vectors, (IReadOnlyList<ModelScore> Validation, IReadOnlyList<ModelScore> Test)? scores = null)
     {
         var layout = manifest.Subset.Layout();
         if (vectors.dim() != 2 || vectors.size(0) != manifest.K || vectors.size(1) != layout.Length)
@@ -101,9 +103,19 @@ public sealed class ZooWriter
             }
             records.Add(rec with { Sha256 = AtomicFile.Sha256(path) });
         }
+        string? scoresFile = null, scoresSha = null;
+        if (scores is { } sc)
+        {
+            if (sc.Validation.Count != manifest.K || sc.Test.Count != manifest.K)
+                throw new ArgumentException($"ZooWriter.Commit: {sc.Validation.Count} validation and {sc.Test.Count} test scores for {manifest.K} checkpoints.");
+            ZooScores.Save(Staged(ZooScores.FileName), sc.Validation, sc.Test);
+            (scoresFile, scoresSha) = (ZooScores.FileName, AtomicFile.Sha256(Staged(ZooScores.FileName)));
+        }
         var final = manifest with
         {
             Checkpoints = records,
+            Scores = scoresFile,
+            ScoresSha256 = scoresSha,
             BaseSha256 = AtomicFile.Sha256(baseStaged),
             SourceSha256 = manifest.Model.Source is { } src && !Path.IsPathRooted(src) ? AtomicFile.Sha256(Staged(src)) : null,
         };
@@ -117,6 +129,7 @@ public sealed class ZooWriter
         if (m.BaseManifest is { } b && File.Exists(Staged(b))) files.Add(b);
         if (m.Model.Source is { } s && !Path.IsPathRooted(s)) files.Add(s);
         files.AddRange(m.Checkpoints.Select(c => c.File));
+        if (m.Scores is { } sc) files.Add(sc);
         // Every file we are about to put in place is on our list first (so a kill leaves none unlisted).
         folder.Record(files.Append("manifest.json"));
         var manifest = Path.Combine(Directory, "manifest.json");

@@ -182,4 +182,32 @@ public class ScoreMemoTests
         var fresh = new CountingScorer(m, layout, data, data).Score(b, EvalSplit.Validation);
         Assert.Equal(fresh.Select(f => f.Accuracy), second.Select(f => f.Accuracy));
     }
+
+    [Fact]
+    public void RememberedScoresAreReturnedWithoutRunningAndBadOnesAreRefused()
+    {
+        using var g = new Generator(6);
+        using var m = ModelRegistry.Create(new ModelSpec { Arch = "mlp", Hidden = new[] { 16 } }, 1);
+        var layout = Subsets.Resolve(m, "classifier");
+        var x = torch.randn(new long[] { 30, 1, 28, 28 }, generator: g);
+        var y = torch.randint(0, 10, new long[] { 30 }, generator: g);
+        var s = new CountingScorer(m, layout, new LabeledImages(x, y), new LabeledImages(x.narrow(0, 0, 20), y.narrow(0, 0, 20)));
+        var v = torch.stack(new[] { Subsets.Flatten(m, layout), torch.randn(new[] { layout.Length }, generator: g) });
+        // Made-up scores (every example wrong, none wrong), so an answer from the memo cannot be mistaken for a run.
+        var allWrong = new ModelScore(0, WrongSet.FromBools(Enumerable.Repeat(true, 30).ToArray()));
+        var noneWrong = new ModelScore(1, WrongSet.FromBools(new bool[30]));
+        s.Remember(v, EvalSplit.Validation, new[] { allWrong, noneWrong });
+        var got = s.Score(v, EvalSplit.Validation);
+        Assert.Equal(0, s.RowsRun);
+        Assert.Equal(0, s.ImagesScored);
+        Assert.Same(allWrong, got[0]);
+        Assert.Same(noneWrong, got[1]);
+        s.Score(v, EvalSplit.Test);                                   // the other split was not given: it runs
+        Assert.Equal(2, s.RowsRun);
+        Assert.Equal(2 * 20, s.ImagesScored);
+        var count = Assert.Throws<ArgumentException>(() => s.Remember(v, EvalSplit.Validation, new[] { allWrong }));
+        Assert.Contains("2 vectors but 1 scores", count.Message);
+        var split = Assert.Throws<ArgumentException>(() => s.Remember(v, EvalSplit.Test, new[] { allWrong, noneWrong }));
+        Assert.Contains("covers 30 examples; the test split has 20", split.Message);
+    }
 }

@@ -75,6 +75,28 @@ public class ZooBuildTests
                 Assert.Equal(task.Manifest.Checkpoints[k].TestAccuracy, test[k].Accuracy);
             }
 
+            // The build keeps every checkpoint's wrong sets (scores.safetensors): the same bits as rescoring, and an
+            // evaluation context takes them instead of running the originals again; a new vector is still run.
+            Assert.Equal(ZooScores.FileName, root.GetProperty("scores").GetString());
+            var kept = task.LoadScores()!.Value;
+            for (var k = 0; k < 5; k++)
+            {
+                Assert.Equal(val[k].Wrong.Words, kept.Validation[k].Wrong.Words);
+                Assert.Equal(test[k].Wrong.Words, kept.Test[k].Wrong.Words);
+                Assert.Equal(val[k].Accuracy, kept.Validation[k].Accuracy);
+                Assert.Equal(test[k].Accuracy, kept.Test[k].Accuracy);
+            }
+            using (var ctx = PDiff.Experiments.Workbench.OpenContext(task))
+            {
+                var primed = ctx.Scorer.Score(matrix, EvalSplit.Test);
+                Assert.Equal(0, ctx.Scorer.ImagesScored);
+                Assert.Equal(test[2].Wrong.Words, primed[2].Wrong.Words);
+                using var first = matrix.narrow(0, 0, 1);
+                using var moved = first.add(0.5f);
+                ctx.Scorer.Score(moved, EvalSplit.Test);
+                Assert.Equal(300, ctx.Scorer.ImagesScored);
+            }
+
             // Vectors made from this zoo (here: originals plus noise) saved as a zoo of their own read back
             // exactly, score the same on the copied base model, and carry where they came from.
             var derivedDir = dir + "-derived";
@@ -94,6 +116,8 @@ public class ZooBuildTests
                 Assert.True(Directory.Exists(staleTraining));
                 Assert.Equal(4, saved.K);
                 Assert.Equal("generated:test", saved.Manifest.Source);
+                Assert.Null(saved.LoadScores());                               // the source's scores are not the derived vectors'
+                Assert.False(File.Exists(Path.Combine(derivedDir, ZooScores.FileName)));
                 Assert.Null(saved.Manifest.Recipe);
                 Assert.Equal(dtest, saved.Manifest.Checkpoints.Select(c => c.TestAccuracy));
                 using var back = ZooTask.Open(derivedDir).LoadMatrix();
@@ -127,6 +151,16 @@ public class ZooBuildTests
             Assert.Contains("reusing the base model", log2.ToString());
             Assert.Equal(3, again.K);
             Assert.Equal(3, Directory.GetFiles(Path.Combine(dir, "checkpoints")).Length); // stale files removed
+            Assert.Equal(3, again.LoadScores()!.Value.Test.Count);
+
+            // A damaged scores file is refused by its hash, naming it.
+            var scoresPath = Path.Combine(dir, ZooScores.FileName);
+            var bytes = File.ReadAllBytes(scoresPath);
+            bytes[^1] ^= 1;
+            File.WriteAllBytes(scoresPath, bytes);
+            var damaged = Assert.Throws<InvalidDataException>(() => ZooTask.Open(dir).LoadScores());
+            Assert.Contains(ZooScores.FileName, damaged.Message);
+            Assert.Throws<InvalidDataException>(() => ZooTask.Open(dir).Verify());
         }
         finally
         {
