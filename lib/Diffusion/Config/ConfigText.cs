@@ -27,16 +27,22 @@ public static class ConfigText
         .ToArray();
 
     /// <summary>
-    /// The configuration as indented JSON. The conditioning settings are left out when the model is unconditional
-    /// (<see cref="PDiffConfig.ConditioningSettings"/>): they mean nothing then, and leaving them out keeps the
-    /// JSON — and every cache key and results fingerprint made from it — what it was before conditioning existed.
+    /// The configuration as indented JSON. Settings added after cache keys existed are left out at their defaults
+    /// (<see cref="Omitted"/>): the conditioning settings of an unconditional model, which mean nothing then, and
+    /// Autocast None. The JSON — and every cache key and results fingerprint made from it — stays what it was.
     /// </summary>
     public static string ToJson(PDiffConfig config)
     {
-        if (config.Condition != ConditionKind.None) return JsonSerializer.Serialize(config, Options);
         var node = JsonSerializer.SerializeToNode(config, Options)!.AsObject();
-        foreach (var name in PDiffConfig.ConditioningSettings) node.Remove(name);
+        foreach (var name in Omitted(config)) node.Remove(name);
         return node.ToJsonString(Options);
+    }
+
+    /// <summary>The settings <see cref="ToJson"/> and <see cref="ToArgs"/> leave out of <paramref name="config"/>.</summary>
+    static IEnumerable<string> Omitted(PDiffConfig config)
+    {
+        if (config.Condition == ConditionKind.None) foreach (var name in PDiffConfig.ConditioningSettings) yield return name;
+        if (config.Autocast == AutocastKind.None) yield return nameof(PDiffConfig.Autocast);
     }
 
     public static PDiffConfig FromJson(string json)
@@ -88,7 +94,7 @@ public static class ConfigText
 
     /// <summary>All settings as flags (<c>--ae-steps 500 --latent-noise 0.1 …</c>).</summary>
     public static string[] ToArgs(PDiffConfig config) =>
-        Settable.Where(p => config.Condition != ConditionKind.None || !PDiffConfig.ConditioningSettings.Contains(p.Name))
+        Settable.Where(p => !Omitted(config).Contains(p.Name))
             .SelectMany(p => new[] { FlagOf(p.Name), Format(p.GetValue(config)) }).ToArray();
 
     /// <summary>

@@ -28,6 +28,20 @@ public enum DenoiserKind
 
 public enum LrScheduleKind { Constant, Cosine }
 
+/// <summary>The precision of the autoencoder's and denoiser's convolutions in training and sampling.</summary>
+public enum AutocastKind
+{
+    /// <summary>Float32 throughout (our default, pdiff-reference §8-34).</summary>
+    None,
+    /// <summary>
+    /// The V2 denoiser's convolutions, norms and activations in bfloat16 (float32 weights, optimiser, loss and sampler
+    /// arithmetic), in training and in the sampling chain, as the reference V2 runs under bf16 autocast
+    /// (<see cref="PDiff.Engine.SafeConv.BFloat16Scope"/>). The autoencoder, encoding, decoding and scoring stay float32:
+    /// the autoencoder's strided and transposed convolutions ran several times slower in bfloat16 here.
+    /// </summary>
+    BFloat16,
+}
+
 /// <summary>
 /// Every hyper-parameter of a p-diff run, in one record: the single source of truth that becomes JSON
 /// (<see cref="ConfigText.ToJson"/>) and command-line flags (<see cref="ConfigText.ToArgs"/>: each
@@ -93,6 +107,12 @@ public sealed record PDiffConfig
     /// <summary>DDIM steps.</summary>
     public int DdimSteps { get; init; } = 50;
     public double DdimEta { get; init; }
+
+    /// <summary>
+    /// BFloat16: the denoiser runs in bfloat16 in training and sampling (V2's autocast; several times faster on CPUs with
+    /// AVX-512-BF16, see <see cref="AutocastKind"/>). Left out of the JSON when None, so float32 configurations keep their cache keys.
+    /// </summary>
+    public AutocastKind Autocast { get; init; } = AutocastKind.None;
 
     // ---- conditioning (off by default; ConfigText writes these only when Condition is set, so an
     //      unconditional configuration keeps the JSON, equality and cache keys it always had) ----
@@ -275,6 +295,9 @@ public sealed record PDiffConfig
         Need(EmaDecay >= 0 && EmaDecay < 1, $"ema-decay must be in [0, 1) (got {EmaDecay})");
         Need(SampleClip >= 0 && DdimEta >= 0, $"sample-clip and ddim-eta must be ≥ 0");
         Need(LatentDim >= 1 && AeChannels.Length >= 1 && AeChannels.All(c => c >= 1), "latent-dim and ae-channels must be positive");
+        Need(Enum.IsDefined(Autocast), $"autocast must be one of {string.Join(", ", Enum.GetNames<AutocastKind>())} (got {(int)Autocast})");
+        Need(Autocast == AutocastKind.None || Denoiser == DenoiserKind.V2OneDimCnn,
+            $"autocast {Autocast} needs the V2 denoiser (denoiser V2OneDimCnn); the V1 UNet runs in float32 only");
         Need(Enum.IsDefined(Condition), $"condition must be one of {string.Join(", ", Enum.GetNames<ConditionKind>())} (got {(int)Condition})");
         Need(Condition == ConditionKind.None || Denoiser == DenoiserKind.V2OneDimCnn,
             $"condition {Condition} needs the V2 denoiser (denoiser V2OneDimCnn): the V1 UNet has no condition input");

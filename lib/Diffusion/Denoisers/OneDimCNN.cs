@@ -111,8 +111,14 @@ public sealed class OneDimCNN : Denoiser
     /// <summary>The convolutions, with the embedding e [B, D] (time, plus condition) added before each.</summary>
     Tensor Run(Tensor x, Tensor embedding)
     {
+        // Under a bfloat16 scope (PDiffConfig.Autocast) each convolution's output stays bfloat16 through its norm and ELU,
+        // as PyTorch's autocast leaves it (casting back to float32 after each convolution cost more than the bfloat16
+        // convolutions saved, docs/design-notes.md); adding the float32 embedding promotes to float32 as in PyTorch, so
+        // its gradient is summed in float32. The output is float32 either way.
+        var mixed = SafeConv.InBFloat16Scope;
         var tau = embedding.unsqueeze(1);                              // [B, 1, D]
         var h = x.unsqueeze(1);                                         // [B, 1, D]
+        if (mixed) h = h.to(ScalarType.BFloat16);
         if (UseChannelsLast)
         {
             tau = tau.unsqueeze(1);                                     // [B, 1, 1, D]
@@ -140,7 +146,7 @@ public sealed class OneDimCNN : Denoiser
             if (i < Skips) skips[i] = h;
         }
         var y = UseChannelsLast ? h.select(2, 0).select(1, 0) : h.select(1, 0);
-        return y.contiguous();
+        return mixed ? y.to(ScalarType.Float32).contiguous() : y.contiguous();
     }
 
     /// <summary>

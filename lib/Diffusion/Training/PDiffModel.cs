@@ -136,7 +136,12 @@ public sealed class PDiffModel : IDisposable
         {
             var n = Math.Min(size, count - done);
             var part = guidance?.Slice(done, n);
-            try { latents.Add(Sampler.Sample(Diffusion, SamplingDenoiser, n, opts, g, progress, part)); }
+            try
+            {
+                // The chain's denoiser calls run in the configured precision; decoding below stays float32.
+                using var mixed = Config.Autocast == AutocastKind.BFloat16 ? PDiff.Engine.SafeConv.BFloat16Scope() : null;
+                latents.Add(Sampler.Sample(Diffusion, SamplingDenoiser, n, opts, g, progress, part));
+            }
             finally { part?.Condition.Dispose(); }   // a view of the caller's conditions
         }
         var z = latents.Count == 1 ? latents[0] : cat(latents, 0);

@@ -199,9 +199,11 @@ public sealed partial class PDiffTrainer : IDisposable
                 Tensor x0;
                 if (cached is not null) x0 = cached.index_select(0, idx);
                 else using (no_grad()) x0 = m.InferenceEncode(data.index_select(0, idx));
-                var l = conditions is null
-                    ? m.Diffusion.TrainingLoss(den, x0, diffGen)
-                    : m.Diffusion.ConditionalTrainingLoss(den, x0, conditions.index_select(0, idx), config.ConditionDropout, diffGen);
+                Tensor l;
+                using (Autocast())                 // the denoiser's forward only (the autoencoder stays float32)
+                    l = conditions is null
+                        ? m.Diffusion.TrainingLoss(den, x0, diffGen)
+                        : m.Diffusion.ConditionalTrainingLoss(den, x0, conditions.index_select(0, idx), config.ConditionDropout, diffGen);
                 den.zero_grad();
                 l.backward();
                 diffOpt.step();
@@ -219,6 +221,9 @@ public sealed partial class PDiffTrainer : IDisposable
         }
         den.eval();
     }
+
+    /// <summary>The configured precision of a denoiser training step (<see cref="PDiffConfig.Autocast"/>); null: float32.</summary>
+    IDisposable? Autocast() => config.Autocast == AutocastKind.BFloat16 ? PDiff.Engine.SafeConv.BFloat16Scope() : null;
 
     Tensor EncodeAll()
     {
