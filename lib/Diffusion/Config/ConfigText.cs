@@ -28,8 +28,8 @@ public static class ConfigText
 
     /// <summary>
     /// The configuration as indented JSON. Settings added after cache keys existed are left out at their defaults
-    /// (<see cref="Omitted"/>): the conditioning settings of an unconditional model, which mean nothing then, and
-    /// Autocast None. The JSON — and every cache key and results fingerprint made from it — stays what it was.
+    /// (<see cref="Omitted"/>): the conditioning settings of an unconditional model, which mean nothing then,
+    /// Autocast None and StandardizeLatents false. The JSON — and every cache key and results fingerprint made from it — stays what it was.
     /// </summary>
     public static string ToJson(PDiffConfig config)
     {
@@ -43,6 +43,7 @@ public static class ConfigText
     {
         if (config.Condition == ConditionKind.None) foreach (var name in PDiffConfig.ConditioningSettings) yield return name;
         if (config.Autocast == AutocastKind.None) yield return nameof(PDiffConfig.Autocast);
+        if (!config.StandardizeLatents) yield return nameof(PDiffConfig.StandardizeLatents);
     }
 
     public static PDiffConfig FromJson(string json)

@@ -109,6 +109,12 @@ public sealed record PDiffConfig
     public double DdimEta { get; init; }
 
     /// <summary>
+    /// Diffuse standardised latents (<see cref="LatentStandardizer"/>: centred per dimension, one scale) instead of the
+    /// autoencoder's raw, unbounded ones (V2, pdiff-reference §8-35). Off by default; left out of the JSON when off.
+    /// </summary>
+    public bool StandardizeLatents { get; init; }
+
+    /// <summary>
     /// BFloat16: the denoiser runs in bfloat16 in training and sampling (V2's autocast; several times faster on CPUs with
     /// AVX-512-BF16, see <see cref="AutocastKind"/>). Left out of the JSON when None, so float32 configurations keep their cache keys.
     /// </summary>

@@ -37,6 +37,8 @@ public sealed class PDiffModel : IDisposable
     /// <summary>How targets map to the denoiser's condition input (null for an unconditional model).</summary>
     public ConditionScaler? Condition { get; }
     public bool IsConditional => Condition is not null;
+    /// <summary>The latents' standardisation for the diffusion (<see cref="PDiffConfig.StandardizeLatents"/>); null: raw latents.</summary>
+    public LatentStandardizer? Latents { get; }
 
     /// <summary>Builds fresh (randomly initialised, from InitSeed) modules for vectors of the normaliser's length.</summary>
     /// <param name="condition">The condition statistics of the training zoo: required exactly when the configuration is conditional.</param>
@@ -65,6 +67,7 @@ public sealed class PDiffModel : IDisposable
             EmaDenoiser.eval();
         }
         Diffusion = new GaussianDiffusion(config.Timesteps, config.BetaStart, config.BetaEnd);
+        if (config.StandardizeLatents) Latents = new LatentStandardizer(new[] { Autoencoder.LatentSize });
     }
 
     /// <summary>The autoencoder <paramref name="config"/> names, for vectors of <paramref name="n"/> numbers, its weights drawn from <paramref name="gen"/>.</summary>
@@ -140,7 +143,14 @@ public sealed class PDiffModel : IDisposable
             {
                 // The chain's denoiser calls run in the configured precision; decoding below stays float32.
                 using var mixed = Config.Autocast == AutocastKind.BFloat16 ? PDiff.Engine.SafeConv.BFloat16Scope() : null;
-                latents.Add(Sampler.Sample(Diffusion, SamplingDenoiser, n, opts, g, progress, part));
+                var sampled = Sampler.Sample(Diffusion, SamplingDenoiser, n, opts, g, progress, part);
+                if (Latents is not null)
+                {
+                    var standardized = sampled;
+                    using (var scope = NewDisposeScope()) sampled = Latents.FromDiffusion(standardized).MoveToOuterDisposeScope();
+                    standardized.Dispose();
+                }
+                latents.Add(sampled);
             }
             finally { part?.Condition.Dispose(); }   // a view of the caller's conditions
         }
@@ -180,6 +190,8 @@ public sealed class PDiffModel : IDisposable
         foreach (var kv in StateDicts.Named(Denoiser, "denoiser")) yield return kv;
         if (EmaDenoiser is not null)
             foreach (var kv in StateDicts.Named(EmaDenoiser, "ema")) yield return kv;
+        if (Latents is not null)
+            foreach (var kv in StateDicts.Named(Latents, "latent")) yield return kv;
     }
 
     /// <summary>Loads weights saved by <see cref="NamedState"/> (strict: every key of every part must be there).</summary>
@@ -196,6 +208,7 @@ public sealed class PDiffModel : IDisposable
         Part(Autoencoder, "ae");
         Part(Denoiser, "denoiser");
         if (EmaDenoiser is not null) Part(EmaDenoiser, "ema");
+        if (Latents is not null) Part(Latents, "latent");
     }
 
     public const string ConditionFile = "condition.json";
@@ -238,6 +251,7 @@ public sealed class PDiffModel : IDisposable
         Autoencoder.Dispose();
         Denoiser.Dispose();
         EmaDenoiser?.Dispose();
+        Latents?.Dispose();
         Diffusion.Dispose();
     }
 }

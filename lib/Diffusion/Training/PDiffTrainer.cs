@@ -182,6 +182,13 @@ public sealed partial class PDiffTrainer : IDisposable
         var m = Model;
         foreach (var p in m.Autoencoder.parameters()) p.requires_grad = false;
         using var cached = config.AeInferenceNorm == AeInferenceNorm.Eval ? EncodeAll() : null;
+        // Fitted when the phase starts (deterministic, so a resume at step 0 fits the same); later resumes restore them.
+        if (diffStep == 0 && m.Latents is { } standardizer)
+        {
+            using var all = cached is null ? EncodeAll() : null;
+            standardizer.Fit(cached ?? all!);
+            Log($"[p-diff] latents standardised: centred per dimension, scale {standardizer.Scale:G4}");
+        }
         var den = m.Denoiser;
         diffOpt ??= NewAdamW(den.parameters(), config.DiffLr, config.DiffWeightDecay);
         if (pendingDiffOptim is { } po) { LoadOptimizer(diffOpt, po); pendingDiffOptim = null; }
@@ -199,6 +206,7 @@ public sealed partial class PDiffTrainer : IDisposable
                 Tensor x0;
                 if (cached is not null) x0 = cached.index_select(0, idx);
                 else using (no_grad()) x0 = m.InferenceEncode(data.index_select(0, idx));
+                if (m.Latents is { } ls) x0 = ls.ToDiffusion(x0);
                 Tensor l;
                 using (Autocast())                 // the denoiser's forward only (the autoencoder stays float32)
                     l = conditions is null

@@ -25,10 +25,15 @@ public class TrainingTests
 
     internal static (Tensor Vectors, SubsetLayout Layout) ZooFor(string preset) => TinyZoo(preset == "v1" ? 192 : 64);
 
-    /// <summary>Smoke-sized variants of the three presets, and "chunked": the default with the chunked autoencoder.</summary>
-    internal static PDiffConfig Small(string preset) => preset == "chunked"
-        ? Small("default") with { Autoencoder = AutoencoderKind.Chunked, AeChannels = new long[] { 16, 16 }, AeLr = 3e-3 }
-        : PDiffConfig.Preset(preset) switch
+    /// <summary>Smoke-sized variants of the three presets; "chunked": the default with the chunked autoencoder; "standardized": the default with standardised latents.</summary>
+    internal static PDiffConfig Small(string preset) => preset switch
+    {
+        "chunked" => Small("default") with { Autoencoder = AutoencoderKind.Chunked, AeChannels = new long[] { 16, 16 }, AeLr = 3e-3 },
+        "standardized" => Small("default") with { StandardizeLatents = true },
+        _ => SmallPreset(preset),
+    };
+
+    static PDiffConfig SmallPreset(string preset) => PDiffConfig.Preset(preset) switch
     {
         var c when c.Autoencoder == AutoencoderKind.V2OneDim => c with
         {
@@ -78,6 +83,7 @@ public class TrainingTests
     [InlineData("v2")]
     [InlineData("v1")]
     [InlineData("chunked")]
+    [InlineData("standardized")]
     public void AKilledRunResumesToExactlyTheUninterruptedResult(string preset)
     {
         var (v, layout) = ZooFor(preset);
