@@ -16,8 +16,9 @@ public class AutocastTests
 {
     static double RelativeError(Tensor a, Tensor b)
     {
-        using var diff = a.to(ScalarType.Float64).sub(b.to(ScalarType.Float64));
-        return diff.norm().item<double>() / b.to(ScalarType.Float64).norm().item<double>();
+        using var scope = NewDisposeScope();
+        var exact = b.to(ScalarType.Float64);
+        return a.to(ScalarType.Float64).sub(exact).norm().item<double>() / exact.norm().item<double>();
     }
 
     [Fact]
