@@ -145,8 +145,7 @@ public abstract class SubsetScorerBase : ISubsetScorer
         var result = new List<ModelScore>(m);
         for (var i = 0; i < m; i++)
         {
-            var w = WrongSet.FromBools(wrong.AsSpan(i * n, n));
-            result.Add(new ModelScore(n == 0 ? 0 : 1.0 - (double)w.Count / n, w));
+            result.Add(ModelScore.FromWrong(WrongSet.FromBools(wrong.AsSpan(i * n, n))));
         }
         return result;
     }

@@ -47,7 +47,11 @@ public sealed class WrongSet
 }
 
 /// <summary>Accuracy (fraction in [0, 1]) and wrong-prediction set of one model on one split.</summary>
-public sealed record ModelScore(double Accuracy, WrongSet Wrong);
+public sealed record ModelScore(double Accuracy, WrongSet Wrong)
+{
+    /// <summary>The score a wrong set implies: accuracy 1 − |wrong| / examples (0 on an empty split).</summary>
+    public static ModelScore FromWrong(WrongSet wrong) => new(wrong.Length == 0 ? 0 : 1.0 - (double)wrong.Count / wrong.Length, wrong);
+}
 
 /// <summary>
 /// Scores parameter-subset vectors by writing each into the fixed base model and classifying a split.

@@ -78,4 +78,17 @@ public sealed record ZooManifest
     public string Created { get; init; } = "";
 
     public int K => Checkpoints.Count;
+
+    /// <summary>
+    /// The files this manifest names inside the zoo folder, besides itself and the base training manifest: the base
+    /// model, a TorchScript network stored in the zoo (relative <see cref="ModelSpec.Source"/>), the checkpoints and
+    /// the scores. Opening confines them to the folder; the writer owns, moves and keeps exactly these.
+    /// </summary>
+    public IEnumerable<string> DataFiles()
+    {
+        yield return BaseModel;
+        if (Model.Source is { } s && !Path.IsPathRooted(s)) yield return s;
+        foreach (var c in Checkpoints) yield return c.File;
+        if (Scores is { } sc) yield return sc;
+    }
 }

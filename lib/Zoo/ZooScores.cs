@@ -58,11 +58,7 @@ public static class ZooScores
                 "(one row a checkpoint, one column an example of the split). Rebuild the zoo to rewrite its scores.");
         var flat = t.contiguous().data<bool>().ToArray();
         var rows = new List<ModelScore>(k);
-        for (var i = 0; i < k; i++)
-        {
-            var w = WrongSet.FromBools(flat.AsSpan(i * (int)n, (int)n));
-            rows.Add(new ModelScore(n == 0 ? 0 : 1.0 - (double)w.Count / n, w));
-        }
+        for (var i = 0; i < k; i++) rows.Add(ModelScore.FromWrong(WrongSet.FromBools(flat.AsSpan(i * (int)n, (int)n))));
         return rows;
     }
 }

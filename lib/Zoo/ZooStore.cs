@@ -44,10 +44,8 @@ public sealed class ZooTask
         if (m.Checkpoints is null || m.Subset is null || m.Model is null || string.IsNullOrEmpty(m.BaseModel))
             throw new InvalidDataException($"{path} is incomplete (no checkpoints, subset, model or base model); rebuild or re-import the zoo.");
         // Every file the manifest names stays inside the zoo folder (no absolute paths, no "..", no links out).
-        OwnedFolder.Confine(dir, m.BaseModel, path);
+        foreach (var f in m.DataFiles()) OwnedFolder.Confine(dir, f, path);
         if (m.BaseManifest is { } b) OwnedFolder.Confine(dir, b, path);
-        if (m.Model.Source is { } s && !Path.IsPathRooted(s)) OwnedFolder.Confine(dir, s, path);
-        foreach (var c in m.Checkpoints) OwnedFolder.Confine(dir, c.File, path);
         return new ZooTask(dir, m);
     }
 

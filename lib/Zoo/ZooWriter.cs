@@ -52,11 +52,8 @@ public sealed class ZooWriter
         try
         {
             var m = ZooTask.Open(dir).Manifest;
-            var files = new List<string> { "manifest.json", m.BaseModel };
+            var files = m.DataFiles().Prepend("manifest.json").ToList();
             if (m.BaseManifest is { } b) files.Add(b);
-            if (m.Model.Source is { } s && !Path.IsPathRooted(s)) files.Add(s);
-            files.AddRange(m.Checkpoints.Select(c => c.File));
-            if (m.Scores is { } sc) files.Add(sc);
             return files;
         }
         catch (Exception e) when (e is IOException or InvalidDataException)
@@ -125,11 +122,8 @@ public sealed class ZooWriter
 
     ZooTask Swap(ZooManifest m)
     {
-        var files = new List<string> { m.BaseModel };
+        var files = m.DataFiles().ToList();
         if (m.BaseManifest is { } b && File.Exists(Staged(b))) files.Add(b);
-        if (m.Model.Source is { } s && !Path.IsPathRooted(s)) files.Add(s);
-        files.AddRange(m.Checkpoints.Select(c => c.File));
-        if (m.Scores is { } sc) files.Add(sc);
         // Every file we are about to put in place is on our list first (so a kill leaves none unlisted).
         folder.Record(files.Append("manifest.json"));
         var manifest = Path.Combine(Directory, "manifest.json");

@@ -109,6 +109,9 @@ public sealed class PDiffModel : IDisposable
         finally { Autoencoder.train(wasTraining); }
     }
 
+    /// <summary>A scope running the denoiser in the configured precision (<see cref="PDiffConfig.Autocast"/>); null: float32.</summary>
+    internal IDisposable? DenoiserPrecision() => Config.Autocast == AutocastKind.BFloat16 ? PDiff.Engine.SafeConv.BFloat16Scope() : null;
+
     /// <summary>Vectors [M, N] in the original parameter space from latents [M, D].</summary>
     public Tensor DecodeLatents(Tensor latents)
     {
@@ -142,7 +145,7 @@ public sealed class PDiffModel : IDisposable
             try
             {
                 // The chain's denoiser calls run in the configured precision; decoding below stays float32.
-                using var mixed = Config.Autocast == AutocastKind.BFloat16 ? PDiff.Engine.SafeConv.BFloat16Scope() : null;
+                using var mixed = DenoiserPrecision();
                 var sampled = Sampler.Sample(Diffusion, SamplingDenoiser, n, opts, g, progress, part);
                 if (Latents is not null)
                 {

@@ -208,7 +208,7 @@ public sealed partial class PDiffTrainer : IDisposable
                 else using (no_grad()) x0 = m.InferenceEncode(data.index_select(0, idx));
                 if (m.Latents is { } ls) x0 = ls.ToDiffusion(x0);
                 Tensor l;
-                using (Autocast())                 // the denoiser's forward only (the autoencoder stays float32)
+                using (m.DenoiserPrecision())      // the denoiser's forward only (the autoencoder stays float32)
                     l = conditions is null
                         ? m.Diffusion.TrainingLoss(den, x0, diffGen)
                         : m.Diffusion.ConditionalTrainingLoss(den, x0, conditions.index_select(0, idx), config.ConditionDropout, diffGen);
@@ -229,9 +229,6 @@ public sealed partial class PDiffTrainer : IDisposable
         }
         den.eval();
     }
-
-    /// <summary>The configured precision of a denoiser training step (<see cref="PDiffConfig.Autocast"/>); null: float32.</summary>
-    IDisposable? Autocast() => config.Autocast == AutocastKind.BFloat16 ? PDiff.Engine.SafeConv.BFloat16Scope() : null;
 
     Tensor EncodeAll()
     {
