@@ -169,32 +169,39 @@ public static class WholeNetwork
         Tsne = false, WriteIouMatrix = false, EmbeddingMaxPerGroup = 100,
     };
 
-    /// <summary>Pipeline seed s's zoo: networks trained with seeds 42 + s·<see cref="ZooProfiles.SeedStride"/> + i, cached under the zoo cache.</summary>
-    public static ZooTask EnsureZoo(WholeNetworkTask task, Profile p, int seed, TextWriter? log = null, int? networks = null)
+    /// <summary>
+    /// Pipeline seed s's zoo: networks trained with seeds 42 + s·<see cref="ZooProfiles.SeedStride"/> + i, cached under the
+    /// zoo cache; with <paramref name="align"/>, that zoo's networks permuted into network 0's unit order
+    /// (<see cref="AlignedZoo"/>, cached beside it with the suffix <c>_aligned</c>).
+    /// </summary>
+    public static ZooTask EnsureZoo(WholeNetworkTask task, Profile p, int seed, TextWriter? log = null, int? networks = null, bool align = false)
     {
         var k = networks ?? Networks(p);
         var train = Train(p);
         var dir = Path.Combine(Workbench.ZooCacheDir(p), "whole-network", $"{task.Name}_k{k}{(seed == 0 ? "" : $"_seed{seed}")}");
-        return SeedZoo.Ensure(new SeedZooOptions
+        var zoo = SeedZoo.Ensure(new SeedZooOptions
         {
             Dataset = task.Dataset, Model = task.Model, Data = Data(p), Models = k, Out = dir,
             Train = train with { Seed = train.Seed + (ulong)(seed * ZooProfiles.SeedStride) }, Force = true,
         }, log);
+        return align ? AlignedZoo.Ensure(zoo, dir + "_aligned", log) : zoo;
     }
 
     /// <summary>
     /// The whole pipeline over pipeline seeds on one task: zoo, p-diff, generation, evaluation, each seed's results in
     /// <c>&lt;results&gt;/seed&lt;s&gt;/</c> (as <see cref="TaskRunner.RunOnZoo"/> writes them) and the spread over
-    /// seeds with the paired differences in the results folder.
+    /// seeds with the paired differences in the results folder. <paramref name="align"/>: every zoo permutation-aligned
+    /// to its network 0 first (<see cref="EnsureZoo"/>); the baselines are then built from the aligned networks too.
     /// </summary>
     public static (SeedsResult Result, IReadOnlyList<WholeNetworkCost> Costs) RunSeeds(WholeNetworkTask task, PDiffConfig preset, Profile p,
-        IReadOnlyList<int> seeds, string resultsDir, TextWriter? log = null, int? networks = null, int? generate = null)
+        IReadOnlyList<int> seeds, string resultsDir, TextWriter? log = null, int? networks = null, int? generate = null, bool align = false)
     {
         TaskRunner.CheckSeeds(seeds);
-        var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
-        {
-            layout = "whole-network", task = task.ToString(), profile = p.Name(), preset = ConfigText.ToJson(preset), networks, generate,
-        }), log: log);
+        // Named only when on, so the folders of earlier runs keep their fingerprints.
+        object identity = align
+            ? new { layout = "whole-network", task = task.ToString(), profile = p.Name(), preset = ConfigText.ToJson(preset), networks, generate, align }
+            : new { layout = "whole-network", task = task.ToString(), profile = p.Name(), preset = ConfigText.ToJson(preset), networks, generate };
+        var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(identity), log: log);
         var results = new List<TaskResult>();
         var costs = new List<WholeNetworkCost>();
         try
@@ -202,7 +209,7 @@ public static class WholeNetwork
             foreach (var s in seeds)
             {
                 log?.WriteLine($"=== {task}, pipeline seed {s} ===");
-                var zoo = EnsureZoo(task, p, s, log, networks);
+                var zoo = EnsureZoo(task, p, s, log, networks, align);
                 var config = Config(preset, p, s);
                 // Twice K generated models; each baseline as many models as there are originals.
                 var count = generate ?? Math.Min(Workbench.GeneratedCount(p), 2 * zoo.K);

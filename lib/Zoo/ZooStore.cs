@@ -213,10 +213,19 @@ public static class ZooStore
     /// accuracies when known (NaN otherwise). Every tool that reads a zoo (<c>pdiff zoo info</c>, scoring,
     /// training p-diff on it, loading a row into a network) then reads these too. Written through
     /// <see cref="ZooWriter"/>: a folder that is not ours is refused unless <paramref name="force"/>.
+    /// <paramref name="scores"/> (both splits' wrong sets, when the caller scored the vectors) are kept with the zoo and give
+    /// its accuracies; <paramref name="seconds"/> what making the vectors cost.
     /// </summary>
     public static ZooTask SaveDerived(ZooTask from, string dir, Tensor vectors, string source,
-        IReadOnlyList<double>? valAccuracy = null, IReadOnlyList<double>? testAccuracy = null, bool force = false)
+        IReadOnlyList<double>? valAccuracy = null, IReadOnlyList<double>? testAccuracy = null, bool force = false,
+        (IReadOnlyList<ModelScore> Validation, IReadOnlyList<ModelScore> Test)? scores = null, IReadOnlyDictionary<string, double>? seconds = null)
     {
+        if (scores is { } sc)
+        {
+            if (valAccuracy is not null || testAccuracy is not null)
+                throw new ArgumentException("ZooStore.SaveDerived: pass the accuracies or the scores, not both (the scores give the accuracies).");
+            (valAccuracy, testAccuracy) = (sc.Validation.Select(x => x.Accuracy).ToList(), sc.Test.Select(x => x.Accuracy).ToList());
+        }
         var n = vectors.dim() == 2 ? (int)vectors.size(0) : throw new ArgumentException(
             $"ZooStore.SaveDerived: vectors must be [count, {from.Layout.Length}]; got [{string.Join(", ", vectors.shape)}].", nameof(vectors));
         if (valAccuracy is { } v && v.Count != n || testAccuracy is { } t && t.Count != n)
@@ -237,11 +246,11 @@ public static class ZooStore
             Checkpoints = checkpoints,
             Validation = valAccuracy is null ? null : AccuracyStats.Of(valAccuracy.ToList()),
             Test = testAccuracy is null ? null : AccuracyStats.Of(testAccuracy.ToList()),
-            Seconds = new Dictionary<string, double>(), CutStage = null,
+            Seconds = seconds ?? new Dictionary<string, double>(), CutStage = null,
             Torch = torch.__version__, Threads = torch.get_num_threads(),
             Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
         };
-        return writer.Commit(manifest, vectors);
+        return writer.Commit(manifest, vectors, scores);
     }
 
     public static string CheckpointFile(int k) => $"checkpoints/{k:0000}.safetensors";

@@ -1,4 +1,7 @@
+using PDiff.Data;
+using PDiff.Experiments;
 using PDiff.Models;
+using PDiff.Tests.Data;
 using PDiff.Zoo;
 using TorchSharp;
 using Xunit;
@@ -200,5 +203,53 @@ public class AlignmentTests
         Assert.Contains("not a permutation", e.Message);
         e = Assert.Throws<ArgumentException>(() => WeightMatching.Align(v, v.narrow(0, 0, 10), layout, groups));
         Assert.Contains("[10]", e.Message);
+    }
+
+    [MnistFact]
+    public void AlignedZooHoldsTheSameNetworksInNetworkZerosOrder()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "pdiff-alignedzoo-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var options = new SeedZooOptions
+            {
+                Dataset = "mnist", Model = new ModelSpec { Arch = "mlp", Hidden = new[] { 12 } },
+                Data = new DataOptions { MaxTrain = 400, ValidationSize = 100, MaxTest = 200 },
+                Train = WholeNetwork.Train(Profile.Smoke), Models = 3, Out = Path.Combine(dir, "zoo"),
+            };
+            var zoo = SeedZoo.Ensure(options);
+            var log = new StringWriter();
+            var aligned = AlignedZoo.Ensure(zoo, Path.Combine(dir, "aligned"), log);
+            Assert.Equal(3, aligned.K);
+            Assert.Contains("weight-matching", aligned.Manifest.Source);
+            Assert.Contains("L2 to it", log.ToString());
+            using var before = zoo.LoadMatrix();
+            using var after = aligned.LoadMatrix();
+            Assert.True(after[0].eq(before[0]).all().item<bool>());
+            var mask = LearnedMask(zoo.Layout);
+            for (var k = 1; k < 3; k++)
+            {
+                // The same numbers in another order, closer to network 0 over the learned tensors.
+                Assert.True(after[k].sort().Values.eq(before[k].sort().Values).all().item<bool>());
+                Assert.True(mask.mul(after[k].sub(after[0])).norm().item<float>() <= mask.mul(before[k].sub(before[0])).norm().item<float>());
+            }
+            // Each network computes what it computed: its accuracies are the source zoo's (to one image of 200, for summation order).
+            for (var k = 0; k < 3; k++)
+            {
+                Assert.Equal(zoo.Manifest.Checkpoints[k].TestAccuracy, aligned.Manifest.Checkpoints[k].TestAccuracy, 0.0051);
+                Assert.Equal(zoo.Manifest.Checkpoints[k].ValAccuracy, aligned.Manifest.Checkpoints[k].ValAccuracy, 0.0101);
+            }
+            Assert.NotNull(aligned.LoadScores());
+            Assert.True(aligned.Manifest.Seconds["total"] >= zoo.Manifest.Seconds["total"]);
+            // Reused while the source is the same; rebuilt when the source zoo changes.
+            var created = aligned.Manifest.Created;
+            Assert.Equal(created, AlignedZoo.Ensure(zoo, Path.Combine(dir, "aligned")).Manifest.Created);
+            var smaller = SeedZoo.Ensure(options with { Models = 2 });
+            Assert.Equal(2, AlignedZoo.Ensure(smaller, Path.Combine(dir, "aligned")).K);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        }
     }
 }
