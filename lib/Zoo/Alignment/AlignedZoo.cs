@@ -27,10 +27,13 @@ public static class AlignedZoo
 
     /// <summary>
     /// Opens the aligned zoo in <paramref name="dir"/> when it was made from this <paramref name="from"/> by this libtorch,
-    /// else aligns, rescores (validation and test, through the same write-back path as every evaluation) and writes it.
+    /// else aligns, rescores (validation and test, through the same write-back path as every evaluation) and writes it
+    /// (a folder pdiff did not write is refused unless <paramref name="force"/>).
     /// </summary>
-    public static ZooTask Ensure(ZooTask from, string dir, TextWriter? log = null)
+    public static ZooTask Ensure(ZooTask from, string dir, TextWriter? log = null, bool force = false)
     {
+        if (Path.GetFullPath(dir).TrimEnd('/') == Path.GetFullPath(from.Directory).TrimEnd('/'))
+            throw new ArgumentException($"AlignedZoo: {dir} is the source zoo's own folder; write the aligned zoo to another.", nameof(dir));
         var source = SourceText(from);
         if (File.Exists(Path.Combine(dir, "manifest.json")))
         {
@@ -59,6 +62,16 @@ public static class AlignedZoo
         log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"[align] {from.K} networks to network 0 by weight matching ({string.Join(", ", groups.Select(g => $"{g.Name}: {g.Size}"))}): L2 to it " +
             $"{others.Average(r => r.Before):F2} → {others.Average(r => r.After):F2} on average, {others.Average(r => r.Sweeps):F1} sweeps, {clock.Elapsed.TotalSeconds:F1}s"));
+        var seconds = new Dictionary<string, double>(from.Manifest.Seconds);
+        if (from.Manifest.Data is null)
+        {
+            // An import made without data: nothing to rescore on. A permutation keeps each network's function (AlignmentTests),
+            // so the source's accuracies (NaN when it has none) still hold.
+            log?.WriteLine($"[align] {from.Directory} records no data split: the aligned networks keep the source's accuracies → {Path.GetFullPath(dir)}");
+            seconds["align"] = clock.Elapsed.TotalSeconds;
+            return ZooStore.SaveDerived(from, dir, aligned, source, from.Manifest.Checkpoints.Select(c => c.ValAccuracy).ToList(),
+                from.Manifest.Checkpoints.Select(c => c.TestAccuracy).ToList(), force, seconds: seconds);
+        }
         IReadOnlyList<ModelScore> val, test;
         using (var model = from.LoadBaseModel())
         using (var data = from.LoadData())
@@ -72,8 +85,8 @@ public static class AlignedZoo
         log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"[align] rescored: test mean {100 * test.Average(s => s.Accuracy):F2}% (largest change of a network's accuracy {100 * drift:F3} pt), {clock.Elapsed.TotalSeconds:F0}s → {Path.GetFullPath(dir)}"));
         // The source's costs, with the alignment (matching and rescoring) added to the total.
-        var seconds = new Dictionary<string, double>(from.Manifest.Seconds) { ["align"] = clock.Elapsed.TotalSeconds };
+        seconds["align"] = clock.Elapsed.TotalSeconds;
         seconds["total"] = from.Manifest.Seconds.GetValueOrDefault("total") + clock.Elapsed.TotalSeconds;
-        return ZooStore.SaveDerived(from, dir, aligned, source, scores: (val, test), seconds: seconds);
+        return ZooStore.SaveDerived(from, dir, aligned, source, force: force, scores: (val, test), seconds: seconds);
     }
 }

@@ -95,6 +95,11 @@ public sealed class BadInputTests(BadInputFiles files) : IClassFixture<BadInputF
         { "info missing folder", new[] { "zoo", "info", "{tmp}/nope" }, Failed, "{tmp}/nope does not exist" },
         { "info truncated manifest.json", new[] { "zoo", "info", "{tmp}/trunc-zoo" }, Failed, "is not a valid zoo manifest" },
         { "info folder without manifest", new[] { "zoo", "info", "{tmp}/empty-zoo" }, Failed, "No zoo manifest" },
+        { "align without folder", new[] { "zoo", "align", "--out", "{out}" }, Usage, "missing the zoo folder" },
+        { "align without --out", new[] { "zoo", "align", "{tmp}/empty-zoo" }, Usage, "--out is required" },
+        { "align missing folder", new[] { "zoo", "align", "{tmp}/nope", "--out", "{out}" }, Failed, "{tmp}/nope does not exist" },
+        { "align --out is the zoo", new[] { "zoo", "align", "{tmp}/trunc-zoo", "--out", "{tmp}/trunc-zoo" }, Usage, "is the zoo itself" },
+        { "align truncated manifest.json", new[] { "zoo", "align", "{tmp}/trunc-zoo", "--out", "{out}" }, Failed, "is not a valid zoo manifest" },
         { "subsets --arch gpt5", new[] { "zoo", "subsets", "--arch", "gpt5" }, Usage, "--arch 'gpt5'" },
         // run: names, numbers, p-diff flags
         { "run --profile nonsense", new[] { "run", "--out", "{out}", "--profile", "nonsense" }, Usage, "Unknown profile 'nonsense'" },

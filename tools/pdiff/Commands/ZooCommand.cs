@@ -7,7 +7,7 @@ using PDiff.Zoo;
 
 namespace PDiff.Cli.Commands;
 
-/// <summary>`pdiff zoo build|import|info|subsets`: base models and checkpoint zoos (lib/Zoo).</summary>
+/// <summary>`pdiff zoo build|import|align|info|subsets`: base models and checkpoint zoos (lib/Zoo).</summary>
 public sealed class ZooCommand : ICommand
 {
     public string Name => "zoo";
@@ -39,6 +39,11 @@ public sealed class ZooCommand : ICommand
               with torch.jit.script(model).save("model.pt") (--torchscript; copied into the zoo). --input unit:
               the network takes raw pixels b/255 (default standardize: the train split's mean and std).
               Then `pdiff run --zoo <dir>` trains p-diff on it and evaluates.
+          pdiff zoo align <dir> --out <dir> [--force] [--threads N]
+              Writes a copy of a whole-network zoo (subset 'whole' of an mlp or convnet3, e.g. from notebook 08)
+              with every network's hidden units permuted into network 0's order by weight matching (Git
+              Re-Basin): the same networks, rescored, in one coordinate system, so that their average and
+              p-diff trained on them (`pdiff run --zoo <out>`) compare like units.
           pdiff zoo info <dir>
               Prints a zoo's task, subset, recipe and accuracy summary.
           pdiff zoo subsets (--arch <arch> [--width W] [--depth D] | --torchscript <model.pt>)
@@ -46,7 +51,7 @@ public sealed class ZooCommand : ICommand
 
         """;
 
-    public IReadOnlyList<string> Subcommands { get; } = new[] { "build", "import", "info", "subsets" };
+    public IReadOnlyList<string> Subcommands { get; } = new[] { "build", "import", "align", "info", "subsets" };
 
     static readonly string[] BuildOptions = { "out", "dataset", "arch", "subset", "k", "profile", "recipe", "seed", "base-seed", "collect-seed", "width", "depth",
         "epochs", "lr", "save-every", "threads" };
@@ -58,15 +63,16 @@ public sealed class ZooCommand : ICommand
 
     public int Run(string[] args)
     {
-        if (args.Length == 0) throw new UsageException("missing subcommand (build, import, info or subsets).");
+        if (args.Length == 0) throw new UsageException("missing subcommand (build, import, align, info or subsets).");
         var rest = args[1..];
         return args[0] switch
         {
             "build" => Build(CliArgs.Parse(rest, BuildOptions, BuildSwitches)),
             "import" => Import(CliArgs.Parse(rest, ImportOptions, ImportSwitches)),
+            "align" => Align(CliArgs.Parse(rest, new[] { "dir", "out", "threads" }, new[] { "force" }, maxPositional: 1)),
             "info" => Info(CliArgs.Parse(rest, new[] { "dir" }, maxPositional: 1)),
             "subsets" => ListSubsets(CliArgs.Parse(rest, SubsetsOptions)),
-            _ => throw new UsageException($"unknown subcommand '{args[0]}' (expected build, import, info or subsets)."),
+            _ => throw new UsageException($"unknown subcommand '{args[0]}' (expected build, import, align, info or subsets)."),
         };
     }
 
@@ -154,6 +160,26 @@ public sealed class ZooCommand : ICommand
             Console.Out.WriteLine("no --dataset: the checkpoints are not scored, and p-diff cannot be evaluated on this zoo; import again with --dataset to do so");
         else
             Console.Out.WriteLine($"next: pdiff run --zoo {task.Directory} --profile smoke|quick|paper|full-v2");
+        return ExitCodes.Ok;
+    }
+
+    static int Align(CliArgs o)
+    {
+        if (o.Positional.Count > 0 && o.Has("dir")) throw new UsageException("give the zoo folder once (as <dir> or --dir).");
+        var dir = o.Positional.FirstOrDefault() ?? o.Get("dir") ?? throw new UsageException("missing the zoo folder: pdiff zoo align <dir> --out <dir>.");
+        var outDir = o.Required("out");
+        var threads = o.Int("threads");
+        Check.FolderExists("zoo folder", dir, "a whole-network zoo folder (subset 'whole' of an mlp or convnet3)");
+        if (Path.GetFullPath(outDir).TrimEnd('/') == Path.GetFullPath(dir).TrimEnd('/'))
+            throw new UsageException($"--out {outDir} is the zoo itself; the aligned zoo goes to a folder of its own.");
+        Check.WritableFolder("--out", outDir);
+        var zoo = ZooTask.Open(dir);
+        // Refused before any work when the network's hidden units are unknown or the subset leaves out a tensor they touch.
+        try { PermutationGroups.For(zoo.Manifest.Model, zoo.Layout); }
+        catch (ArgumentException e) { throw new UsageException($"{dir}: {e.Message}"); }
+        if (threads is { } t) Threads.Set(t);
+        var aligned = AlignedZoo.Ensure(zoo, outDir, Console.Out, o.Flag("force"));
+        Console.Out.WriteLine($"aligned zoo written to {Path.GetFullPath(aligned.Directory)} ({aligned.K} networks × {aligned.Layout.Length:N0} numbers)");
         return ExitCodes.Ok;
     }
 
