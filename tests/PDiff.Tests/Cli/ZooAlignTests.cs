@@ -2,6 +2,7 @@ using PDiff.Data;
 using PDiff.Experiments;
 using PDiff.Models;
 using PDiff.Tests.Data;
+using PDiff.Tests.Zoo;
 using PDiff.Zoo;
 using Xunit;
 using static PDiff.Tests.Cli.CliKit;
@@ -18,12 +19,7 @@ public sealed class ZooAlignTests
         var dir = Directory.CreateTempSubdirectory("pdiff-cli-align-").FullName;
         try
         {
-            var options = new SeedZooOptions
-            {
-                Dataset = "mnist", Model = new ModelSpec { Arch = "mlp", Hidden = new[] { 6 } },
-                Data = new DataOptions { MaxTrain = 300, ValidationSize = 100, MaxTest = 100 },
-                Train = WholeNetwork.Train(Profile.Smoke), Models = 2, Out = Path.Combine(dir, "zoo"),
-            };
+            var options = WholeNetworkTests.TinyMnistZoo(Path.Combine(dir, "zoo"), hidden: 6, models: 2, trainImages: 300, testImages: 100);
             var zoo = SeedZoo.Ensure(options);
             var (code, stdout, stderr, _) = Pdiff("zoo", "align", zoo.Directory, "--out", Path.Combine(dir, "aligned"));
             Assert.True(code == 0, stderr);

@@ -211,12 +211,7 @@ public class AlignmentTests
         var dir = Path.Combine(Path.GetTempPath(), "pdiff-alignedzoo-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var options = new SeedZooOptions
-            {
-                Dataset = "mnist", Model = new ModelSpec { Arch = "mlp", Hidden = new[] { 12 } },
-                Data = new DataOptions { MaxTrain = 400, ValidationSize = 100, MaxTest = 200 },
-                Train = WholeNetwork.Train(Profile.Smoke), Models = 3, Out = Path.Combine(dir, "zoo"),
-            };
+            var options = WholeNetworkTests.TinyMnistZoo(Path.Combine(dir, "zoo"), hidden: 12, models: 3);
             var zoo = SeedZoo.Ensure(options);
             var log = new StringWriter();
             var aligned = AlignedZoo.Ensure(zoo, Path.Combine(dir, "aligned"), log);

@@ -115,18 +115,21 @@ public class WholeNetworkTests
         Assert.Equal(WholeNetwork.AeLr, quick.AeLr);
     }
 
+    /// <summary>A zoo of <paramref name="models"/> one-hidden-layer MNIST MLPs on a few hundred images (seconds to train): for tests.</summary>
+    public static SeedZooOptions TinyMnistZoo(string dir, int hidden, int models, int trainImages = 400, int testImages = 200) => new()
+    {
+        Dataset = "mnist", Model = new ModelSpec { Arch = "mlp", Hidden = new[] { hidden } },
+        Data = new DataOptions { MaxTrain = trainImages, ValidationSize = 100, MaxTest = testImages },
+        Train = WholeNetwork.Train(Profile.Smoke), Models = models, Out = dir,
+    };
+
     [MnistFact]
     public void SeedZooTrainsEachNetworkFromItsOwnSeedAndIsReused()
     {
         var dir = Path.Combine(Path.GetTempPath(), "pdiff-seedzoo-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var options = new SeedZooOptions
-            {
-                Dataset = "mnist", Model = new ModelSpec { Arch = "mlp", Hidden = new[] { 8 } },
-                Data = new DataOptions { MaxTrain = 400, ValidationSize = 100, MaxTest = 200 },
-                Train = WholeNetwork.Train(Profile.Smoke), Models = 3, Out = dir,
-            };
+            var options = TinyMnistZoo(dir, hidden: 8, models: 3);
             var log = new StringWriter();
             var zoo = SeedZoo.Ensure(options, log);
             Assert.Equal(3, zoo.K);
