@@ -1,6 +1,3 @@
-using PDiff.Data;
-using PDiff.Experiments;
-using PDiff.Models;
 using PDiff.Tests.Data;
 using PDiff.Tests.Zoo;
 using PDiff.Zoo;
