@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using TorchSharp;
 
 namespace PDiff.Zoo;
 
@@ -25,5 +26,15 @@ public sealed record SubsetLayout(IReadOnlyList<TensorSpec> Tensors)
         long at = 0;
         for (var i = 0; i < o.Length; i++) { o[i] = at; at += Tensors[i].Numel; }
         return o;
+    }
+
+    /// <summary>
+    /// Each tensor of a flat <paramref name="vector"/> [N] by name, as a view in its own shape (no copy: writing a view
+    /// writes the vector; the caller's dispose scope owns the views).
+    /// </summary>
+    public Dictionary<string, torch.Tensor> Views(torch.Tensor vector)
+    {
+        var offsets = Offsets();
+        return Tensors.Select((t, i) => (t.Name, View: vector.narrow(0, offsets[i], t.Numel).reshape(t.Shape))).ToDictionary(x => x.Name, x => x.View);
     }
 }

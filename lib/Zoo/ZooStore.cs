@@ -230,7 +230,7 @@ public static class ZooStore
             $"ZooStore.SaveDerived: vectors must be [count, {from.Layout.Length}]; got [{string.Join(", ", vectors.shape)}].", nameof(vectors));
         if (valAccuracy is { } v && v.Count != n || testAccuracy is { } t && t.Count != n)
             throw new ArgumentException($"ZooStore.SaveDerived: {n} vectors but {valAccuracy?.Count} validation and {testAccuracy?.Count} test accuracies.");
-        if (Path.GetFullPath(dir) == Path.GetFullPath(from.Directory))
+        if (SameFolder(dir, from.Directory))
             throw new ArgumentException($"ZooStore.SaveDerived: {dir} is the source zoo's own folder; choose another.", nameof(dir));
         var writer = ZooWriter.Begin(dir, force, keepStaged: false);
         AtomicFile.Copy(from.BaseModelPath, writer.Staged("base.safetensors"));
@@ -252,6 +252,10 @@ public static class ZooStore
         };
         return writer.Commit(manifest, vectors, scores);
     }
+
+    /// <summary>Whether two paths name the same folder (full paths, a trailing separator ignored).</summary>
+    public static bool SameFolder(string a, string b) =>
+        Path.TrimEndingDirectorySeparator(Path.GetFullPath(a)) == Path.TrimEndingDirectorySeparator(Path.GetFullPath(b));
 
     public static string CheckpointFile(int k) => $"checkpoints/{k:0000}.safetensors";
 

@@ -79,7 +79,6 @@ public sealed class ZooWriter
         var baseStaged = Staged(manifest.BaseModel);
         if (!File.Exists(baseStaged))
             throw new FileNotFoundException($"ZooWriter.Commit: the base model {manifest.BaseModel} is not staged in {Staging}; write it there first.");
-        var offsets = layout.Offsets();
         var records = new List<CheckpointRecord>();
         for (var k = 0; k < manifest.K; k++)
         {
@@ -88,10 +87,7 @@ public sealed class ZooWriter
             System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             using (var scope = torch.NewDisposeScope())
             {
-                var row = vectors.select(0, k);
-                var dict = new Dictionary<string, Tensor>();
-                for (var i = 0; i < layout.Tensors.Count; i++)
-                    dict[layout.Tensors[i].Name] = row.narrow(0, offsets[i], layout.Tensors[i].Numel).reshape(layout.Tensors[i].Shape).contiguous();
+                var dict = layout.Views(vectors.select(0, k)).ToDictionary(kv => kv.Key, kv => kv.Value.contiguous());
                 Safetensors.Save(path, dict, new Dictionary<string, string>
                 {
                     ["pdiff.task"] = manifest.Task,

@@ -32,7 +32,7 @@ public static class AlignedZoo
     /// </summary>
     public static ZooTask Ensure(ZooTask from, string dir, TextWriter? log = null, bool force = false)
     {
-        if (Path.GetFullPath(dir).TrimEnd('/') == Path.GetFullPath(from.Directory).TrimEnd('/'))
+        if (ZooStore.SameFolder(dir, from.Directory))
             throw new ArgumentException($"AlignedZoo: {dir} is the source zoo's own folder; write the aligned zoo to another.", nameof(dir));
         var source = SourceText(from);
         if (File.Exists(Path.Combine(dir, "manifest.json")))

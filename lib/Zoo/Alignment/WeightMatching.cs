@@ -33,8 +33,8 @@ public static class WeightMatching
             throw new ArgumentException($"WeightMatching.Align: the reference [{string.Join(", ", reference.shape)}] and the other network [{string.Join(", ", other.shape)}] " +
                 $"must both be vectors of the layout's {layout.Length} numbers.");
         using var scope = torch.NewDisposeScope();
-        var a = Split(reference, layout);
-        var b = Split(other, layout);
+        var a = layout.Views(reference);
+        var b = layout.Views(other);
         var touches = Touches(layout, groups);
         var perms = groups.Select(g => Enumerable.Range(0, g.Size).ToArray()).ToArray();
         var order = Enumerable.Range(0, groups.Count).ToArray();
@@ -48,15 +48,15 @@ public static class WeightMatching
             {
                 var score = Similarity(groups[g], g, a, b, touches, perms);
                 var p = LinearAssignment.Maximize(score);
-                var gain = LinearAssignment.Total(score, p) - LinearAssignment.Total(score, perms[g]);
-                if (gain > 1e-9 * Math.Max(1, Math.Abs(LinearAssignment.Total(score, perms[g]))))
+                var current = LinearAssignment.Total(score, perms[g]);
+                if (LinearAssignment.Total(score, p) - current > 1e-9 * Math.Max(1, Math.Abs(current)))
                 {
                     perms[g] = p;
                     improved = true;
                 }
             }
         }
-        var aligned = torch.cat(layout.Tensors.Select(t => Permuted(b[t.Name], touches[t.Name], perms, groups).reshape(-1)).ToArray());
+        var aligned = Assemble(layout, b, touches, perms, groups);
         var before = reference.sub(other).norm().item<float>();
         var after = reference.sub(aligned).norm().item<float>();
         return new AlignedNetwork(aligned.MoveToOuterDisposeScope(), perms, before, after, sweeps);
@@ -75,10 +75,7 @@ public static class WeightMatching
             if (permutations[g].Length != groups[g].Size || permutations[g].Order().Select((v, i) => v == i).Any(ok => !ok))
                 throw new ArgumentException($"WeightMatching.Apply: permutation {g} is not a permutation of 0 … {groups[g].Size - 1} (group {groups[g].Name}).", nameof(permutations));
         using var scope = torch.NewDisposeScope();
-        var touches = Touches(layout, groups);
-        var parts = Split(vector, layout);
-        var perms = permutations.ToArray();
-        return torch.cat(layout.Tensors.Select(t => Permuted(parts[t.Name], touches[t.Name], perms, groups).reshape(-1)).ToArray()).MoveToOuterDisposeScope();
+        return Assemble(layout, layout.Views(vector), Touches(layout, groups), permutations.ToArray(), groups).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -124,7 +121,7 @@ public static class WeightMatching
         foreach (var axis in group.Axes.Where(x => IsLearned(x.Tensor)))
         {
             var other = b[axis.Tensor];
-            foreach (var (og, dim) in touches[axis.Tensor].Where(t => t.Group != g)) other = Permute(other, dim, perms[og], (int)perms[og].Length);
+            foreach (var (og, dim) in touches[axis.Tensor].Where(t => t.Group != g)) other = Permute(other, dim, perms[og], perms[og].Length);
             total.add_(Unfold(a[axis.Tensor], axis.Dim, group.Size).matmul(Unfold(other, axis.Dim, group.Size).t()));
         }
         var flat = total.data<double>().ToArray();
@@ -145,32 +142,28 @@ public static class WeightMatching
     /// <summary>BatchNorm's running statistics follow their units but are not matched on: they are estimates, not weights.</summary>
     static bool IsLearned(string tensor) => !tensor.EndsWith("running_mean", StringComparison.Ordinal) && !tensor.EndsWith("running_var", StringComparison.Ordinal);
 
-    static Tensor Permuted(Tensor t, List<(int Group, int Dim)> touches, int[][] perms, IReadOnlyList<PermutationGroup> groups)
-    {
-        foreach (var (g, dim) in touches) t = Permute(t, dim, perms[g], groups[g].Size);
-        return t;
-    }
+    /// <summary>The flat vector of <paramref name="parts"/> (by name, in layout order) with every group's permutation applied on every axis it acts on.</summary>
+    static Tensor Assemble(SubsetLayout layout, Dictionary<string, Tensor> parts, Dictionary<string, List<(int Group, int Dim)>> touches,
+        int[][] perms, IReadOnlyList<PermutationGroup> groups) =>
+        torch.cat(layout.Tensors.Select(t =>
+        {
+            var x = parts[t.Name];
+            foreach (var (g, dim) in touches[t.Name]) x = Permute(x, dim, perms[g], groups[g].Size);
+            return x.reshape(-1);
+        }).ToArray());
 
     /// <summary>The tensor with its units along <paramref name="dim"/> (each a block of shape[dim] / size entries) reordered: unit i ← unit p[i].</summary>
     static Tensor Permute(Tensor t, int dim, int[] p, int size)
     {
-        var shape = t.shape;
-        var blocked = shape.Take(dim).Append(size).Append(shape[dim] / size).Concat(shape.Skip(dim + 1)).ToArray();
         using var index = torch.tensor(p.Select(i => (long)i).ToArray());
-        return t.reshape(blocked).index_select(dim, index).reshape(shape);
+        return t.reshape(Blocked(t.shape, dim, size)).index_select(dim, index).reshape(t.shape);
     }
 
     /// <summary>[size, rest] in float64: row i holds everything unit i owns in this tensor.</summary>
-    static Tensor Unfold(Tensor t, int dim, int size)
-    {
-        var shape = t.shape;
-        var blocked = shape.Take(dim).Append(size).Append(shape[dim] / size).Concat(shape.Skip(dim + 1)).ToArray();
-        return t.reshape(blocked).movedim(new long[] { dim }, new long[] { 0 }).reshape(size, -1).to(ScalarType.Float64);
-    }
+    static Tensor Unfold(Tensor t, int dim, int size) =>
+        t.reshape(Blocked(t.shape, dim, size)).movedim(new long[] { dim }, new long[] { 0 }).reshape(size, -1).to(ScalarType.Float64);
 
-    static Dictionary<string, Tensor> Split(Tensor vector, SubsetLayout layout)
-    {
-        var offsets = layout.Offsets();
-        return layout.Tensors.Select((t, i) => (t.Name, View: vector.narrow(0, offsets[i], t.Numel).reshape(t.Shape))).ToDictionary(x => x.Name, x => x.View);
-    }
+    /// <summary><paramref name="shape"/> with dimension <paramref name="dim"/> split into [size, shape[dim] / size]: one row a unit, its block after it.</summary>
+    static long[] Blocked(long[] shape, int dim, int size) =>
+        shape.Take(dim).Append(size).Append(shape[dim] / size).Concat(shape.Skip(dim + 1)).ToArray();
 }

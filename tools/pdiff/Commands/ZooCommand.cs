@@ -170,7 +170,7 @@ public sealed class ZooCommand : ICommand
         var outDir = o.Required("out");
         var threads = o.Int("threads");
         Check.FolderExists("zoo folder", dir, "a whole-network zoo folder (subset 'whole' of an mlp or convnet3)");
-        if (Path.GetFullPath(outDir).TrimEnd('/') == Path.GetFullPath(dir).TrimEnd('/'))
+        if (ZooStore.SameFolder(outDir, dir))
             throw new UsageException($"--out {outDir} is the zoo itself; the aligned zoo goes to a folder of its own.");
         Check.WritableFolder("--out", outDir);
         var zoo = ZooTask.Open(dir);
