@@ -19,12 +19,13 @@ public static class Seeds
 public static class Threads
 {
     /// <summary>
-    /// Sets libtorch's intra-op threads. Checked here because TorchSharp 0.107 aborts the process on a count
-    /// below 1. libtorch's setting applies to the calling thread and to threads started later.
+    /// Sets libtorch's intra-op threads: at least 1 (TorchSharp 0.107 aborts the process below that) and at most
+    /// the core count (<see cref="MachineBudget.MaxThreads"/>); otherwise a <see cref="BudgetExceededException"/>.
+    /// libtorch's setting applies to the calling thread and to threads started later.
     /// </summary>
     public static void Set(int n)
     {
-        if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, $"Thread count must be at least 1 (got {n}).");
+        MachineBudget.Current().CheckThreads(n, "Threads.Set(n)");
         set_num_threads(n);
     }
 }

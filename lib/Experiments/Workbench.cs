@@ -150,6 +150,9 @@ public static class Workbench
     public static PDiffRun TrainAndGenerate(TaskContext ctx, PDiffConfig config, int generate, TextWriter? log = null,
         string? checkpointDir = null, int? useK = null, Tensor? trainOn = null, string? trainOnTag = null)
     {
+        // The generated models and their scoring are counted with the training: a count that cannot fit is refused before training.
+        PDiffMemory.CheckFits(config, new PDiffMemory.Job(ctx.Zoo.Layout.Length, trainOn?.size(0) ?? Math.Min(useK ?? ctx.Zoo.K, ctx.Zoo.K), generate,
+            Math.Max(ctx.Data.Info.Validation, ctx.Data.Info.Test), ctx.Data.Train.Classes));
         var trained = Train(ctx, config, log, checkpointDir, useK, trainOn, trainOnTag);
         try
         {

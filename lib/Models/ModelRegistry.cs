@@ -94,6 +94,11 @@ public static class ModelRegistry
             if (v is < 1) throw new ArgumentException($"ModelSpec.{field} must be at least 1; got {v}.");
         if (s.Hidden is { } h && (h.Length == 0 || h.Any(x => x < 1)))
             throw new ArgumentException($"ModelSpec.Hidden must list at least one positive size; got [{string.Join(", ", h)}].");
+        // A ViT's shape rules, checked here rather than half-way through building one.
+        if (s.Dim is { } dim && s.Heads is { } heads && dim % heads != 0)
+            throw new ArgumentException($"ModelSpec.Heads {heads} does not divide ModelSpec.Dim {dim}: each head takes dim/heads numbers; give a divisor of {dim}.");
+        if (s.Patch is { } patch && s.ImageSize % patch != 0)
+            throw new ArgumentException($"ModelSpec.Patch {patch} does not divide the image size {s.ImageSize}; give a divisor of {s.ImageSize}.");
         return s;
     }
 
@@ -134,6 +139,7 @@ public static class ModelRegistry
     public static nn.Module<Tensor, Tensor> Build(ModelSpec spec, Generator gen)
     {
         var s = Complete(spec);
+        ModelSize.CheckFits(s, ModelUse.Build);   // a network larger than the memory is refused before its first tensor
         Func<ModelSpec, Generator, nn.Module<Tensor, Tensor>> factory;
         lock (factories) factory = factories[s.Arch];
         return factory(s, gen) ?? throw new InvalidOperationException($"The factory registered for '{s.Arch}' returned null instead of a module.");

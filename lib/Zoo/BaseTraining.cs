@@ -88,7 +88,7 @@ public static class BaseTrainer
         {
             using var optimizer = config.MakeOptimizer(model.parameters());
             var scheduler = config.MakeScheduler(optimizer);
-            var progress = new ProgressLog(log, "base", config.Epochs * loader.Count);
+            var progress = new ProgressLog(log, "base", (long)config.Epochs * loader.Count);
             progress.Line($"{spec} ({model.parameter_count():N0} parameters) on {data.Train.Name} ({data.Train.Count} images), " +
                           $"{config.Optimizer} lr {config.Lr} {config.Schedule}, {config.Epochs} epochs of {loader.Count} steps, batch {config.BatchSize}, seed {config.Seed}");
             long step = 0;

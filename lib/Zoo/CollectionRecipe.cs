@@ -57,8 +57,18 @@ public sealed record CollectionRecipe
         Kind = RecipeKind.V1, K = k, Lr = 1e-4, Momentum = 0.9, WeightDecay = 5e-4, BatchSize = 64, SaveEvery = saveEvery, SkipFirst = 0, Seed = 42,
     };
 
-    public CollectionRecipe Validated()
+    /// <summary>
+    /// Throws naming the first impossible setting; <paramref name="name"/> spells a property as the caller knows it
+    /// (default "CollectionRecipe.K"). The iterations, SkipFirst + K · SaveEvery, must fit the collector's int counter.
+    /// </summary>
+    public CollectionRecipe Validated(Func<string, string>? name = null)
     {
+        name ??= p => $"CollectionRecipe.{p}";
+        var iterations = SkipFirst + (double)K * SaveEvery;
+        if (K >= 1 && SaveEvery >= 1 && iterations > int.MaxValue)
+            throw new PDiff.Engine.BudgetExceededException(nameof(SaveEvery), SaveEvery, Math.Max(1, (int.MaxValue - SkipFirst) / K),
+                $"{name(nameof(SaveEvery))} {SaveEvery}: {K} checkpoints {SaveEvery} iterations apart make {PDiff.Engine.MachineBudget.FormatCount(iterations)} iterations, more than the " +
+                $"collector counts ({PDiff.Engine.MachineBudget.FormatCount(int.MaxValue)}); use at most {name(nameof(SaveEvery))} {Math.Max(1, (int.MaxValue - SkipFirst) / K)} or a smaller {name(nameof(K))}.");
         if (K < 1) throw new ArgumentException($"CollectionRecipe.K must be at least 1; got {K}.");
         if (SaveEvery < 1) throw new ArgumentException($"CollectionRecipe.SaveEvery must be at least 1; got {SaveEvery}.");
         if (SkipFirst < 0) throw new ArgumentException($"CollectionRecipe.SkipFirst must be ≥ 0; got {SkipFirst}.");

@@ -83,6 +83,10 @@ public static class SeedZoo
     {
         var clock = Stopwatch.StartNew();
         var dataset = Datasets.Canonical(o.Dataset);
+        // Refused before the folder is claimed: a network, or Models × N numbers, that cannot fit this machine.
+        ModelSize.CheckFits(o.Model, ModelUse.Train, o.Train.BatchSize);
+        using (var probe = ModelRegistry.Build(o.Model, 0))
+            ZooLimits.CheckVectors(nameof(SeedZooOptions.Models), o.Models, Subsets.Resolve(probe, o.Subset).Length, "networks", name: p => $"{nameof(SeedZooOptions)}.{p}");
         var writer = ZooWriter.Begin(o.Out, o.Force, keepStaged: false);
         using var data = Datasets.Load(dataset, o.DataSeed, o.Data);
         var spec = ModelRegistry.Complete(o.Model with

@@ -48,6 +48,7 @@ public static class ZooBuilder
         var arch = ModelRegistry.Canonical(o.Arch);
         var dataOptions = o.Data ?? ZooProfiles.Data(o.Profile);
         if (o.K is < 1) throw new ArgumentException($"K must be at least 1 (got {o.K}).");
+        ZooLimits.CheckBuild(o);   // sizes, counts and iterations that cannot fit are refused before the folder is claimed
         // Claimed before any work: a folder of someone else's files is refused now, not after the compute.
         var writer = ZooWriter.Begin(o.Out, o.Force);
         log?.WriteLine($"[zoo] {dataset} × {arch} × {o.Subset}, profile {o.Profile.Name()}, recipe {o.Recipe}, torch {torch.__version__}, {torch.get_num_threads()} threads → {Path.GetFullPath(o.Out)}");

@@ -51,6 +51,7 @@ public static class ZooImport
         var clock = Stopwatch.StartNew();
         if (!Directory.Exists(o.Checkpoints)) throw new DirectoryNotFoundException($"Checkpoint folder not found: {o.Checkpoints}");
         var spec = ModelRegistry.Complete(o.Model);
+        ModelSize.CheckFits(spec, ModelUse.Load);   // a network larger than the memory is refused before any file is read
         var script = spec.Arch == ModelSpec.TorchScript ? Path.GetFullPath(spec.Source!) : null;
         if (script is not null && !File.Exists(script))
             throw new FileNotFoundException($"TorchScript model '{spec.Source}' does not exist (ModelSpec.Source / --torchscript).", script);

@@ -11,8 +11,9 @@ namespace PDiff.Cli;
 /// <para>
 /// One error path for every command: nothing escapes <see cref="Main"/>. A <see cref="UsageException"/>
 /// exits 2 with its message and a pointer to --help; any other exception exits 1 with one line (user errors:
-/// the message; anything else: "internal error: type: message"); the stack trace only with --verbose, which
-/// every command accepts. `--help`/`-h` anywhere after a command or subcommand prints its usage and exits 0.
+/// the message; a failed allocation: "out of memory while …" with the fix; anything else: "internal error:
+/// type: message"). Only a message's first meaningful line is printed (libtorch's carry a C++ backtrace); the
+/// rest and the stack trace only with --verbose, which every command accepts. `--help`/`-h` anywhere after a command or subcommand prints its usage and exits 0.
 /// </para>
 /// </summary>
 public static class Program
@@ -84,9 +85,15 @@ public static class Program
                 Console.Error.WriteLine($"{where} --help shows the usage.");
                 return ExitCodes.Usage;
             }
-            Console.Error.WriteLine(CliErrors.IsUserError(e)
-                ? $"{where}: {e.Message}"
-                : $"{where}: internal error: {e.GetType().FullName}: {e.Message}" + (verbose ? "" : " (run with --verbose for the stack trace)"));
+            var (line, more) = CliErrors.FirstLine(e.Message);
+            var rest = verbose || !more ? "" : " (--verbose shows the rest)";
+            if (CliErrors.IsOutOfMemory(e))
+                Console.Error.WriteLine($"{where}: out of memory while {CliErrors.Stage(where)}: {line} — {CliErrors.OutOfMemoryFix(where)}" +
+                                        (verbose ? "" : " (--verbose shows libtorch's whole message)"));
+            else
+                Console.Error.WriteLine(CliErrors.IsUserError(e)
+                    ? $"{where}: {line}{rest}"
+                    : $"{where}: internal error: {e.GetType().FullName}: {line}" + (verbose ? "" : " (run with --verbose for the stack trace)"));
             if (verbose) Console.Error.WriteLine(e.ToString());
         }
         catch (Exception)

@@ -60,6 +60,7 @@ public sealed partial class PDiffTrainer : IDisposable
         (this.config, this.layout, this.options) = (config, layout, options ?? new TrainerOptions());
         if (rawVectors.dim() != 2 || rawVectors.size(1) != layout.Length)
             throw new ArgumentException($"PDiffTrainer: expected training vectors [K, {layout.Length}] for the subset layout; got [{string.Join(", ", rawVectors.shape)}].");
+        PDiffMemory.CheckFits(config, new PDiffMemory.Job(layout.Length, rawVectors.size(0)));   // before the autoencoder and denoiser exist
         if (this.options.Scorer is { } s && s.Layout.Length != layout.Length)
             throw new ArgumentException($"PDiffTrainer: the scorer's subset has {s.Layout.Length} numbers, the training vectors {layout.Length}.");
         ConditionScaler? scaler = null;

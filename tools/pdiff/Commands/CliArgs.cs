@@ -1,6 +1,7 @@
 using System.Globalization;
 using PDiff.Data;
 using PDiff.Diffusion;
+using PDiff.Engine;
 using PDiff.Models;
 using PDiff.Zoo;
 
@@ -76,6 +77,9 @@ internal sealed class CliArgs
     /// <summary>An integer of at least <paramref name="min"/>, or null when not given.</summary>
     public int? Int(string name, int min = 1) => Get(name) is { } s ? Check.Int($"--{name}", s, min) : null;
 
+    /// <summary>--threads: a whole number from 1 to this machine's core count (<see cref="MachineBudget.MaxThreads"/>), or null when not given.</summary>
+    public int? Threads() => Int("threads") is { } t ? Check.Threads(t) : null;
+
     /// <summary>A seed: a whole number ≥ 0.</summary>
     public ulong? Seed(string name) => Get(name) is { } s
         ? ulong.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v
@@ -89,6 +93,33 @@ internal sealed class CliArgs
 /// <summary>The checks behind the getters, and the names of the command line, each turned into a usage error.</summary>
 internal static class Check
 {
+    /// <summary>
+    /// The flag of a library property in the library's limit messages: "Width" → --width, "AeBatch" → --ae-batch,
+    /// "K" → --k, "Generate" → --generate (the p-diff flags are made from PDiffConfig's properties the same way).
+    /// </summary>
+    public static readonly Func<string, string> FlagName = ConfigText.FlagOf;
+
+    /// <summary>
+    /// Runs one of the library's memory checks (<see cref="ModelSize.CheckFits"/>, <see cref="ZooLimits"/>,
+    /// <see cref="PDiffMemory"/>), turning its refusal into a usage error: a size that cannot fit is a bad command line.
+    /// </summary>
+    public static void Fits(Action check)
+    {
+        try { check(); }
+        catch (BudgetExceededException e) { throw new UsageException(e.Message); }
+    }
+
+    /// <summary>A thread count within this machine's cores (see <see cref="MachineBudget.MaxThreads"/>).</summary>
+    public static int Threads(int n)
+    {
+        Fits(() => MachineBudget.Current().CheckThreads(n, "--threads"));
+        return n;
+    }
+
+    /// <summary>The network <paramref name="spec"/> describes fits this machine for <paramref name="use"/>: checked before it is built.</summary>
+    public static void ModelFits(ModelSpec spec, ModelUse use, int batch = 0) =>
+        Fits(() => ModelSize.CheckFits(spec, use, batch, name: FlagName));
+
     public static int Int(string flag, string s, int min)
     {
         if (!int.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v))
@@ -124,15 +155,18 @@ internal static class Check
 
     /// <summary>
     /// Resolves <paramref name="subset"/> on the network <paramref name="spec"/> describes (built, not trained;
-    /// a second at most): an unknown layer is refused before any training, with the presets and layer names.
+    /// a second at most): a network too large for <paramref name="use"/> in batches of <paramref name="batch"/>
+    /// (<see cref="ModelFits"/>) and an unknown layer are refused before anything is built or trained, the latter with
+    /// the presets and layer names. Returns the subset's length N.
     /// </summary>
-    public static void Subset(ModelSpec spec, string subset)
+    public static long Subset(ModelSpec spec, string subset, ModelUse use = ModelUse.Build, int batch = 0)
     {
         ModelSpec complete;
         try { complete = ModelRegistry.Complete(spec); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
+        ModelFits(complete, use, batch);
         using var model = ModelRegistry.Build(complete, 0);
-        try { Subsets.Resolve(model, subset); }
+        try { return Subsets.Resolve(model, subset).Length; }
         catch (ArgumentException e) { throw new UsageException($"--subset: {e.Message}"); }
     }
 

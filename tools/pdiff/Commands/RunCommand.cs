@@ -2,6 +2,7 @@ using PDiff.Diffusion;
 using PDiff.Experiments;
 using PDiff.Engine;
 using TorchSharp;
+using PDiff.Models;
 using PDiff.Zoo;
 
 namespace PDiff.Cli.Commands;
@@ -46,7 +47,7 @@ public sealed class RunCommand : ICommand
         // Everything is checked before any work: names, numbers, the p-diff flags, the subset, the results folder.
         var o = CliArgs.Parse(args, Own, new[] { "force" }, passUnknown: true);
         var force = o.Flag("force");
-        var threads = o.Int("threads");
+        var threads = o.Threads();
         var profile = Check.ParseProfile(o.Get("profile"));
         var preset = Check.PDiffFlags(o.Passthrough, Check.ParsePreset(o.Get("preset")));
         var runs = o.Int("runs") ?? 1;
@@ -59,8 +60,15 @@ public sealed class RunCommand : ICommand
             var outZoo = o.Get("out") ?? Path.Combine(Workbench.RepoRoot, "runs", profile.Name(), new DirectoryInfo(Path.GetFullPath(zooDir)).Name);
             Check.WritableFolder("--out", outZoo);
             Check.FolderExists("--zoo", zooDir, "a zoo folder made by `pdiff zoo build` or `pdiff zoo import`");
+            var zoo = ZooTask.Open(zooDir);
+            var data = zoo.Manifest.Data;
+            // The zoo's K is not a flag here: its limit names the zoo.
+            Check.Fits(() => PDiffMemory.CheckFits(Workbench.SamplingFor(profile, preset.ForProfile(profile)),
+                new PDiffMemory.Job(zoo.Layout.Length, zoo.K, generate ?? Workbench.GeneratedCount(profile),
+                    data is null ? 0 : Math.Max(data.Validation, data.Test), zoo.Manifest.Model.Classes),
+                name: p => p == "K" ? $"the zoo's K (its checkpoints, {Path.GetFullPath(zooDir)})" : Check.FlagName(p)));
             if (threads is { } tz) Threads.Set(tz);
-            return RunZoo(zooDir, preset, presetName, profile, runs, generate, outZoo, force);
+            return RunZoo(zoo, preset, presetName, profile, runs, generate, outZoo, force);
         }
         var recipe = Check.ParseRecipe(o.Get("recipe"));
         var dataset = Check.ParseDataset(o.Get("dataset"));
@@ -69,7 +77,16 @@ public sealed class RunCommand : ICommand
         var task = new TaskSpec(dataset, arch, subset, o.Int("k"), recipe);
         var outDir = o.Get("out") ?? Path.Combine(Workbench.RepoRoot, "runs", profile.Name(), task.ZooName(profile));
         Check.WritableFolder("--out", outDir);
-        Check.Subset(ZooProfiles.Model(profile, arch), subset);
+        // Sizes beyond this machine's memory are refused before anything is built: the base network trained in batches,
+        // the zoo's K × N matrix and its collection, then p-diff on it with the models it generates and scores.
+        var length = Check.Subset(ZooProfiles.Model(profile, arch), subset, ModelUse.Train, ZooProfiles.Train(profile, arch).BatchSize);
+        var k = task.KFor(profile);
+        Check.Fits(() => ZooLimits.CheckVectors("K", k, length, "checkpoints", name: Check.FlagName));
+        try { ZooProfiles.Collection(profile, recipe, arch, k).Validated(Check.FlagName); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        Check.Fits(() => PDiffMemory.CheckFits(Workbench.SamplingFor(profile, preset.ForProfile(profile)),
+            new PDiffMemory.Job(length, k, generate ?? Workbench.GeneratedCount(profile), ZooLimits.ScoredImages(ZooProfiles.Data(profile)), 10),
+            name: Check.FlagName));
         if (threads is { } t) Threads.Set(t);
 
         Console.WriteLine($"[run] {task}, profile {profile.Name()}, preset {presetName}, {runs} run(s), {TorchRuntime.Describe()}");
@@ -86,9 +103,9 @@ public sealed class RunCommand : ICommand
         Console.WriteLine($"[run] results in {Path.GetFullPath(outDir)}");
     }
 
-    static int RunZoo(string zooDir, PDiffConfig preset, string presetName, Profile profile, int runs, int? generate, string outDir, bool force)
+    static int RunZoo(ZooTask zoo, PDiffConfig preset, string presetName, Profile profile, int runs, int? generate, string outDir, bool force)
     {
-        var zoo = ZooTask.Open(zooDir);
+        var zooDir = zoo.Directory;
         if (zoo.Manifest.Data is null)
             throw new JobFailedException($"the zoo at {zooDir} records no data split, so p-diff's models cannot be scored: import the " +
                 "checkpoints again with --dataset (pdiff zoo import ... --dataset mnist|fashion-mnist).");

@@ -80,7 +80,7 @@ public sealed class ZooCommand : ICommand
     {
         // Everything is checked before the base model trains: names, numbers, the subset on the network, --out.
         var outDir = o.Required("out");
-        var threads = o.Int("threads");
+        var threads = o.Threads();
         var profile = Check.ParseProfile(o.Get("profile"));
         var dataset = Check.ParseDataset(o.Get("dataset"));
         var arch = ShippedArch(o.Get("arch") ?? "resnet18");
@@ -104,9 +104,11 @@ public sealed class ZooCommand : ICommand
             EvalAfterFirstSave = o.Flag("eval-after-first-save"),
         };
         var dataSeed = o.Seed("seed") ?? 0;
-        try { recipe = recipe.Validated(); train = train.Validated(); }
+        try { recipe = recipe.Validated(Check.FlagName); train = train.Validated(); }
         catch (ArgumentException ex) { throw new UsageException(ex.Message); }
-        Check.Subset(model, subset);
+        // Sizes beyond this machine's memory are refused before anything is built: the network trained in batches, then K × N.
+        var length = Check.Subset(model, subset, ModelUse.Train, train.BatchSize);
+        Check.Fits(() => ZooLimits.CheckVectors("K", k, length, "checkpoints", name: Check.FlagName));
         Check.WritableFolder("--out", outDir);
         if (threads is { } t) Threads.Set(t);
 
@@ -135,8 +137,9 @@ public sealed class ZooCommand : ICommand
         var checkpoints = o.Required("checkpoints");
         var baseModel = o.Required("base");
         var outDir = o.Required("out");
-        var threads = o.Int("threads");
+        var threads = o.Threads();
         var spec = Spec(o);
+        Check.ModelFits(spec, ModelUse.Load);
         var dataset = o.Get("dataset") is { } ds ? Check.ParseDataset(ds) : null;
         var dataSeed = o.Seed("seed") ?? 0;
         Check.WritableFolder("--out", outDir);
@@ -168,7 +171,7 @@ public sealed class ZooCommand : ICommand
         if (o.Positional.Count > 0 && o.Has("dir")) throw new UsageException("give the zoo folder once (as <dir> or --dir).");
         var dir = o.Positional.FirstOrDefault() ?? o.Get("dir") ?? throw new UsageException("missing the zoo folder: pdiff zoo align <dir> --out <dir>.");
         var outDir = o.Required("out");
-        var threads = o.Int("threads");
+        var threads = o.Threads();
         Check.FolderExists("zoo folder", dir, "a whole-network zoo folder (subset 'whole' of an mlp or convnet3)");
         if (ZooStore.SameFolder(outDir, dir))
             throw new UsageException($"--out {outDir} is the zoo itself; the aligned zoo goes to a folder of its own.");
@@ -207,6 +210,7 @@ public sealed class ZooCommand : ICommand
     {
         var spec = Spec(o);
         if (spec.Source is { } script) Check.FileExists("--torchscript", script, "your network saved with torch.jit.script(model).save(\"model.pt\")");
+        Check.ModelFits(spec, ModelUse.Build);
         using var model = ModelRegistry.Build(spec, 0);
         Console.Out.WriteLine($"{spec}: {ModuleTree.ParameterCount(model):N0} parameters");
         foreach (var p in Subsets.PresetNames(model))
