@@ -62,8 +62,15 @@ public static class PDiffMemory
                 var padded = Math.Ceiling(length / 64.0) * 64;
                 var last = Math.Max(1, padded / Math.Pow(2, ch.Length)) * ch[^1];
                 double convs = 0, cin = 1;
-                foreach (double x in ch) { convs += cin * x * 7 + 3 * x; cin = x; }   // encoder conv (weight, bias) + norm
-                return 2 * convs + 2 * (last * latent + latent) + 2 * (latent * latent + latent) + (latent * last + last);
+                foreach (double x in ch) { convs += cin * x * 7 + 3 * x; cin = x; }   // encoder: conv (weight, bias), norm
+                var rev = ch.Reverse().Select(x => (double)x).ToArray();
+                for (var i = 0; i < rev.Length; i++)
+                {
+                    var cout = i + 1 < rev.Length ? rev[i + 1] : rev[^1];
+                    convs += rev[i] * cout * 7 + 3 * cout;                               // decoder: transposed conv, norm
+                }
+                convs += rev[^1] * 7 + 1;                                                // final conv to one channel
+                return convs + (last * latent + latent) + 2 * (latent * latent + latent) + (latent * last + last);
             }
             case AutoencoderKind.Chunked when ch.Length == 2:
             {
