@@ -104,6 +104,16 @@ public sealed class EvaluationReport : IDisposable
 
     public const string IouMatrixFile = "iou_matrix.csv";
 
+    /// <summary>
+    /// Every name <see cref="Write"/> may put in its folder ('*' for the embedding method): a folder's writer claims
+    /// them before any work, so a user's file at one of them is refused then, not written over at the end.
+    /// </summary>
+    public static readonly IReadOnlyList<string> FileNames = new[]
+    {
+        "table.csv", "table.json", "table.md", "groups.csv", "groups.json", "scores.csv", "iou_stats.json", IouMatrixFile,
+        "novelty.csv", "novelty_histogram.csv", "embedding_*.csv", "embeddings.json", "baselines.json", "summary.txt", "run.json",
+    };
+
     /// <summary>Six decimals in iou_matrix.csv: the file grows as (models)².</summary>
     const string IouMatrixFormat = "0.######";
 

@@ -22,6 +22,8 @@ public sealed class SeedSummary
     public const string TestMean = "test_mean", TestMedian = "test_median", BestOnValidation = "best_on_val", BestOnTest = "best_on_test";
     public const string BaseModel = "base model", BaseTest = "test";
     public const string SummaryCsv = "seeds_summary.csv", DifferencesCsv = "seeds_differences.csv", SummaryJson = "seeds_summary.json";
+    /// <summary>The files <see cref="Write"/> puts in its folder.</summary>
+    public static readonly IReadOnlyList<string> FileNames = new[] { SummaryCsv, DifferencesCsv, SummaryJson };
 
     /// <summary>The paired comparisons (p-diff minus something, per seed), by name: (label, A group·statistic, B group·statistic).</summary>
     public static readonly IReadOnlyList<(string Name, string Label, string GroupA, string StatA, string GroupB, string StatB)> Comparisons = new[]

@@ -60,7 +60,7 @@ public static class TaskRunner
         {
             task = task.ToString(), profile = profile.Name(), preset = ConfigText.ToJson(preset), runs, generate, useK, zooDir,
             evaluation = evaluation?.ToString(),
-        }), force, log);
+        }), force, log, ResultsFolders.TaskFiles(runs));
         var zoo = Workbench.EnsureZoo(task, profile, log, zooDir);
         return RunOn(task, zoo, preset, profile, runs, folder, log, evaluation, generate, useK);
     }
@@ -78,7 +78,7 @@ public static class TaskRunner
         {
             zoo = Path.GetFullPath(zoo.Directory), created = m.Created, profile = profile.Name(), preset = ConfigText.ToJson(preset), runs, generate, useK,
             evaluation = evaluation?.ToString(),
-        }), force, log);
+        }), force, log, ResultsFolders.TaskFiles(runs));
         var task = new TaskSpec(m.Dataset, m.Model.Arch, m.Subset.Selector, m.K);
         if (evaluation is null)
         {
@@ -148,7 +148,7 @@ public static class TaskRunner
         {
             layout = "seeds", task = baseTask.ToString(), profile = profile.Name(), preset = ConfigText.ToJson(preset), runs, generate, useK,
             evaluation = evaluation?.ToString(),
-        }), force, log);
+        }), force, log, seeds.Select(s => $"seed{s}/").Concat(SeedSummary.FileNames).Append(RunEnvironment.FileName));
         var results = new List<TaskResult>();
         try
         {

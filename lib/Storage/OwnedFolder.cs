@@ -1,10 +1,20 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using System.Text.Json.Serialization;
 
 namespace PDiff.Storage;
 
-/// <summary>A folder that holds a user's files and was not written by us, refused unless forced.</summary>
-public sealed class ForeignFolderException(string message) : IOException(message);
+/// <summary>A folder, or a file in one, that holds a user's files and is refused (nothing is written).</summary>
+public class ForeignFolderException(string message) : IOException(message);
+
+/// <summary>
+/// A file that pdiff did not write lies where a writer would put one of its own (a name clash): refused,
+/// with or without force, since a file we did not write is never replaced. <see cref="Path"/> names it.
+/// </summary>
+public sealed class ForeignFileException(string path, string message) : ForeignFolderException(message)
+{
+    public string Path { get; } = path;
+}
 
 /// <summary>
 /// A folder we write into (a zoo, a results folder, a run folder), with a marker file
@@ -13,6 +23,18 @@ public sealed class ForeignFolderException(string message) : IOException(message
 /// without a marker is refused unless forced (then we still touch only what we write). The marker is
 /// rewritten atomically, and a file is put on the list before it is first written, so a kill at any
 /// moment never leaves a file of ours off the list.
+/// <para>
+/// One ownership rule: a file that is not on the list is never replaced or deleted, forced or not. Each
+/// writer names what it plans to write when it claims the folder (<see cref="Claim"/>'s <c>planned</c>), and
+/// a file of someone else's at one of those names is refused before any work (<see cref="ForeignFileException"/>);
+/// <see cref="Record"/> checks again at write time and never puts an existing file on the list.
+/// </para>
+/// <para>
+/// Planned names are paths relative to the folder: an exact file (<c>manifest.json</c>), a folder we fill
+/// (<c>.pdiff-staging/</c>, trailing '/': every file under it must be ours), or a pattern in the last name, where
+/// <c>*</c> stands for any characters and <c>#</c> for one or more digits (<c>checkpoints/#.safetensors</c>). A list
+/// entry ending in '/' owns the whole folder under it.
+/// </para>
 /// </summary>
 public sealed class OwnedFolder
 {
@@ -24,7 +46,7 @@ public sealed class OwnedFolder
     OwnedFolder(string dir, string kind, IEnumerable<string> owned, string? tag = null)
     {
         (Directory, Kind, Tag) = (dir, kind, tag);
-        files = new SortedSet<string>(owned, StringComparer.Ordinal);
+        files = new SortedSet<string>(owned.Select(Normal), StringComparer.Ordinal);
     }
 
     public string Directory { get; }
@@ -46,30 +68,65 @@ public sealed class OwnedFolder
     /// Opens <paramref name="dir"/> for writing as a folder of <paramref name="kind"/> (created when missing).
     /// A folder with our marker must be of the same kind. A folder without one is claimed when empty; when
     /// not, <paramref name="legacy"/> may recognise an older folder of ours and name the files we wrote
-    /// there (relative paths), else it is refused unless <paramref name="force"/>.
+    /// there (relative paths; only existing plain files are taken), else it is refused unless <paramref name="force"/>.
+    /// Then every name in <paramref name="planned"/> (see the class summary) must be free or ours, forced or not:
+    /// a file of someone else's there throws <see cref="ForeignFileException"/> naming it. Nothing is written
+    /// before both checks pass.
     /// </summary>
-    public static OwnedFolder Claim(string dir, string kind, bool force = false, Func<string, IEnumerable<string>?>? legacy = null)
+    public static OwnedFolder Claim(string dir, string kind, bool force = false, Func<string, IEnumerable<string>?>? legacy = null,
+        IEnumerable<string>? planned = null)
+    {
+        var (folder, fresh) = Examine(dir, kind, force, legacy, planned);
+        System.IO.Directory.CreateDirectory(folder.Directory);
+        if (fresh) folder.Save();
+        return folder;
+    }
+
+    /// <summary>
+    /// What <see cref="Claim"/> would refuse, thrown the same way, but nothing is created or written: for a writer
+    /// that claims its folder only after long work and must refuse a foreign one before it.
+    /// </summary>
+    public static void Check(string dir, string kind, bool force = false, Func<string, IEnumerable<string>?>? legacy = null,
+        IEnumerable<string>? planned = null) => Examine(dir, kind, force, legacy, planned);
+
+    static (OwnedFolder Folder, bool Fresh) Examine(string dir, string kind, bool force, Func<string, IEnumerable<string>?>? legacy, IEnumerable<string>? planned)
     {
         var full = Path.GetFullPath(dir);
         if (File.Exists(full)) throw new IOException($"{full} is a file, not a folder; choose a folder for the {kind}.");
-        System.IO.Directory.CreateDirectory(full);
         var marker = Path.Combine(full, MarkerName);
+        OwnedFolder folder;
+        var fresh = false;
         if (File.Exists(marker))
         {
             var m = Read(marker);
             if (m.Kind != kind)
                 throw new ForeignFolderException($"{full} holds a pdiff {m.Kind}, not a {kind}; choose another folder (nothing was written).");
-            return new OwnedFolder(full, kind, m.Files, m.Tag);
+            folder = new OwnedFolder(full, kind, m.Files, m.Tag);
         }
-        var entries = System.IO.Directory.EnumerateFileSystemEntries(full).ToList();
-        IEnumerable<string>? ours = entries.Count == 0 ? Array.Empty<string>() : legacy?.Invoke(full);
-        if (ours is null && !force)
-            throw new ForeignFolderException($"{full} is not empty and was not written by pdiff (it has no {MarkerName}), so nothing is written " +
-                $"into it: your files there are left alone. Choose a new or empty folder, or pass --force to write beside them " +
-                $"(pdiff then overwrites or deletes only the files it writes itself).");
-        var folder = new OwnedFolder(full, kind, ours ?? Array.Empty<string>());
-        folder.Save();
-        return folder;
+        else
+        {
+            var empty = !System.IO.Directory.Exists(full) || !System.IO.Directory.EnumerateFileSystemEntries(full).Any();
+            IReadOnlyList<string>? ours = empty ? Array.Empty<string>() : legacy?.Invoke(full)?.Where(f => IsPlainFile(full, f)).ToList();
+            if (ours is null && !force)
+                throw new ForeignFolderException($"{full} is not empty and was not written by pdiff (it has no {MarkerName}), so nothing is written " +
+                    $"into it: your files there are left alone. Choose a new or empty folder, or pass --force to write beside them " +
+                    $"(pdiff then overwrites or deletes only the files it writes itself).");
+            folder = new OwnedFolder(full, kind, ours ?? (IEnumerable<string>)Array.Empty<string>());
+            fresh = true;
+        }
+        if (planned is not null && folder.FirstForeign(planned) is { } clash) throw folder.Clash(clash, "nothing was written");
+        return (folder, fresh);
+    }
+
+    /// <summary>Whether <paramref name="relative"/> names an existing plain file (no folder, no link) inside <paramref name="root"/>.</summary>
+    static bool IsPlainFile(string root, string relative)
+    {
+        try
+        {
+            var info = new FileInfo(Confine(root, relative, "an older manifest"));
+            return info.Exists && info.LinkTarget is null;
+        }
+        catch (InvalidDataException) { return false; }
     }
 
     /// <summary>The marker's kind when <paramref name="dir"/> has one, else null.</summary>
@@ -103,7 +160,15 @@ public sealed class OwnedFolder
 
     static string Normal(string relative) => relative.Replace('\\', '/');
 
-    public bool Owns(string relative) => files.Contains(Normal(relative));
+    /// <summary>Whether <paramref name="relative"/> is on the list, itself or under a folder entry ("x/") of the list.</summary>
+    public bool Owns(string relative)
+    {
+        var r = Normal(relative);
+        if (files.Contains(r)) return true;
+        for (var i = r.IndexOf('/'); i >= 0 && i < r.Length - 1; i = r.IndexOf('/', i + 1))
+            if (files.Contains(r[..(i + 1)])) return true;
+        return false;
+    }
 
     /// <summary>
     /// Claims a sub-folder of this one for another writer (e.g. a zoo inside a results folder): returns its
@@ -111,17 +176,19 @@ public sealed class OwnedFolder
     /// </summary>
     public string Sub(string relative) => Confine(Directory, relative, "a folder name");
 
-    /// <summary>Puts files on the list (before they are written) and returns nothing; the marker is saved once.</summary>
+    /// <summary>
+    /// Puts files (or folders, "x/") on the list before they are written; the marker is saved once. A name that
+    /// is not ours yet and already holds someone else's file throws <see cref="ForeignFileException"/> and
+    /// nothing is put on the list: an existing file never becomes ours by being written over.
+    /// </summary>
     public void Record(params string[] relatives) => Record((IEnumerable<string>)relatives);
 
     public void Record(IEnumerable<string> relatives)
     {
+        var names = relatives.Select(r => { Confine(Directory, r, "a file name"); return Normal(r); }).ToList();
+        if (FirstForeign(names) is { } clash) throw Clash(clash, "it was not written over");
         var added = false;
-        foreach (var r in relatives)
-        {
-            Confine(Directory, r, "a file name");
-            added |= files.Add(Normal(r));
-        }
+        foreach (var r in names) added |= files.Add(r);
         if (added) Save();
     }
 
@@ -142,21 +209,110 @@ public sealed class OwnedFolder
         {
             if (!files.Contains(r)) continue;
             var p = Confine(Directory, r, "a file name");
-            if (File.Exists(p)) File.Delete(p);
+            if (!r.EndsWith('/') && File.Exists(p)) File.Delete(p);
             removed |= files.Remove(r);
         }
         if (removed) Save();
     }
 
-    /// <summary>Deletes every file of ours except <paramref name="keep"/>, and empty folders they leave.</summary>
+    /// <summary>
+    /// Deletes every file of ours except <paramref name="keep"/>, and empty folders they leave. Folder entries
+    /// ("x/", e.g. a staging folder) stay on the list: their writer removes them.
+    /// </summary>
     public void DeleteAllBut(IEnumerable<string> keep)
     {
         var k = keep.Select(Normal).ToHashSet(StringComparer.Ordinal);
-        var gone = files.Where(f => !k.Contains(f)).ToList();
+        var gone = files.Where(f => !k.Contains(f) && !f.EndsWith('/')).ToList();
         Delete(gone);
         foreach (var d in gone.Select(f => Path.GetDirectoryName(Path.Combine(Directory, f))!).Distinct().OrderByDescending(d => d.Length))
             if (d.Length > Directory.Length && System.IO.Directory.Exists(d) && !System.IO.Directory.EnumerateFileSystemEntries(d).Any())
                 System.IO.Directory.Delete(d);
+    }
+
+    /// <summary>
+    /// The first existing entry, relative, that lies at one of the <paramref name="planned"/> names (see the
+    /// class summary) and is not ours; null when there is none. A folder with a marker of its own under a
+    /// planned folder answers for itself when its writer claims it.
+    /// </summary>
+    public string? FirstForeign(IEnumerable<string> planned)
+    {
+        foreach (var name in planned.Select(Normal))
+        {
+            var slash = name.TrimEnd('/').LastIndexOf('/');
+            var last = name.TrimEnd('/')[(slash + 1)..];
+            if (last.Contains('*') || last.Contains('#'))
+            {
+                var parent = slash < 0 ? "" : name[..slash];
+                if (ForeignAncestor(parent + "/") is { } a) return a;
+                var dir = parent.Length == 0 ? Directory : Confine(Directory, parent, "a planned name");
+                if (!System.IO.Directory.Exists(dir)) continue;
+                var pattern = Pattern(last);
+                foreach (var entry in System.IO.Directory.EnumerateFileSystemEntries(dir).Order(StringComparer.Ordinal))
+                {
+                    var rel = parent.Length == 0 ? Path.GetFileName(entry) : $"{parent}/{Path.GetFileName(entry)}";
+                    if (pattern.IsMatch(Path.GetFileName(entry)) && ForeignAt(rel + (name.EndsWith('/') ? "/" : "")) is { } f) return f;
+                }
+            }
+            else if (ForeignAt(name) is { } f) return f;
+        }
+        return null;
+    }
+
+    /// <summary>The foreign entry at one exact planned name (a file, or a folder "x/" and all under it), or null.</summary>
+    string? ForeignAt(string name)
+    {
+        var trimmed = name.TrimEnd('/');
+        var full = Confine(Directory, trimmed, "a planned name");
+        if (ForeignAncestor(name) is { } a) return a;
+        var info = new FileInfo(full);
+        var dir = new DirectoryInfo(full);
+        if (!info.Exists && !dir.Exists && info.LinkTarget is null) return null;
+        if (Owns(name) || Owns(trimmed)) return null;
+        if (!name.EndsWith('/') || info.Exists || dir.LinkTarget is not null) return trimmed;
+        // A folder with a marker of its own (a zoo inside a results folder) answers for itself when claimed.
+        return File.Exists(Path.Combine(full, MarkerName)) ? null : ForeignUnder(full, trimmed);
+    }
+
+    /// <summary>A part of the way to <paramref name="name"/> that exists as a file (or link) not ours: the folder cannot be made there.</summary>
+    string? ForeignAncestor(string name)
+    {
+        var parts = name.TrimEnd('/').Split('/');
+        for (var i = 1; i < parts.Length; i++)
+        {
+            var rel = string.Join('/', parts[..i]);
+            if (rel.Length == 0) continue;
+            var full = Path.Combine(Directory, rel);
+            var info = new FileInfo(full);
+            if ((info.Exists || new DirectoryInfo(full).LinkTarget is not null || info.LinkTarget is not null) && !Owns(rel)) return rel;
+        }
+        return null;
+    }
+
+    string? ForeignUnder(string full, string relative)
+    {
+        foreach (var entry in System.IO.Directory.EnumerateFileSystemEntries(full).Order(StringComparer.Ordinal))
+        {
+            var rel = $"{relative}/{Path.GetFileName(entry)}";
+            var sub = new DirectoryInfo(entry);
+            if (sub.Exists && sub.LinkTarget is null)
+            {
+                if (File.Exists(Path.Combine(entry, MarkerName))) continue;
+                if (!Owns(rel + "/") && ForeignUnder(entry, rel) is { } f) return f;
+            }
+            else if (!Owns(rel)) return rel;
+        }
+        return null;
+    }
+
+    /// <summary>A planned name's last part as a regular expression: '*' any characters, '#' one or more digits.</summary>
+    static Regex Pattern(string last) =>
+        new("^" + Regex.Escape(last).Replace("\\*", "[^/]*").Replace("\\#", "[0-9]+") + "$", RegexOptions.CultureInvariant);
+
+    ForeignFileException Clash(string relative, string outcome)
+    {
+        var full = Path.Combine(Directory, relative);
+        return new ForeignFileException(full, $"{full} was not written by pdiff and lies where pdiff writes its own {Kind} file, so it is " +
+            $"never replaced ({outcome}; --force does not change this): move it elsewhere or choose another folder.");
     }
 
     /// <summary>
@@ -179,9 +335,10 @@ public sealed class OwnedFolder
     static bool Inside(string path, string root) =>
         path.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal);
 
-    /// <summary>The path with every symbolic link on the way (of the parts that exist) resolved.</summary>
-    static string RealPath(string full)
+    /// <summary>The full path with every symbolic link on the way (of the parts that exist) resolved: two paths name one file when theirs are equal.</summary>
+    public static string RealPath(string path)
     {
+        var full = Path.GetFullPath(path);
         var parts = full.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
         var current = Path.GetPathRoot(full)!;
         foreach (var part in parts)

@@ -232,9 +232,9 @@ public static class ZooStore
             throw new ArgumentException($"ZooStore.SaveDerived: {n} vectors but {valAccuracy?.Count} validation and {testAccuracy?.Count} test accuracies.");
         if (SameFolder(dir, from.Directory))
             throw new ArgumentException($"ZooStore.SaveDerived: {dir} is the source zoo's own folder; choose another.", nameof(dir));
-        var writer = ZooWriter.Begin(dir, force, keepStaged: false);
-        AtomicFile.Copy(from.BaseModelPath, writer.Staged("base.safetensors"));
         var m = from.Manifest;
+        var writer = ZooWriter.Begin(dir, force, keepStaged: false, alsoWrites: SourceFiles(from));
+        AtomicFile.Copy(from.BaseModelPath, writer.Staged("base.safetensors"));
         // A network file stored in the source zoo (TorchScript) travels with it, at the same relative path.
         if (m.Model.Source is { } src && !Path.IsPathRooted(src))
             AtomicFile.Copy(OwnedFolder.Confine(from.Directory, src, "the source zoo's manifest"), writer.Staged(src));
@@ -252,6 +252,10 @@ public static class ZooStore
         };
         return writer.Commit(manifest, vectors, scores);
     }
+
+    /// <summary>The network file a derived zoo copies from <paramref name="from"/> (a TorchScript network stored in it), if any.</summary>
+    public static IEnumerable<string> SourceFiles(ZooTask from) =>
+        from.Manifest.Model.Source is { } s && !Path.IsPathRooted(s) ? new[] { s } : Array.Empty<string>();
 
     /// <summary>Whether two paths name the same folder (full paths, a trailing separator ignored).</summary>
     public static bool SameFolder(string a, string b) =>

@@ -32,11 +32,13 @@ public sealed class ZooWriter
 
     /// <summary>
     /// Claims <paramref name="dir"/> for a zoo. A staging folder left by a killed build is kept when
-    /// <paramref name="keepStaged"/> (its base model may be reused), else emptied.
+    /// <paramref name="keepStaged"/> (its base model may be reused), else emptied. A user's file at a name the zoo
+    /// takes (<see cref="Planned"/>, plus <paramref name="alsoWrites"/>) is refused now, forced or not.
     /// </summary>
-    public static ZooWriter Begin(string dir, bool force = false, bool keepStaged = true)
+    public static ZooWriter Begin(string dir, bool force = false, bool keepStaged = true, IEnumerable<string>? alsoWrites = null)
     {
-        var folder = OwnedFolder.Claim(dir, Kind, force, LegacyFiles);
+        var folder = OwnedFolder.Claim(dir, Kind, force, LegacyZoo.OwnedFiles, Planned(alsoWrites));
+        folder.Record(StagingFolder + "/");
         var staging = Path.Combine(folder.Directory, StagingFolder);
         if (!keepStaged && System.IO.Directory.Exists(staging)) System.IO.Directory.Delete(staging, true);
         System.IO.Directory.CreateDirectory(staging);
@@ -44,23 +46,19 @@ public sealed class ZooWriter
     }
 
     /// <summary>
-    /// A zoo written before folders carried a marker: ours when its manifest is a valid pdiff-zoo manifest;
-    /// we own what that manifest lists (and nothing else there).
+    /// Refuses now what <see cref="Begin"/> would refuse (a folder of someone else's files without force, a file of
+    /// someone else's at a name the zoo takes), writing nothing: for writers that begin only after long work.
     /// </summary>
-    static IEnumerable<string>? LegacyFiles(string dir)
-    {
-        try
-        {
-            var m = ZooTask.Open(dir).Manifest;
-            var files = m.DataFiles().Prepend("manifest.json").ToList();
-            if (m.BaseManifest is { } b) files.Add(b);
-            return files;
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException)
-        {
-            return null;
-        }
-    }
+    public static void Check(string dir, bool force = false, IEnumerable<string>? alsoWrites = null) =>
+        OwnedFolder.Check(dir, Kind, force, LegacyZoo.OwnedFiles, Planned(alsoWrites));
+
+    /// <summary>
+    /// The names a zoo takes in its folder (<see cref="OwnedFolder"/>'s planned names), plus <paramref name="also"/>
+    /// (e.g. a TorchScript network's copy): a user's file at one of them is refused before any work, forced or not.
+    /// </summary>
+    public static IEnumerable<string> Planned(IEnumerable<string>? also = null) =>
+        new[] { "manifest.json", "base.safetensors", "base.json", ZooScores.FileName, "checkpoints/#.safetensors", StagingFolder + "/" }
+            .Concat(also ?? Array.Empty<string>());
 
     /// <summary>The staged path of a zoo file (relative, e.g. "base.safetensors").</summary>
     public string Staged(string relative) => OwnedFolder.Confine(Staging, relative, "a zoo file name");

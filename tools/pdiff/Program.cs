@@ -10,10 +10,12 @@ namespace PDiff.Cli;
 /// files (Commands/*.cs) without editing this one.
 /// <para>
 /// One error path for every command: nothing escapes <see cref="Main"/>. A <see cref="UsageException"/>
-/// exits 2 with its message and a pointer to --help; any other exception exits 1 with one line (user errors:
-/// the message; a failed allocation: "out of memory while …" with the fix; anything else: "internal error:
-/// type: message"). Only a message's first meaningful line is printed (libtorch's carry a C++ backtrace); the
-/// rest and the stack trace only with --verbose, which every command accepts. `--help`/`-h` anywhere after a command or subcommand prints its usage and exits 0.
+/// exits 2 with its message and a pointer to --help; a refused place to write (a folder or file that is not
+/// pdiff's, <see cref="Commands.CliErrors.IsRefusedPlace"/>) exits 2 with its message alone; any other exception
+/// exits 1 with one line (user errors: the message; a failed allocation: "out of memory while …" with the fix;
+/// anything else: "internal error: type: message"). Only a message's first meaningful line is printed (libtorch's
+/// carry a C++ backtrace); the rest and the stack trace only with --verbose, which every command accepts.
+/// `--help`/`-h` anywhere after a command or subcommand prints its usage and exits 0.
 /// </para>
 /// </summary>
 public static class Program
@@ -85,6 +87,12 @@ public static class Program
                 Console.Error.WriteLine($"{where} --help shows the usage.");
                 return ExitCodes.Usage;
             }
+            if (CliErrors.IsRefusedPlace(e))
+            {
+                Console.Error.WriteLine($"{where}: {CliErrors.FirstLine(e.Message).Line}");
+                if (verbose) Console.Error.WriteLine(e.ToString());
+                return ExitCodes.Usage;
+            }
             var (line, more) = CliErrors.FirstLine(e.Message);
             var rest = verbose || !more ? "" : " (--verbose shows the rest)";
             if (CliErrors.IsOutOfMemory(e))
@@ -100,7 +108,7 @@ public static class Program
         {
             // Not even stderr works (closed pipe): the exit code still says what happened.
         }
-        return e is UsageException ? ExitCodes.Usage : ExitCodes.Failed;
+        return e is UsageException || CliErrors.IsRefusedPlace(e) ? ExitCodes.Usage : ExitCodes.Failed;
     }
 
     static Exception Unwrap(Exception e)

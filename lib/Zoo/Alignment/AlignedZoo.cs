@@ -52,6 +52,8 @@ public static class AlignedZoo
                 log?.WriteLine($"[align] {dir} is damaged ({e.Message}): rebuilding");
             }
         }
+        // A folder of someone else's files (or one at a name the zoo takes) is refused before the alignment, not after.
+        ZooWriter.Check(dir, force, ZooStore.SourceFiles(from));
         var clock = Stopwatch.StartNew();
         var layout = from.Layout;
         var groups = PermutationGroups.For(from.Manifest.Model, layout);

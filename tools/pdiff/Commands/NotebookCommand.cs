@@ -20,7 +20,8 @@ public sealed class NotebookCommand : ICommand
               expression, and errors. Stops at the first failing cell, saves, and exits 1 printing
               "cell N failed: ..." and the cell's first line. Without --output the input file is updated in
               place, once at the end (a run killed half-way leaves it as it was); with --output that file is
-              rewritten after every cell. Files are written to a temporary name, then renamed.
+              rewritten after every cell. Files are written to a temporary name, then renamed. An existing
+              --output is replaced only when pdiff wrote it (see `notebook new`).
               --param  overrides a variable of the cell tagged "parameters" (repeatable), e.g. profile=smoke;
                        strings need no quotes, numbers and bools are taken as is.
               --timeout-per-cell  abandons a cell running longer than that (exit 1).
@@ -31,8 +32,12 @@ public sealed class NotebookCommand : ICommand
           pdiff notebook new <cells.txt> <out.ipynb>
               Builds a Polyglot-ready notebook from a cell script: cells start at lines `// %%` (code),
               `// %% [markdown]`, `// %% [parameters]` or `// %% [tag, ...]`; markdown is written as is.
+              The notebooks these commands write carry a "pdiff" entry in their metadata; an existing output
+              file without it (your notebook, any other file, the cell script itself) is never replaced: refused
+              before any work (exit 2), naming it.
           pdiff notebook clear <in.ipynb> [--output out.ipynb]
               Removes all outputs and execution counts (e.g. before committing a notebook for review).
+              An existing --output is replaced only when pdiff wrote it (see `notebook new`).
 
         """;
 
@@ -135,9 +140,12 @@ public sealed class NotebookCommand : ICommand
         if (!File.Exists(args[0]))
             throw new UsageException($"no such file: {Path.GetFullPath(args[0])}");
         CheckWritable("<out.ipynb>", args[1]);
+        NotebookOutput.CheckReplaceable("<out.ipynb>", args[1], input: args[0]);
         try
         {
-            NotebookBuilder.FromCellScript(File.ReadAllText(args[0]), args[0]).Save(args[1]);
+            var nb = NotebookBuilder.FromCellScript(File.ReadAllText(args[0]), args[0]).Build();
+            NotebookOutput.Mark(nb, "pdiff notebook new");
+            nb.Save(args[1]);
         }
         catch (FormatException e)
         {
@@ -160,6 +168,9 @@ public sealed class NotebookCommand : ICommand
         if (!File.Exists(input))
             throw new UsageException($"no such notebook: {Path.GetFullPath(input)}");
         CheckWritable("--output", output ?? input);
+        // In place (no --output, or one that is the input itself) through the input's links; else only a free file or one pdiff wrote.
+        var inPlace = output is null || NotebookOutput.SameFile(output, input);
+        if (!inPlace) NotebookOutput.CheckReplaceable("--output", output!);
         var nb = NotebookDocument.Load(input);
         foreach (var cell in nb.Cells.Cast<JsonObject>())
             if (NotebookDocument.CellType(cell) == "code")
@@ -167,7 +178,8 @@ public sealed class NotebookCommand : ICommand
                 cell["outputs"] = new JsonArray();
                 cell["execution_count"] = null;
             }
-        nb.Save(output ?? input);
+        if (!inPlace) NotebookOutput.Mark(nb, "pdiff notebook clear");
+        nb.Save(inPlace ? PDiff.Storage.OwnedFolder.RealPath(input) : output!);
         return ExitCodes.Ok;
     }
 

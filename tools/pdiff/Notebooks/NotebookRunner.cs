@@ -43,7 +43,8 @@ public sealed record RunResult(bool Succeeded, int? FailedCell, string? Error, i
 /// <remarks>
 /// Saving: always atomic (temporary file, then rename). Into a separate output file after every cell, so a
 /// run cut short shows how far it got; in place only once at the end, so a run killed half-way leaves the
-/// input notebook — with the outputs it had — untouched.
+/// input notebook — with the outputs it had — untouched. A separate output file is replaced only when pdiff
+/// wrote it (<see cref="NotebookOutput"/>): a user's file there is refused before the kernel starts.
 /// One run at a time per process: the kernel's Console redirection, formatters and current directory are
 /// process-wide.
 /// </remarks>
@@ -61,8 +62,20 @@ public static class NotebookRunner
         options ??= new RunOptions();
         var nb = NotebookDocument.Load(inputPath);
         var notebookDir = Path.GetDirectoryName(Path.GetFullPath(inputPath))!;
-        var outPath = Path.GetFullPath(outputPath);
-        var inPlace = string.Equals(outPath, Path.GetFullPath(inputPath), StringComparison.Ordinal);
+        // In place (no other output, or one that is the input itself): written through its links, once at the end.
+        // Else the output must be free or a notebook pdiff wrote, checked before the kernel starts and at every save.
+        var inPlace = NotebookOutput.SameFile(outputPath, inputPath);
+        var outPath = inPlace ? PDiff.Storage.OwnedFolder.RealPath(inputPath) : Path.GetFullPath(outputPath);
+        if (!inPlace)
+        {
+            NotebookOutput.CheckReplaceable("--output", outPath);
+            NotebookOutput.Mark(nb, "pdiff notebook run");
+        }
+        void Save()
+        {
+            if (!inPlace) NotebookOutput.CheckReplaceable("--output", outPath);
+            nb.Save(outPath);
+        }
 
         foreach (var cell in nb.Cells.Cast<JsonObject>())
             if (NotebookDocument.CellType(cell) == "code")
@@ -112,14 +125,14 @@ public static class NotebookRunner
                 }
                 if (outcome.Error is { } error)
                 {
-                    nb.Save(outPath);
+                    Save();
                     return new RunResult(false, i + 1, $"cell {i + 1} failed: {error["ename"]}: {error["evalue"]}", count, nb,
                         FirstLine(source), kernelStart);
                 }
-                if (!inPlace) nb.Save(outPath);
+                if (!inPlace) Save();
                 options.Log?.WriteLine($"[notebook] {name}: cell {i + 1} ok ({watch.Elapsed.TotalSeconds:0.0} s)");
             }
-            nb.Save(outPath);
+            Save();
             return new RunResult(true, null, null, count, nb, null, kernelStart);
         }
         finally
