@@ -95,7 +95,6 @@ public sealed class OwnedFolder
         if (File.Exists(full)) throw new IOException($"{full} is a file, not a folder; choose a folder for the {kind}.");
         var marker = Path.Combine(full, MarkerName);
         OwnedFolder folder;
-        var fresh = false;
         if (File.Exists(marker))
         {
             var m = Read(marker);
@@ -107,15 +106,17 @@ public sealed class OwnedFolder
         {
             var empty = !System.IO.Directory.Exists(full) || !System.IO.Directory.EnumerateFileSystemEntries(full).Any();
             IReadOnlyList<string>? ours = empty ? Array.Empty<string>() : legacy?.Invoke(full)?.Where(f => IsPlainFile(full, f)).ToList();
+            folder = new OwnedFolder(full, kind, ours ?? (IEnumerable<string>)Array.Empty<string>());
+            // A clash is named first: forcing would not help there.
+            if (planned is not null && folder.FirstForeign(planned) is { } first) throw folder.Clash(first, "nothing was written");
             if (ours is null && !force)
                 throw new ForeignFolderException($"{full} is not empty and was not written by pdiff (it has no {MarkerName}), so nothing is written " +
                     $"into it: your files there are left alone. Choose a new or empty folder, or pass --force to write beside them " +
                     $"(pdiff then overwrites or deletes only the files it writes itself).");
-            folder = new OwnedFolder(full, kind, ours ?? (IEnumerable<string>)Array.Empty<string>());
-            fresh = true;
+            return (folder, true);
         }
         if (planned is not null && folder.FirstForeign(planned) is { } clash) throw folder.Clash(clash, "nothing was written");
-        return (folder, fresh);
+        return (folder, false);
     }
 
     /// <summary>Whether <paramref name="relative"/> names an existing plain file (no folder, no link) inside <paramref name="root"/>.</summary>
@@ -185,8 +186,9 @@ public sealed class OwnedFolder
 
     public void Record(IEnumerable<string> relatives)
     {
-        var names = relatives.Select(r => { Confine(Directory, r, "a file name"); return Normal(r); }).ToList();
+        var names = relatives.Select(Normal).ToList();
         if (FirstForeign(names) is { } clash) throw Clash(clash, "it was not written over");
+        foreach (var r in names) Confine(Directory, r, "a file name");
         var added = false;
         foreach (var r in names) added |= files.Add(r);
         if (added) Save();
@@ -243,8 +245,8 @@ public sealed class OwnedFolder
             if (last.Contains('*') || last.Contains('#'))
             {
                 var parent = slash < 0 ? "" : name[..slash];
-                if (ForeignAncestor(parent + "/") is { } a) return a;
-                var dir = parent.Length == 0 ? Directory : Confine(Directory, parent, "a planned name");
+                if (ForeignAncestor(name) is { } a) return a;
+                var dir = Lexical(parent);
                 if (!System.IO.Directory.Exists(dir)) continue;
                 var pattern = Pattern(last);
                 foreach (var entry in System.IO.Directory.EnumerateFileSystemEntries(dir).Order(StringComparer.Ordinal))
@@ -262,8 +264,8 @@ public sealed class OwnedFolder
     string? ForeignAt(string name)
     {
         var trimmed = name.TrimEnd('/');
-        var full = Confine(Directory, trimmed, "a planned name");
         if (ForeignAncestor(name) is { } a) return a;
+        var full = Lexical(trimmed);
         var info = new FileInfo(full);
         var dir = new DirectoryInfo(full);
         if (!info.Exists && !dir.Exists && info.LinkTarget is null) return null;
@@ -281,11 +283,24 @@ public sealed class OwnedFolder
         {
             var rel = string.Join('/', parts[..i]);
             if (rel.Length == 0) continue;
-            var full = Path.Combine(Directory, rel);
+            var full = Lexical(rel);
             var info = new FileInfo(full);
             if ((info.Exists || new DirectoryInfo(full).LinkTarget is not null || info.LinkTarget is not null) && !Owns(rel)) return rel;
         }
         return null;
+    }
+
+    /// <summary>
+    /// The full path of a planned name, without following links (a link on the way is someone else's entry, reported
+    /// as such); a name that climbs out of the folder is refused as <see cref="Confine"/> refuses it.
+    /// </summary>
+    string Lexical(string relative)
+    {
+        if (relative.Length == 0) return Directory;
+        var full = Path.GetFullPath(Path.Combine(Directory, relative));
+        if (Path.IsPathRooted(relative) || !Inside(full, Directory))
+            throw new InvalidDataException($"a planned name: the path '{Shown(relative)}' leads outside {Directory}; refused.");
+        return full;
     }
 
     string? ForeignUnder(string full, string relative)

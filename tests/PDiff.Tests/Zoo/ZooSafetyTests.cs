@@ -129,6 +129,39 @@ public class ZooSafetyTests : IDisposable
         Assert.Equal("mine", File.ReadAllText(Path.Combine(dir, "checkpoints", "my_model.safetensors")));
     }
 
+    /// <summary>
+    /// A zoo from before markers is adopted only with the files its manifest lists that are recognisably ours: the
+    /// hash matches, or (zoos from before hashes) the file's metadata names the zoo's task or holds our model spec.
+    /// </summary>
+    [Fact]
+    public void AnOlderZooIsAdoptedOnlyWithTheListedFilesThatAreRecognisablyOurs()
+    {
+        var dir = Path.Combine(root, "old");
+        TinyZoo(dir, 3);
+        File.Delete(Path.Combine(dir, OwnedFolder.MarkerName));
+        var mine = Path.Combine(dir, "checkpoints", "0001.safetensors");
+        File.WriteAllText(mine, "mine");   // the user's file where the manifest lists checkpoint 1
+        Assert.Equal(new[] { "base.safetensors", "checkpoints/0000.safetensors", "checkpoints/0002.safetensors", "manifest.json" },
+            LegacyZoo.OwnedFiles(dir)!.Order(StringComparer.Ordinal));
+
+        // Without hashes: a safetensors file of someone else (other metadata) is not ours either.
+        var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json")))!.AsObject();
+        manifest.Remove("baseSha256");
+        foreach (var c in manifest["checkpoints"]!.AsArray()) c!.AsObject().Remove("sha256");
+        File.WriteAllText(Path.Combine(dir, "manifest.json"), manifest.ToJsonString());
+        var other = Path.Combine(dir, "checkpoints", "0002.safetensors");
+        using (var t = torch.zeros(2)) PDiff.Checkpoints.Safetensors.Save(other, new Dictionary<string, Tensor> { ["w"] = t }, new Dictionary<string, string> { ["pdiff.task"] = "not-tiny" });
+        var otherBytes = File.ReadAllBytes(other);
+        Assert.Equal(new[] { "base.safetensors", "checkpoints/0000.safetensors", "manifest.json" }, LegacyZoo.OwnedFiles(dir)!.Order(StringComparer.Ordinal));
+
+        // Rewriting it refuses the user's files by name, forced or not, and leaves them as they were.
+        var e = Assert.Throws<ForeignFileException>(() => TinyZoo(dir, 3, force: true));
+        Assert.Equal(mine, e.Path);
+        Assert.Equal("mine", File.ReadAllText(mine));
+        Assert.Equal(otherBytes, File.ReadAllBytes(other));
+        Assert.False(File.Exists(Path.Combine(dir, OwnedFolder.MarkerName)));
+    }
+
     [Fact]
     public void AWriteKilledBeforeItsCommitLeavesTheOldZooWhole()
     {
