@@ -12,9 +12,10 @@ public sealed class ForeignFolderException(string message) : IOException(message
 /// delete only files on that list: a user's own files beside ours are never touched. A non-empty folder
 /// without a marker is refused unless forced (then we still touch only what we write). The marker is
 /// rewritten atomically, and a file is put on the list before it is first written, so a kill at any
-/// moment never leaves a file of ours off the list.
+/// moment never leaves a file of ours off the list. A claim holds the folder's <see cref="FolderLock"/> (one
+/// writer at a time) until it is disposed.
 /// </summary>
-public sealed class OwnedFolder
+public sealed class OwnedFolder : IDisposable
 {
     public const string MarkerName = ".pdiff-folder.json";
     const string Format = "pdiff-folder";
@@ -46,30 +47,54 @@ public sealed class OwnedFolder
     /// Opens <paramref name="dir"/> for writing as a folder of <paramref name="kind"/> (created when missing).
     /// A folder with our marker must be of the same kind. A folder without one is claimed when empty; when
     /// not, <paramref name="legacy"/> may recognise an older folder of ours and name the files we wrote
-    /// there (relative paths), else it is refused unless <paramref name="force"/>.
+    /// there (relative paths), else it is refused unless <paramref name="force"/>. The claim holds the folder's
+    /// <see cref="FolderLock"/> until disposed: a folder another process writes is refused
+    /// (<see cref="FolderInUseException"/>), or waited for when <paramref name="wait"/> (said once in <paramref name="log"/>).
     /// </summary>
-    public static OwnedFolder Claim(string dir, string kind, bool force = false, Func<string, IEnumerable<string>?>? legacy = null)
+    public static OwnedFolder Claim(string dir, string kind, bool force = false, Func<string, IEnumerable<string>?>? legacy = null,
+        bool wait = false, TextWriter? log = null)
     {
         var full = Path.GetFullPath(dir);
         if (File.Exists(full)) throw new IOException($"{full} is a file, not a folder; choose a folder for the {kind}.");
         System.IO.Directory.CreateDirectory(full);
+        Examine(full, kind, force, legacy);   // a folder that is not ours is refused before even the lock file is written into it
+        var hold = wait ? FolderLock.Wait(full, kind, log) : FolderLock.Take(full, kind);
+        try
+        {
+            var (folder, isNew) = Examine(full, kind, force, legacy);   // again, now that no other writer can change it
+            if (isNew) folder.Save();
+            folder.hold = hold;
+            return folder;
+        }
+        catch
+        {
+            hold.Dispose();
+            throw;
+        }
+    }
+
+    FolderLock? hold;
+
+    /// <summary>Releases the folder's lock (the claim's files stay as they are).</summary>
+    public void Dispose() => hold?.Dispose();
+
+    static (OwnedFolder Folder, bool New) Examine(string full, string kind, bool force, Func<string, IEnumerable<string>?>? legacy)
+    {
         var marker = Path.Combine(full, MarkerName);
         if (File.Exists(marker))
         {
             var m = Read(marker);
             if (m.Kind != kind)
                 throw new ForeignFolderException($"{full} holds a pdiff {m.Kind}, not a {kind}; choose another folder (nothing was written).");
-            return new OwnedFolder(full, kind, m.Files, m.Tag);
+            return (new OwnedFolder(full, kind, m.Files, m.Tag), false);
         }
-        var entries = System.IO.Directory.EnumerateFileSystemEntries(full).ToList();
+        var entries = System.IO.Directory.EnumerateFileSystemEntries(full).Where(e => !FolderLock.IsLockFile(Path.GetFileName(e))).ToList();
         IEnumerable<string>? ours = entries.Count == 0 ? Array.Empty<string>() : legacy?.Invoke(full);
         if (ours is null && !force)
             throw new ForeignFolderException($"{full} is not empty and was not written by pdiff (it has no {MarkerName}), so nothing is written " +
                 $"into it: your files there are left alone. Choose a new or empty folder, or pass --force to write beside them " +
                 $"(pdiff then overwrites or deletes only the files it writes itself).");
-        var folder = new OwnedFolder(full, kind, ours ?? Array.Empty<string>());
-        folder.Save();
-        return folder;
+        return (new OwnedFolder(full, kind, ours ?? Array.Empty<string>()), true);
     }
 
     /// <summary>The marker's kind when <paramref name="dir"/> has one, else null.</summary>

@@ -8,16 +8,23 @@ using static TorchSharp.torch;
 namespace PDiff.Zoo;
 
 /// <summary>
-/// Writes a zoo folder so that a kill at any moment leaves the old zoo or the new one, and never touches a
-/// user's files. Everything new (base model, TorchScript copy, checkpoints, manifest) is written into a
-/// staging folder inside the zoo (<see cref="StagingFolder"/>); <see cref="Commit"/> then takes the old
-/// manifest away (from that moment the folder is no zoo, so nothing reads a mix), renames the new files into
-/// place, and puts the new manifest in last. The zoo folder is an <see cref="OwnedFolder"/>: only files on
-/// its list are overwritten or deleted; a non-empty folder that is not ours is refused unless forced.
+/// Writes a zoo folder so that a kill at any moment leaves the old zoo or the new one, a reader at any moment
+/// finds a complete zoo, and a user's files are never touched. Everything new (base model, TorchScript copy,
+/// checkpoints, scores) is written into a staging folder inside the zoo (<see cref="StagingFolder"/>);
+/// <see cref="Commit"/> renames it to a revision folder of its own (<c>rev-&lt;n&gt;/</c>, a name not yet taken), then
+/// renames the new <c>manifest.json</c>, which names the files inside that revision, over the old one: that one
+/// rename is the swap, so until it the old manifest and the files it names are all there, and from it the new
+/// ones are. Only then are the old zoo's files removed. A zoo from before revisions (files beside the manifest)
+/// is read as it is and replaced the same way. The zoo folder is an <see cref="OwnedFolder"/>: only files on its
+/// list are overwritten or deleted, a non-empty folder that is not ours is refused unless forced, and the writer
+/// holds the folder's <see cref="FolderLock"/> from <see cref="Begin"/> until <see cref="Commit"/> or
+/// <see cref="Dispose"/>, so a second writer is refused (or waits) before it does any work.
 /// </summary>
-public sealed class ZooWriter
+public sealed class ZooWriter : IDisposable
 {
     public const string StagingFolder = ".pdiff-staging";
+    /// <summary>The revision folders' names: this prefix and a number.</summary>
+    public const string RevisionPrefix = "rev-";
     const string Kind = "zoo";
 
     readonly OwnedFolder folder;
@@ -31,21 +38,42 @@ public sealed class ZooWriter
     public string Staging { get; }
 
     /// <summary>
-    /// Claims <paramref name="dir"/> for a zoo. A staging folder left by a killed build is kept when
-    /// <paramref name="keepStaged"/> (its base model may be reused), else emptied.
+    /// For fault-injection tests: called with the name of each step of the swap ("staged", "listed", "moved",
+    /// "committed", "cleaned") as it completes, so a test can stop the writer at each and kill it.
     /// </summary>
-    public static ZooWriter Begin(string dir, bool force = false, bool keepStaged = true)
-    {
-        var folder = OwnedFolder.Claim(dir, Kind, force, LegacyFiles);
-        var staging = Path.Combine(folder.Directory, StagingFolder);
-        if (!keepStaged && System.IO.Directory.Exists(staging)) System.IO.Directory.Delete(staging, true);
-        System.IO.Directory.CreateDirectory(staging);
-        return new ZooWriter(folder, staging);
-    }
+    public static Action<string>? SwapStep { get; set; }
 
     /// <summary>
-    /// A zoo written before folders carried a marker: ours when its manifest is a valid pdiff-zoo manifest;
-    /// we own what that manifest lists (and nothing else there).
+    /// Claims <paramref name="dir"/> for a zoo, locking it (refused when another process writes it, or waited for
+    /// when <paramref name="wait"/>, said in <paramref name="log"/>). A staging folder left by a killed build is kept
+    /// when <paramref name="keepStaged"/> (its base model may be reused), else emptied; files of ours that the
+    /// current manifest does not name (a killed swap's leftovers) are removed.
+    /// </summary>
+    public static ZooWriter Begin(string dir, bool force = false, bool keepStaged = true, bool wait = false, TextWriter? log = null)
+    {
+        var folder = OwnedFolder.Claim(dir, Kind, force, LegacyFiles, wait, log);
+        try
+        {
+            var staging = Path.Combine(folder.Directory, StagingFolder);
+            if (!keepStaged && System.IO.Directory.Exists(staging)) System.IO.Directory.Delete(staging, true);
+            System.IO.Directory.CreateDirectory(staging);
+            if (LegacyFiles(folder.Directory) is { } current) folder.DeleteAllBut(current);
+            return new ZooWriter(folder, staging);
+        }
+        catch
+        {
+            folder.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Releases the folder's lock (a writer that did not commit leaves the old zoo as it was).</summary>
+    public void Dispose() => folder.Dispose();
+
+    /// <summary>
+    /// The files of the zoo in <paramref name="dir"/> as its manifest names them (itself included), or null when
+    /// there is no valid pdiff-zoo manifest. A zoo written before folders carried a marker is ours by this list
+    /// (and nothing else there is).
     /// </summary>
     static IEnumerable<string>? LegacyFiles(string dir)
     {
@@ -112,28 +140,59 @@ public sealed class ZooWriter
             BaseSha256 = AtomicFile.Sha256(baseStaged),
             SourceSha256 = manifest.Model.Source is { } src && !Path.IsPathRooted(src) ? AtomicFile.Sha256(Staged(src)) : null,
         };
-        AtomicFile.WriteAllText(Staged("manifest.json"), JsonSerializer.Serialize(final, BaseModels.Json));
         return Swap(final);
     }
 
-    ZooTask Swap(ZooManifest m)
+    ZooTask Swap(ZooManifest staged)
     {
-        var files = m.DataFiles().ToList();
-        if (m.BaseManifest is { } b && File.Exists(Staged(b))) files.Add(b);
+        var files = staged.DataFiles().ToList();
+        if (staged.BaseManifest is { } b && File.Exists(Staged(b))) files.Add(b);
+        else staged = staged with { BaseManifest = null };
+        // The staging folder becomes the revision as it is: nothing but the new zoo's files goes with it.
+        var keep = files.Select(f => Path.GetFullPath(Staged(f))).ToHashSet(StringComparer.Ordinal);
+        foreach (var f in System.IO.Directory.EnumerateFiles(Staging, "*", SearchOption.AllDirectories).Where(f => !keep.Contains(Path.GetFullPath(f))).ToList())
+            File.Delete(f);
+        Step("staged");
+        var revision = NextRevision();
+        var m = InRevision(staged, revision);
+        var listed = m.DataFiles().Concat(m.BaseManifest is { } mb ? new[] { mb } : Array.Empty<string>()).Append("manifest.json").ToList();
         // Every file we are about to put in place is on our list first (so a kill leaves none unlisted).
-        folder.Record(files.Append("manifest.json"));
-        var manifest = Path.Combine(Directory, "manifest.json");
-        if (File.Exists(manifest)) File.Delete(manifest);            // from here the folder is no zoo until the new manifest lands
-        foreach (var f in files)
+        folder.Record(listed);
+        Step("listed");
+        System.IO.Directory.Move(Staging, Path.Combine(Directory, revision));
+        Step("moved");
+        AtomicFile.WriteAllText(Path.Combine(Directory, "manifest.json"), JsonSerializer.Serialize(m, BaseModels.Json));   // the swap
+        Step("committed");
+        // The old zoo's files (a previous revision, or a zoo from before revisions) and a killed swap's leftovers.
+        folder.DeleteAllBut(listed);
+        Step("cleaned");
+        var zoo = ZooTask.Open(Directory);
+        folder.Dispose();
+        return zoo;
+    }
+
+    static void Step(string name) => SwapStep?.Invoke(name);
+
+    /// <summary>"rev-&lt;n&gt;" with n one above any revision-like name in the folder (ours or not, so it is free).</summary>
+    string NextRevision()
+    {
+        var n = System.IO.Directory.EnumerateFileSystemEntries(Directory, RevisionPrefix + "*").Select(Path.GetFileName)
+            .Select(x => int.TryParse(x.AsSpan(RevisionPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var i) ? i : 0)
+            .DefaultIfEmpty(0).Max();
+        return RevisionPrefix + (n + 1).ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The manifest with every file it names moved into the revision folder (the hashes stay: the bytes do).</summary>
+    static ZooManifest InRevision(ZooManifest m, string revision)
+    {
+        string In(string f) => revision + "/" + f.Replace('\\', '/');
+        return m with
         {
-            var target = OwnedFolder.Confine(Directory, f, "a zoo file name");
-            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Move(Staged(f), target, overwrite: true);
-        }
-        File.Move(Staged("manifest.json"), manifest, overwrite: true);
-        // Files of an older zoo that the new one does not list (e.g. checkpoints beyond a smaller K).
-        folder.DeleteAllBut(files.Append("manifest.json"));
-        System.IO.Directory.Delete(Staging, true);
-        return ZooTask.Open(Directory);
+            BaseModel = In(m.BaseModel),
+            BaseManifest = m.BaseManifest is { } b ? In(b) : null,
+            Model = m.Model.Source is { } s && !Path.IsPathRooted(s) ? m.Model with { Source = In(s) } : m.Model,
+            Checkpoints = m.Checkpoints.Select(c => c with { File = In(c.File) }).ToList(),
+            Scores = m.Scores is { } sc ? In(sc) : null,
+        };
     }
 }

@@ -93,7 +93,8 @@ public static class Program
         {
             // Not even stderr works (closed pipe): the exit code still says what happened.
         }
-        return e is UsageException ? ExitCodes.Usage : ExitCodes.Failed;
+        // A folder another process is writing is refused before any work, like a bad command line: nothing was done.
+        return e is UsageException or PDiff.Storage.FolderInUseException ? ExitCodes.Usage : ExitCodes.Failed;
     }
 
     static Exception Unwrap(Exception e)
