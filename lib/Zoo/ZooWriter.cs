@@ -67,8 +67,23 @@ public sealed class ZooWriter : IDisposable
         }
     }
 
-    /// <summary>Releases the folder's lock (a writer that did not commit leaves the old zoo as it was).</summary>
-    public void Dispose() => folder.Dispose();
+    /// <summary>
+    /// Releases the folder's lock. A writer that did not commit leaves the old zoo as it was, and its staged files for
+    /// the next writer to reuse; an empty staging folder (a writer that only looked, e.g. found a cached zoo) goes.
+    /// </summary>
+    public void Dispose()
+    {
+        try
+        {
+            if (System.IO.Directory.Exists(Staging) && !System.IO.Directory.EnumerateFiles(Staging, "*", SearchOption.AllDirectories).Any())
+                System.IO.Directory.Delete(Staging, true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Left for the next writer, which empties or reuses it.
+        }
+        folder.Dispose();
+    }
 
     /// <summary>
     /// The files of the zoo in <paramref name="dir"/> as its manifest names them (itself included), or null when

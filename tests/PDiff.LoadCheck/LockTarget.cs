@@ -29,6 +29,21 @@ public static class LockTarget
         return 0;
     }
 
+    /// <summary>
+    /// Locks <paramref name="dst"/> as a zoo writer, says "held", and when told (a line on stdin) aligns the zoo in
+    /// <paramref name="src"/> into it: a first process making a zoo that a second one waits for.
+    /// </summary>
+    public static int AlignWhenTold(string src, string dst)
+    {
+        using var writer = ZooWriter.Begin(dst);
+        Console.WriteLine("held");
+        Console.Out.Flush();
+        Console.In.ReadLine();
+        AlignedZoo.Ensure(ZooTask.Open(src), dst);
+        Console.WriteLine("aligned");
+        return 0;
+    }
+
     public static int Swap(string dir, string step)
     {
         TinyZoo(dir, 1);
@@ -48,19 +63,19 @@ public static class LockTarget
     /// A zoo of k = 3 random classifier vectors of a small MLP, written through <see cref="ZooWriter"/> without training:
     /// the same <paramref name="seed"/> gives the same checkpoint bytes.
     /// </summary>
-    public static ZooTask TinyZoo(string dir, ulong seed, int k = 3)
+    public static ZooTask TinyZoo(string dir, ulong seed, int k = 3, string subset = "classifier")
     {
         var spec = ModelRegistry.Complete(new ModelSpec { Arch = "mlp", Hidden = new[] { 16 } });
         using var g = new torch.Generator(seed);
         using var model = ModelRegistry.Build(spec, g);
-        var layout = Subsets.Resolve(model, "classifier");
+        var layout = Subsets.Resolve(model, subset);
         using var writer = ZooWriter.Begin(dir, force: false, keepStaged: false);
         BaseModels.SaveWeights(writer.Staged("base.safetensors"), model, spec);
         using var vectors = torch.randn(new long[] { k, layout.Length }, generator: g);
         var manifest = new ZooManifest
         {
             Task = $"tiny{seed}", Dataset = "fashion-mnist", Model = spec,
-            Subset = new SubsetRecord("classifier", layout.Tensors, layout.Length),
+            Subset = new SubsetRecord(subset, layout.Tensors, layout.Length),
             Checkpoints = Enumerable.Range(0, k).Select(i => new CheckpointRecord(i, ZooStore.CheckpointFile(i), i, 0, double.NaN, double.NaN)).ToList(),
         };
         return writer.Commit(manifest, vectors);

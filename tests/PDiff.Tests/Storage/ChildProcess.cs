@@ -56,6 +56,13 @@ public sealed class ChildProcess : IDisposable
         return (process.ExitCode, string.Join("\n", lines.GetConsumingEnumerable()));
     }
 
+    /// <summary>Writes a line to the child's stdin.</summary>
+    public void Send(string line)
+    {
+        process.StandardInput.WriteLine(line);
+        process.StandardInput.Flush();
+    }
+
     /// <summary>Closes the child's stdin (a holder then lets go and exits).</summary>
     public void CloseInput() => process.StandardInput.Close();
 

@@ -77,6 +77,29 @@ public class FolderLockTests : IDisposable
         Assert.Equal(0, holder.WaitForExit().Code);
     }
 
+    /// <summary>
+    /// A cache-like writer (here `pdiff zoo align`, as the notebooks' zoo cache) waits for the process making the same zoo,
+    /// then reuses that zoo instead of making it twice.
+    /// </summary>
+    [Fact]
+    public void ASecondMakerOfTheSameZooWaitsForTheFirstAndReusesItsZoo()
+    {
+        var (src, dst) = (Path.Combine(root, "src"), Path.Combine(root, "aligned"));
+        LockTarget.TinyZoo(src, 1, subset: "whole");
+        using var first = ChildProcess.Start("PDiff.LoadCheck.dll", "align-when-told", src, dst);
+        Assert.Equal("held", first.NextLine());
+        using var second = ChildProcess.Start("pdiff.dll", "zoo", "align", src, "--out", dst, "--threads", "1");
+        Assert.Equal($"[lock] {dst} is being written by another pdiff process: pid {first.Pid} (PDiff.LoadCheck.dll align-when-told {src} {dst}), since ",
+            second.NextLine()[..^"yyyy-MM-dd HH:mm:ss UTC; waiting for it to finish before using the zoo".Length]);
+        first.Send("go");
+        Assert.Equal("aligned", first.NextLine());
+        var (code, rest) = second.WaitForExit();
+        Assert.Equal(0, code);
+        Assert.StartsWith($"[align] reusing {dst} (3 aligned networks)\naligned zoo written to {dst}", rest);
+        Assert.DoesNotContain("by weight matching", rest);   // the second did no alignment of its own
+        Assert.Single(Directory.GetDirectories(dst));          // one revision: written once
+    }
+
     [Fact]
     public void AFolderOfUserFilesIsRefusedWithoutALockFileWrittenIntoIt()
     {
