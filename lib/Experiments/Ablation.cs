@@ -25,7 +25,7 @@ public static class Ablation
         TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, bool force = false, int seed = 0)
     {
         var options = evaluation ?? EvaluationFor(profile);
-        var folder = ResultsFolders.Claim(dir, ResultsFolders.Fingerprint(new
+        using var folder = ResultsFolders.Claim(dir, ResultsFolders.Fingerprint(new
         {
             zoo = Path.GetFullPath(ctx.Zoo.Directory), created = ctx.Zoo.Manifest.Created, profile = profile.Name(), preset = ConfigText.ToJson(preset),
             runs, generate, useK, evaluation = options.ToString(),

@@ -29,11 +29,15 @@ public static class ResultsFolders
             folder.SetTag(fingerprint);
             return folder;
         }
+        folder.Dispose();
         var sibling = $"{Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir))}-{fingerprint}";
         log?.WriteLine($"[results] {Path.GetFullPath(dir)} holds the results of another configuration; this one goes to {sibling}");
         var other = OwnedFolder.Claim(sibling, Kind, force, Legacy, plan);
         if (other.Tag is not null && other.Tag != fingerprint)
+        {
+            other.Dispose();
             throw new ForeignFolderException($"{sibling} holds the results of another configuration; choose another results folder.");
+        }
         other.SetTag(fingerprint);
         return other;
     }

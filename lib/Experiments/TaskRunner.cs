@@ -55,8 +55,11 @@ public static class TaskRunner
     public static TaskResult Run(TaskSpec task, PDiffConfig preset, Profile profile, int runs, string resultsDir,
         TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, string? zooDir = null, bool force = false)
     {
-        // The results folder is claimed before any compute: a folder of someone else's files fails now.
-        var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
+        // The results folder is claimed (and locked) and the model cache checked before any compute: a folder of someone
+        // else's files, one another process writes, or a model cache that cannot be written fails now.
+        var zooFolder = zooDir ?? Path.Combine(Workbench.ZooCacheDir(profile), task.ZooName(profile));
+        ModelCache.FolderFor(zooFolder, ZooStore.TaskName(task.Dataset, task.Arch, task.Subset));
+        using var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
         {
             task = task.ToString(), profile = profile.Name(), preset = ConfigText.ToJson(preset), runs, generate, useK, zooDir,
             evaluation = evaluation?.ToString(),
@@ -74,7 +77,8 @@ public static class TaskRunner
         TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, bool force = false)
     {
         var m = zoo.Manifest;
-        var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
+        ModelCache.FolderFor(zoo);   // a read-only zoo caches its trained models elsewhere; a cache that cannot be written fails now
+        using var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
         {
             zoo = Path.GetFullPath(zoo.Directory), created = m.Created, profile = profile.Name(), preset = ConfigText.ToJson(preset), runs, generate, useK,
             evaluation = evaluation?.ToString(),
@@ -144,7 +148,7 @@ public static class TaskRunner
     {
         CheckSeeds(seeds);
         var baseTask = task.WithSeed(0);
-        var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
+        using var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
         {
             layout = "seeds", task = baseTask.ToString(), profile = profile.Name(), preset = ConfigText.ToJson(preset), runs, generate, useK,
             evaluation = evaluation?.ToString(),
@@ -224,7 +228,11 @@ public sealed record SeedsResult(TaskSpec Task, IReadOnlyList<TaskResult> Seeds,
     public string? Folder { get; init; }
 
     /// <summary>The path to write a file of ours (a chart) into the results folder, listed in its marker first.</summary>
-    public string Writable(string name) => OwnedFolder.Claim(Folder ?? throw new InvalidOperationException("No results folder."), ResultsFolders.Kind).Writable(name);
+    public string Writable(string name)
+    {
+        using var folder = OwnedFolder.Claim(Folder ?? throw new InvalidOperationException("No results folder."), ResultsFolders.Kind);
+        return folder.Writable(name);
+    }
 
     /// <summary>Every report of every seed (runs pooled), e.g. for a chart.</summary>
     public IReadOnlyList<EvaluationReport> AllReports => Seeds.SelectMany(s => s.Reports).ToList();

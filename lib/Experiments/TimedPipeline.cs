@@ -35,7 +35,11 @@ public sealed record TimedRun(TaskSpec Task, ZooTask Zoo, IReadOnlyList<StageTim
     double PeakGflopPerSecond, string Folder) : IDisposable
 {
     /// <summary>The path to write a file of ours (a chart) into the run's folder, listed in its marker first.</summary>
-    public string Writable(string name) => OwnedFolder.Claim(Folder, ResultsFolders.Kind).Writable(name);
+    public string Writable(string name)
+    {
+        using var folder = OwnedFolder.Claim(Folder, ResultsFolders.Kind);
+        return folder.Writable(name);
+    }
 
     /// <summary>The stages every sampler shares (zoo and training); each sampler adds its sampling and evaluation.</summary>
     public double SharedSeconds => Stages.Sum(s => s.Seconds);
@@ -123,7 +127,7 @@ public static class TimedPipeline
         var config = TaskRunner.SeedsFor(Workbench.SamplingFor(profile, preset.ForProfile(profile)), 0, task.Seed);
         config.Validate();
         var count = generate ?? Workbench.GeneratedCount(profile);
-        var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
+        using var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
         {
             layout = "timed", task = task.ToString(), profile = profile.Name(), config = ConfigText.ToJson(config), count,
             samplers = samplers.Select(s => $"{s.Name}:{s.Options}").ToArray(),
@@ -245,7 +249,7 @@ public static class TimedPipeline
     {
         TaskRunner.CheckSeeds(seeds);
         var baseTask = task.WithSeed(0);
-        var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
+        using var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
         {
             layout = "timed-seeds", task = baseTask.ToString(), profile = profile.Name(), preset = ConfigText.ToJson(preset), generate,
             samplers = samplers.Select(s => $"{s.Name}:{s.Options}").ToArray(),

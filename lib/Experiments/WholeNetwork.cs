@@ -201,7 +201,7 @@ public static class WholeNetwork
         object identity = align
             ? new { layout = "whole-network", task = task.ToString(), profile = p.Name(), preset = ConfigText.ToJson(preset), networks, generate, align }
             : new { layout = "whole-network", task = task.ToString(), profile = p.Name(), preset = ConfigText.ToJson(preset), networks, generate };
-        var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(identity), log: log);
+        using var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(identity), log: log);
         var results = new List<TaskResult>();
         var costs = new List<WholeNetworkCost>();
         try

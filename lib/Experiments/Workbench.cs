@@ -45,28 +45,40 @@ public static class Workbench
                 Train = ZooProfiles.Seeded(ZooProfiles.Train(profile, task.Arch), task.Seed),
                 Collection = ZooProfiles.Seeded(ZooProfiles.Collection(profile, task.Recipe, task.Arch, task.KFor(profile)), task.Seed),
             };
-        if (!rebuild && File.Exists(Path.Combine(dir, "manifest.json")))
+        if (!rebuild && Reusable(dir, options, log) is { } cached) return cached;
+        // One process builds a zoo; another that wants the same one waits for it (said in the log) and then reuses it.
+        using var writer = ZooWriter.Begin(dir, options.Force, wait: true, log: log);
+        if (!rebuild && Reusable(dir, options, null) is { } made)
         {
-            string? stale;
-            try
-            {
-                stale = ZooBuilder.StaleReason(dir, options);
-                if (stale is null)
-                {
-                    var zoo = ZooTask.Open(dir);
-                    zoo.Verify();
-                    log?.WriteLine($"[zoo] reusing {dir} ({zoo.Manifest.K} checkpoints, test mean {100 * zoo.Manifest.Test!.Mean:F2}%)");
-                    return zoo;
-                }
-            }
-            catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
-            {
-                stale = $"damaged: {e.Message}";
-            }
-            log?.WriteLine($"[zoo] cached zoo in {dir} was made with other settings or is damaged ({stale}): rebuilding");
+            log?.WriteLine($"[zoo] reusing {dir}, which another process built while this one waited");
+            return made;
         }
-        SeedBaseModel(task, profile, dir, options.Force, log);
+        SeedBaseModel(task, writer, log);
         return ZooBuilder.Build(options, log);
+    }
+
+    /// <summary>The zoo in <paramref name="dir"/> when it is what <paramref name="options"/> would build and intact, else null (the log says why).</summary>
+    static ZooTask? Reusable(string dir, ZooBuildOptions options, TextWriter? log)
+    {
+        if (!File.Exists(Path.Combine(dir, "manifest.json"))) return null;
+        string? stale;
+        try
+        {
+            stale = ZooBuilder.StaleReason(dir, options);
+            if (stale is null)
+            {
+                var zoo = ZooTask.Open(dir);
+                zoo.Verify();
+                log?.WriteLine($"[zoo] reusing {dir} ({zoo.Manifest.K} checkpoints, test mean {100 * zoo.Manifest.Test!.Mean:F2}%)");
+                return zoo;
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+        {
+            stale = $"damaged: {e.Message}";
+        }
+        log?.WriteLine($"[zoo] cached zoo in {dir} was made with other settings or is damaged ({stale}): rebuilding");
+        return null;
     }
 
     /// <summary>
@@ -74,9 +86,10 @@ public static class Workbench
     /// into the new folder, and the builder reuses it when architecture, split and training recipe match
     /// (it checks, and trains anew otherwise), so an ablation over subsets trains one base model, not one each.
     /// </summary>
-    static void SeedBaseModel(TaskSpec task, Profile profile, string dir, bool force, TextWriter? log)
+    static void SeedBaseModel(TaskSpec task, ZooWriter writer, TextWriter? log)
     {
-        if (File.Exists(Path.Combine(dir, "base.json")) || File.Exists(Path.Combine(dir, ZooWriter.StagingFolder, "base.json"))) return;
+        var dir = writer.Directory;
+        if (ZooTask.TryOpen(dir)?.BaseFolder is { } own && File.Exists(Path.Combine(own, "base.json")) || File.Exists(Path.Combine(writer.Staging, "base.json"))) return;
         var root = Path.GetDirectoryName(Path.GetFullPath(dir))!;
         if (!Directory.Exists(root)) return;
         var prefix = ZooStore.TaskName(task.Dataset, task.Arch, "");
@@ -84,13 +97,15 @@ public static class Workbench
         {
             // Only a sibling of the same pipeline seed trained the same base model.
             if (SeedOfZooName(Path.GetFileName(sibling)) != task.Seed) continue;
-            var manifest = Path.Combine(sibling, "base.json");
-            if (Path.GetFullPath(sibling) == Path.GetFullPath(dir) || !File.Exists(manifest)) continue;
-            var weights = BaseModels.ReadManifest(sibling).WeightsFile;
-            if (!File.Exists(Path.Combine(sibling, weights))) continue;
+            if (Path.GetFullPath(sibling) == Path.GetFullPath(dir)) continue;
+            // Its base lives in its revision folder (beside its manifest in a zoo from before revisions).
+            var baseDir = ZooTask.TryOpen(sibling)?.BaseFolder ?? sibling;
+            var manifest = Path.Combine(baseDir, "base.json");
+            if (!File.Exists(manifest)) continue;
+            var weights = BaseModels.ReadManifest(baseDir).WeightsFile;
+            if (!File.Exists(Path.Combine(baseDir, weights))) continue;
             // Staged, as a killed build's base would be: the zoo in `dir` (if any) stays as it is until the build commits.
-            var writer = ZooWriter.Begin(dir, force);
-            AtomicFile.Copy(Path.Combine(sibling, weights), writer.Staged(weights));
+            AtomicFile.Copy(Path.Combine(baseDir, weights), writer.Staged(weights));
             AtomicFile.Copy(manifest, writer.Staged("base.json"));
             log?.WriteLine($"[zoo] offering the base model of {sibling} for reuse");
             return;
@@ -209,26 +224,18 @@ public static class Workbench
 
     /// <summary>
     /// The training-checkpoint folder for <paramref name="config"/> on the first <paramref name="k"/> vectors of
-    /// <paramref name="zoo"/>: <c>&lt;zoo&gt;/pdiff/&lt;hash&gt;/</c>, the hash over the configuration, K and the zoo's
-    /// creation stamp (a rebuilt zoo gets new folders). Null — train without checkpoints — when
-    /// PDIFF_MODEL_CACHE=off or the zoo folder is not writable.
+    /// <paramref name="zoo"/>: <c>&lt;cache&gt;/&lt;hash&gt;/</c>, the hash over the configuration, K and the zoo's creation
+    /// stamp (a rebuilt zoo gets new folders), the cache folder as <see cref="ModelCache"/> chooses it (beside the zoo,
+    /// <c>&lt;zoo&gt;/pdiff/</c>, when it is writable). Null — train without checkpoints — when the cache is off; a chosen
+    /// cache folder that cannot be written is an error.
     /// </summary>
     public static string? TrainedModelDir(ZooTask zoo, PDiffConfig config, int k, string? trainOnTag = null)
     {
-        if (string.Equals(Environment.GetEnvironmentVariable("PDIFF_MODEL_CACHE"), "off", StringComparison.OrdinalIgnoreCase)) return null;
+        if (ModelCache.FolderFor(zoo) is not { } cache) return null;
         // Models trained on the checkpoints themselves keep the key they always had (cached models stay valid).
         var key = $"{ConfigText.ToJson(config)}|k={k}|zoo={zoo.Manifest.Created}|{zoo.Manifest.Task}" + (trainOnTag is null ? "" : $"|train={trainOnTag}");
         var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)))[..16].ToLowerInvariant();
-        var dir = Path.Combine(zoo.Directory, ZooStore.TrainedModelsFolder, hash);
-        try
-        {
-            Directory.CreateDirectory(Path.Combine(zoo.Directory, ZooStore.TrainedModelsFolder));
-            return dir;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
+        return Path.Combine(cache, hash);
     }
 
     /// <summary>

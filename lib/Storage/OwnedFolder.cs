@@ -22,7 +22,8 @@ public sealed class ForeignFileException(string path, string message) : ForeignF
 /// delete only files on that list: a user's own files beside ours are never touched. A non-empty folder
 /// without a marker is refused unless forced (then we still touch only what we write). The marker is
 /// rewritten atomically, and a file is put on the list before it is first written, so a kill at any
-/// moment never leaves a file of ours off the list.
+/// moment never leaves a file of ours off the list. A claim holds the folder's <see cref="FolderLock"/> (one
+/// writer at a time) until it is disposed.
 /// <para>
 /// One ownership rule: a file that is not on the list is never replaced or deleted, forced or not. Each
 /// writer names what it plans to write when it claims the folder (<see cref="Claim"/>'s <c>planned</c>), and
@@ -36,7 +37,7 @@ public sealed class ForeignFileException(string path, string message) : ForeignF
 /// entry ending in '/' owns the whole folder under it.
 /// </para>
 /// </summary>
-public sealed class OwnedFolder
+public sealed class OwnedFolder : IDisposable
 {
     public const string MarkerName = ".pdiff-folder.json";
     const string Format = "pdiff-folder";
@@ -71,20 +72,40 @@ public sealed class OwnedFolder
     /// there (relative paths; only existing plain files are taken), else it is refused unless <paramref name="force"/>.
     /// Then every name in <paramref name="planned"/> (see the class summary) must be free or ours, forced or not:
     /// a file of someone else's there throws <see cref="ForeignFileException"/> naming it. Nothing is written
-    /// before both checks pass.
+    /// before both checks pass. The claim holds the folder's <see cref="FolderLock"/> until disposed: a folder another
+    /// process writes is refused (<see cref="FolderInUseException"/>), or waited for when <paramref name="wait"/> (said
+    /// once in <paramref name="log"/>).
     /// </summary>
     public static OwnedFolder Claim(string dir, string kind, bool force = false, Func<string, IEnumerable<string>?>? legacy = null,
-        IEnumerable<string>? planned = null)
+        IEnumerable<string>? planned = null, bool wait = false, TextWriter? log = null)
     {
-        var (folder, fresh) = Examine(dir, kind, force, legacy, planned);
-        System.IO.Directory.CreateDirectory(folder.Directory);
-        if (fresh) folder.Save();
-        return folder;
+        var full = Path.GetFullPath(dir);
+        if (File.Exists(full)) throw new IOException($"{full} is a file, not a folder; choose a folder for the {kind}.");
+        Examine(full, kind, force, legacy, planned);   // a folder that is not ours is refused before even the lock file is written into it
+        System.IO.Directory.CreateDirectory(full);
+        var hold = wait ? FolderLock.Wait(full, kind, log) : FolderLock.Take(full, kind);
+        try
+        {
+            var (folder, fresh) = Examine(full, kind, force, legacy, planned);   // again, now that no other writer can change it
+            if (fresh) folder.Save();
+            folder.hold = hold;
+            return folder;
+        }
+        catch
+        {
+            hold.Dispose();
+            throw;
+        }
     }
 
+    FolderLock? hold;
+
+    /// <summary>Releases the folder's lock (the claim's files stay as they are).</summary>
+    public void Dispose() => hold?.Dispose();
+
     /// <summary>
-    /// What <see cref="Claim"/> would refuse, thrown the same way, but nothing is created or written: for a writer
-    /// that claims its folder only after long work and must refuse a foreign one before it.
+    /// What <see cref="Claim"/> would refuse, thrown the same way, but nothing is created, written or locked: for a
+    /// writer that claims its folder only after long work and must refuse a foreign one before it.
     /// </summary>
     public static void Check(string dir, string kind, bool force = false, Func<string, IEnumerable<string>?>? legacy = null,
         IEnumerable<string>? planned = null) => Examine(dir, kind, force, legacy, planned);
@@ -104,7 +125,8 @@ public sealed class OwnedFolder
         }
         else
         {
-            var empty = !System.IO.Directory.Exists(full) || !System.IO.Directory.EnumerateFileSystemEntries(full).Any();
+            var empty = !System.IO.Directory.Exists(full) ||
+                        !System.IO.Directory.EnumerateFileSystemEntries(full).Any(e => !FolderLock.IsLockFile(Path.GetFileName(e)));
             IReadOnlyList<string>? ours = empty ? Array.Empty<string>() : legacy?.Invoke(full)?.Where(f => IsPlainFile(full, f)).ToList();
             folder = new OwnedFolder(full, kind, ours ?? (IEnumerable<string>)Array.Empty<string>());
             // A clash is named first: forcing would not help there.

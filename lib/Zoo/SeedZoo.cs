@@ -45,27 +45,33 @@ public static class SeedZoo
     public static ZooTask Ensure(SeedZooOptions o, TextWriter? log = null)
     {
         if (o.Models < 2) throw new ArgumentException($"SeedZoo: a zoo needs at least 2 networks (Models = {o.Models}).", nameof(o));
-        if (File.Exists(Path.Combine(o.Out, "manifest.json")))
+        if (Reusable(o, log) is { } zoo) return zoo;
+        // Another process making this zoo is waited for, and its zoo reused, rather than trained twice.
+        using var writer = ZooWriter.Begin(o.Out, o.Force, wait: true, log: log);
+        return Reusable(o, log, quiet: true) ?? Build(o, log);
+    }
+
+    static ZooTask? Reusable(SeedZooOptions o, TextWriter? log, bool quiet = false)
+    {
+        if (!File.Exists(Path.Combine(o.Out, "manifest.json"))) return null;
+        string? stale;
+        try
         {
-            string? stale;
-            try
+            var zoo = ZooTask.Open(o.Out);
+            stale = StaleReason(zoo.Manifest, o);
+            if (stale is null)
             {
-                var zoo = ZooTask.Open(o.Out);
-                stale = StaleReason(zoo.Manifest, o);
-                if (stale is null)
-                {
-                    zoo.Verify();
-                    log?.WriteLine($"[zoo] reusing {o.Out} ({zoo.K} networks, test mean {100 * zoo.Manifest.Test!.Mean:F2}%)");
-                    return zoo;
-                }
+                zoo.Verify();
+                log?.WriteLine($"[zoo] reusing {o.Out} ({zoo.K} networks, test mean {100 * zoo.Manifest.Test!.Mean:F2}%)");
+                return zoo;
             }
-            catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
-            {
-                stale = $"damaged: {e.Message}";
-            }
-            log?.WriteLine($"[zoo] {o.Out} was made with other settings ({stale}): rebuilding");
         }
-        return Build(o, log);
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+        {
+            stale = $"damaged: {e.Message}";
+        }
+        if (!quiet) log?.WriteLine($"[zoo] {o.Out} was made with other settings ({stale}): rebuilding");
+        return null;
     }
 
     static string? StaleReason(ZooManifest m, SeedZooOptions o)
@@ -87,7 +93,7 @@ public static class SeedZoo
         ModelSize.CheckFits(o.Model, ModelUse.Train, o.Train.BatchSize);
         using (var probe = ModelRegistry.Build(o.Model, 0))
             ZooLimits.CheckVectors(nameof(SeedZooOptions.Models), o.Models, Subsets.Resolve(probe, o.Subset).Length, "networks", name: p => $"{nameof(SeedZooOptions)}.{p}");
-        var writer = ZooWriter.Begin(o.Out, o.Force, keepStaged: false);
+        using var writer = ZooWriter.Begin(o.Out, o.Force, keepStaged: false);
         using var data = Datasets.Load(dataset, o.DataSeed, o.Data);
         var spec = ModelRegistry.Complete(o.Model with
         {

@@ -49,8 +49,8 @@ public static class ZooBuilder
         var dataOptions = o.Data ?? ZooProfiles.Data(o.Profile);
         if (o.K is < 1) throw new ArgumentException($"K must be at least 1 (got {o.K}).");
         ZooLimits.CheckBuild(o);   // sizes, counts and iterations that cannot fit are refused before the folder is claimed
-        // Claimed before any work: a folder of someone else's files is refused now, not after the compute.
-        var writer = ZooWriter.Begin(o.Out, o.Force);
+        // Claimed and locked before any work: a folder of someone else's files, or one another process is writing, is refused now.
+        using var writer = ZooWriter.Begin(o.Out, o.Force);
         log?.WriteLine($"[zoo] {dataset} × {arch} × {o.Subset}, profile {o.Profile.Name()}, recipe {o.Recipe}, torch {torch.__version__}, {torch.get_num_threads()} threads → {Path.GetFullPath(o.Out)}");
 
         var t = Stopwatch.StartNew();
@@ -174,7 +174,7 @@ public static class ZooBuilder
         if (m.BaseManifest is { } baseJson && File.Exists(Path.Combine(dir, baseJson)))
         {
             var train = o.Train ?? ZooProfiles.Train(o.Profile, arch);
-            var b = BaseModels.ReadManifest(dir);
+            var b = BaseModels.ReadManifest(Path.GetDirectoryName(Path.GetFullPath(Path.Combine(dir, baseJson)))!);
             if (J(b.Train) != J(train)) return $"base training {J(b.Train)}, wanted {J(train)}";
         }
         return null;
@@ -187,7 +187,9 @@ public static class ZooBuilder
     /// </summary>
     static TrainedBase ReuseOrTrain(ZooBuildOptions o, ZooWriter writer, ModelSpec spec, DataSplits data, DataOptions dataOptions, TrainConfig train, TextWriter? log)
     {
-        foreach (var dir in new[] { writer.Staging, writer.Directory })
+        // The committed zoo's base lives in its revision folder (or, in a zoo from before revisions, beside the manifest).
+        var committed = ZooTask.TryOpen(writer.Directory)?.BaseFolder;
+        foreach (var dir in new[] { writer.Staging, committed }.OfType<string>())
         {
             if (o.Retrain || !File.Exists(Path.Combine(dir, "base.json"))) continue;
             BaseManifest m;

@@ -12,13 +12,15 @@ namespace PDiff.Zoo;
 /// <summary>
 /// A zoo task on disk:
 /// <code>
-/// &lt;dir&gt;/manifest.json                 what, how, seeds, per-checkpoint accuracies
-/// &lt;dir&gt;/base.safetensors              the fixed base model (full state dict)
-/// &lt;dir&gt;/base.json                     its training manifest (when trained here)
-/// &lt;dir&gt;/checkpoints/0000.safetensors  checkpoint k: the subset tensors by name
-/// &lt;dir&gt;/model.pt                      a TorchScript network, when the spec names one (relative Source)
+/// &lt;dir&gt;/manifest.json                       what, how, seeds, per-checkpoint accuracies, every file's path and SHA-256
+/// &lt;dir&gt;/rev-3/base.safetensors              the fixed base model (full state dict)
+/// &lt;dir&gt;/rev-3/base.json                     its training manifest (when trained here)
+/// &lt;dir&gt;/rev-3/checkpoints/0000.safetensors  checkpoint k: the subset tensors by name
+/// &lt;dir&gt;/rev-3/model.pt                      a TorchScript network, when the spec names one (relative Source)
 /// </code>
-/// Checkpoints keep the reference's per-checkpoint-file form (tensors by name, so any tool can read one)
+/// The files live in the revision folder the manifest names (<see cref="ZooWriter"/> swaps a zoo by writing a new
+/// revision, then the manifest); zoos written before revisions hold them beside the manifest, and read the same,
+/// since every path is taken from the manifest. Checkpoints keep the reference's per-checkpoint-file form (tensors by name, so any tool can read one)
 /// and are read back in manifest order, never in directory order (reference §8-4).
 /// </summary>
 public sealed class ZooTask
@@ -49,6 +51,16 @@ public sealed class ZooTask
         return new ZooTask(dir, m);
     }
 
+    /// <summary>The zoo in <paramref name="dir"/>, or null when there is none or its manifest is unreadable.</summary>
+    public static ZooTask? TryOpen(string dir)
+    {
+        try { return Open(dir); }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException) { return null; }
+    }
+
+    /// <summary>The folder holding the base model's training manifest (base.json) and weights; null when the zoo records none.</summary>
+    public string? BaseFolder => Manifest.BaseManifest is { } b ? Path.GetDirectoryName(Path.GetFullPath(Path.Combine(Directory, b))) : null;
+
     /// <summary>
     /// The full path of a file the manifest names, checked to exist and, when the manifest records its hash,
     /// to have the same SHA-256 (a damaged or swapped file is refused, naming it and the fix).
@@ -56,6 +68,9 @@ public sealed class ZooTask
     string Verified(string relative, string? sha256, string what)
     {
         var path = OwnedFolder.Confine(Directory, relative, Path.Combine(Directory, "manifest.json"));
+        if (!File.Exists(path) && Rewritten())
+            throw new FileNotFoundException($"The zoo at {Directory} was rewritten while it was being read ({relative} belonged to the zoo " +
+                "before); open it again (ZooTask.Open) to read the new one.", path);
         if (!File.Exists(path))
             throw new FileNotFoundException($"The zoo at {Directory} lacks its {what} {relative}; rebuild it (pdiff zoo build --out {Directory}) or re-import it.", path);
         if (sha256 is not null && !string.Equals(AtomicFile.Sha256(path), sha256, StringComparison.OrdinalIgnoreCase))
@@ -64,16 +79,26 @@ public sealed class ZooTask
         return path;
     }
 
+    /// <summary>Whether manifest.json on disk is no longer the one this zoo was opened from (a writer swapped a new zoo in).</summary>
+    bool Rewritten()
+    {
+        var now = TryOpen(Directory);
+        return now is null || now.Manifest.Created != Manifest.Created || !now.Manifest.Checkpoints.Select(c => c.File).SequenceEqual(Manifest.Checkpoints.Select(c => c.File));
+    }
+
     /// <summary>
     /// Checks that every file the manifest names is there and, where the manifest records a hash, unchanged
-    /// (throws naming the first that is not, and how to rebuild).
+    /// (throws naming the first that is not, and how to rebuild). Returns how many files were hashed and the
+    /// files whose hash the manifest does not record (zoos written before hashes), which were only found.
     /// </summary>
-    public void Verify()
+    public (int Hashed, IReadOnlyList<string> Unhashed) Verify()
     {
-        Verified(Manifest.BaseModel, Manifest.BaseSha256, "base model");
-        if (Manifest.Model.Source is { } src && !Path.IsPathRooted(src)) Verified(src, Manifest.SourceSha256, "TorchScript network");
-        for (var k = 0; k < K; k++) Verified(Manifest.Checkpoints[k].File, Manifest.Checkpoints[k].Sha256, $"checkpoint {k}");
-        if (Manifest.Scores is { } sc) Verified(sc, Manifest.ScoresSha256, "scores");
+        var files = new List<(string File, string? Sha, string What)> { (Manifest.BaseModel, Manifest.BaseSha256, "base model") };
+        if (Manifest.Model.Source is { } src && !Path.IsPathRooted(src)) files.Add((src, Manifest.SourceSha256, "TorchScript network"));
+        files.AddRange(Manifest.Checkpoints.Select((c, k) => (c.File, c.Sha256, $"checkpoint {k}")));
+        if (Manifest.Scores is { } sc) files.Add((sc, Manifest.ScoresSha256, "scores"));
+        foreach (var (file, sha, what) in files) Verified(file, sha, what);
+        return (files.Count(f => f.Sha is not null), files.Where(f => f.Sha is null).Select(f => f.File).ToList());
     }
 
     /// <summary>
@@ -232,17 +257,21 @@ public static class ZooStore
             throw new ArgumentException($"ZooStore.SaveDerived: {n} vectors but {valAccuracy?.Count} validation and {testAccuracy?.Count} test accuracies.");
         if (SameFolder(dir, from.Directory))
             throw new ArgumentException($"ZooStore.SaveDerived: {dir} is the source zoo's own folder; choose another.", nameof(dir));
-        var m = from.Manifest;
-        var writer = ZooWriter.Begin(dir, force, keepStaged: false, alsoWrites: SourceFiles(from));
+        using var writer = ZooWriter.Begin(dir, force, keepStaged: false);
         AtomicFile.Copy(from.BaseModelPath, writer.Staged("base.safetensors"));
-        // A network file stored in the source zoo (TorchScript) travels with it, at the same relative path.
+        var m = from.Manifest;
+        // A network file stored in the source zoo (TorchScript) travels with it, under its file name (the revision folder is the writer's).
+        var model = m.Model;
         if (m.Model.Source is { } src && !Path.IsPathRooted(src))
-            AtomicFile.Copy(OwnedFolder.Confine(from.Directory, src, "the source zoo's manifest"), writer.Staged(src));
+        {
+            model = m.Model with { Source = Path.GetFileName(src) };
+            AtomicFile.Copy(OwnedFolder.Confine(from.Directory, src, "the source zoo's manifest"), writer.Staged(model.Source!));
+        }
         var checkpoints = Enumerable.Range(0, n).Select(i => new CheckpointRecord(i, CheckpointFile(i), 0, double.NaN,
             valAccuracy?[i] ?? double.NaN, testAccuracy?[i] ?? double.NaN, source)).ToList();
         var manifest = m with
         {
-            BaseModel = "base.safetensors", BaseManifest = null, Recipe = null, Source = source,
+            Model = model, BaseModel = "base.safetensors", BaseManifest = null, Recipe = null, Source = source,
             Checkpoints = checkpoints,
             Validation = valAccuracy is null ? null : AccuracyStats.Of(valAccuracy.ToList()),
             Test = testAccuracy is null ? null : AccuracyStats.Of(testAccuracy.ToList()),
@@ -252,10 +281,6 @@ public static class ZooStore
         };
         return writer.Commit(manifest, vectors, scores);
     }
-
-    /// <summary>The network file a derived zoo copies from <paramref name="from"/> (a TorchScript network stored in it), if any.</summary>
-    public static IEnumerable<string> SourceFiles(ZooTask from) =>
-        from.Manifest.Model.Source is { } s && !Path.IsPathRooted(s) ? new[] { s } : Array.Empty<string>();
 
     /// <summary>Whether two paths name the same folder (full paths, a trailing separator ignored).</summary>
     public static bool SameFolder(string a, string b) =>

@@ -2,6 +2,11 @@ using TorchSharp;
 
 // `train <dir>`: the fault-injection target (Storage/FaultInjectionTests.cs), killed at random moments.
 if (args.Length == 2 && args[0] == "train") return PDiff.LoadCheck.FaultTarget.Train(args[1]);
+// `hold|wait <dir>`, `swap <dir> <step>`: the lock and swap tests' children (Storage/FolderLockTests.cs, ZooSwapTests.cs).
+if (args.Length == 2 && args[0] == "hold") return PDiff.LoadCheck.LockTarget.Hold(args[1]);
+if (args.Length == 2 && args[0] == "wait") return PDiff.LoadCheck.LockTarget.Wait(args[1]);
+if (args.Length == 3 && args[0] == "align-when-told") return PDiff.LoadCheck.LockTarget.AlignWhenTold(args[1], args[2]);
+if (args.Length == 3 && args[0] == "swap") return PDiff.LoadCheck.LockTarget.Swap(args[1], args[2]);
 
 // Torch first, before any PDiff.Lib type runs its loader: a program finds TorchSharp's natives on its own.
 using var a = torch.tensor(new float[] { 1, 2, 3, 4 }, new long[] { 2, 2 });

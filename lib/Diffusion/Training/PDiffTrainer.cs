@@ -97,6 +97,9 @@ public sealed partial class PDiffTrainer : IDisposable
     /// <summary>Runs (or resumes) both phases and hands the trained model to the caller, who disposes it.</summary>
     public PDiffModel Train()
     {
+        // One trainer per checkpoint folder: another process training into it (the same cached model) is waited for,
+        // and its finished checkpoint is then resumed, which is the trained model, instead of training it twice.
+        using var hold = options.CheckpointDir is { } held ? PDiff.Storage.FolderLock.Wait(held, "training checkpoints", options.Log) : null;
         var resumed = options.CheckpointDir is { } dir && TryResume(dir);
         Log($"[p-diff] K = {data.size(0)} vectors of N = {data.size(1)}; {config.Autoencoder} ({ParameterCount(Model.Autoencoder):N0} params, latent [{string.Join(", ", Model.Autoencoder.LatentShape)}]), " +
             $"{config.Denoiser} ({ParameterCount(Model.Denoiser):N0} params); seeds init {config.InitSeed}, ae {config.AeSeed}, diffusion {config.DiffusionSeed}, sample {config.SampleSeed}" +

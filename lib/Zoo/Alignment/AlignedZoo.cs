@@ -17,6 +17,24 @@ namespace PDiff.Zoo;
 /// </summary>
 public static class AlignedZoo
 {
+    static ZooTask? Reusable(string dir, string source, TextWriter? log)
+    {
+        if (!File.Exists(Path.Combine(dir, "manifest.json"))) return null;
+        try
+        {
+            var zoo = ZooTask.Open(dir);
+            if (zoo.Manifest.Source != source || zoo.Manifest.Torch != torch.__version__) return null;
+            zoo.Verify();
+            log?.WriteLine($"[align] reusing {dir} ({zoo.K} aligned networks)");
+            return zoo;
+        }
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+        {
+            log?.WriteLine($"[align] {dir} is damaged ({e.Message}): rebuilding");
+            return null;
+        }
+    }
+
     /// <summary>What the aligned zoo's manifest records as its source: the method and a hash of the source zoo's checkpoints.</summary>
     public static string SourceText(ZooTask from)
     {
@@ -35,25 +53,10 @@ public static class AlignedZoo
         if (ZooStore.SameFolder(dir, from.Directory))
             throw new ArgumentException($"AlignedZoo: {dir} is the source zoo's own folder; write the aligned zoo to another.", nameof(dir));
         var source = SourceText(from);
-        if (File.Exists(Path.Combine(dir, "manifest.json")))
-        {
-            try
-            {
-                var zoo = ZooTask.Open(dir);
-                if (zoo.Manifest.Source == source && zoo.Manifest.Torch == torch.__version__)
-                {
-                    zoo.Verify();
-                    log?.WriteLine($"[align] reusing {dir} ({zoo.K} aligned networks)");
-                    return zoo;
-                }
-            }
-            catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
-            {
-                log?.WriteLine($"[align] {dir} is damaged ({e.Message}): rebuilding");
-            }
-        }
-        // A folder of someone else's files (or one at a name the zoo takes) is refused before the alignment, not after.
-        ZooWriter.Check(dir, force, ZooStore.SourceFiles(from));
+        if (Reusable(dir, source, log) is { } done) return done;
+        // Locked before the work: another process aligning into this folder is waited for and its zoo reused.
+        using var writer = ZooWriter.Begin(dir, force, wait: true, log: log);
+        if (Reusable(dir, source, log) is { } made) return made;
         var clock = Stopwatch.StartNew();
         var layout = from.Layout;
         var groups = PermutationGroups.For(from.Manifest.Model, layout);

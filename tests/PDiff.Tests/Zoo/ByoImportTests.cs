@@ -92,8 +92,8 @@ public class ByoImportTests
             if (way == "torchscript")
             {
                 // The network is copied into the zoo and named relative to it.
-                Assert.Equal(ZooImport.TorchScriptFile, task.Manifest.Model.Source);
-                Assert.Equal(File.ReadAllBytes(Fixture("model.pt")), File.ReadAllBytes(Path.Combine(root, "zoo", ZooImport.TorchScriptFile)));
+                Assert.Equal("rev-1/" + ZooImport.TorchScriptFile, task.Manifest.Model.Source);   // in the zoo's revision folder
+                Assert.Equal(File.ReadAllBytes(Fixture("model.pt")), File.ReadAllBytes(Path.Combine(root, "zoo", task.Manifest.Model.Source!)));
             }
             else
             {
@@ -224,7 +224,7 @@ public class ByoImportTests
             var run0 = Path.Combine(root, "results", "run0");
             Assert.True(File.Exists(Path.Combine(run0, "table.csv")));
             var gz = ZooTask.Open(Path.Combine(run0, "generated_zoo"));
-            if (way == "torchscript") Assert.True(File.Exists(Path.Combine(gz.Directory, ZooImport.TorchScriptFile)));
+            if (way == "torchscript") Assert.True(File.Exists(Path.Combine(gz.Directory, gz.Manifest.Model.Source!)));
             using var vectors = gz.LoadMatrix();
             using var data = gz.LoadData();
             using var model = gz.LoadBaseModel();
@@ -263,8 +263,8 @@ public class ByoImportTests
             Assert.Contains("zoo written to", stdout);
             var zoo = ZooTask.Open(outDir);
             Assert.Equal(40, zoo.K);
-            Assert.Equal((ModelSpec.TorchScript, ZooImport.TorchScriptFile, ModelSpec.UnitInput), (zoo.Manifest.Model.Arch, zoo.Manifest.Model.Source, zoo.Manifest.Model.Input));
-            Assert.True(File.Exists(Path.Combine(outDir, ZooImport.TorchScriptFile)));
+            Assert.Equal((ModelSpec.TorchScript, "rev-1/" + ZooImport.TorchScriptFile, ModelSpec.UnitInput), (zoo.Manifest.Model.Arch, zoo.Manifest.Model.Source, zoo.Manifest.Model.Input));
+            Assert.True(File.Exists(Path.Combine(outDir, zoo.Manifest.Model.Source!)));
 
             var missing = NotebookKit.RunPdiff(Import(Path.Combine(root, "missing.pt"), Path.Combine(root, "z2")));
             AssertOneLineError(missing.Code, missing.Stderr, "does not exist");

@@ -39,7 +39,9 @@ public class ZooBuildTests
             Assert.Equal(600, root.GetProperty("data").GetProperty("train").GetInt32());
             Assert.Equal(200, root.GetProperty("data").GetProperty("validation").GetInt32());
             Assert.Equal(300, root.GetProperty("data").GetProperty("test").GetInt32());
-            Assert.Equal("base.safetensors", root.GetProperty("baseModel").GetString());
+            // The files live in the zoo's first revision folder (ZooWriter swaps a zoo by writing a new one, then the manifest).
+            Assert.Equal("rev-1/base.safetensors", root.GetProperty("baseModel").GetString());
+            Assert.Equal("rev-1/base.json", root.GetProperty("baseManifest").GetString());
             var tensors = root.GetProperty("subset").GetProperty("tensors").EnumerateArray().Select(t => t.GetProperty("name").GetString()).ToArray();
             Assert.Equal(new[] { "layer4.1.bn1.weight", "layer4.1.bn1.bias", "layer4.1.bn2.weight", "layer4.1.bn2.bias" }, tensors);
             Assert.Equal(128, root.GetProperty("subset").GetProperty("length").GetInt64());
@@ -48,7 +50,7 @@ public class ZooBuildTests
             Assert.Equal("smoke", root.GetProperty("profile").GetString());
             var cps = root.GetProperty("checkpoints").EnumerateArray().ToList();
             Assert.Equal(5, cps.Count);
-            Assert.Equal("checkpoints/0000.safetensors", cps[0].GetProperty("file").GetString());
+            Assert.Equal("rev-1/checkpoints/0000.safetensors", cps[0].GetProperty("file").GetString());
             Assert.Equal(2, cps[0].GetProperty("iteration").GetInt64());
             foreach (var c in cps)
             {
@@ -57,8 +59,8 @@ public class ZooBuildTests
                 Assert.InRange(c.GetProperty("valAccuracy").GetDouble(), 0.0, 1.0);
                 Assert.InRange(c.GetProperty("testAccuracy").GetDouble(), 0.0, 1.0);
             }
-            Assert.True(File.Exists(Path.Combine(dir, "base.safetensors")));
-            Assert.True(File.Exists(Path.Combine(dir, "base.json")));
+            Assert.True(File.Exists(Path.Combine(dir, "rev-1", "base.safetensors")));
+            Assert.True(File.Exists(Path.Combine(dir, "rev-1", "base.json")));
 
             // The recorded accuracies are exactly what re-evaluating the stored vectors gives, on the
             // rebuilt split, with the uncached reference scorer.
@@ -77,7 +79,7 @@ public class ZooBuildTests
 
             // The build keeps every checkpoint's wrong sets (scores.safetensors): the same bits as rescoring, and an
             // evaluation context takes them instead of running the originals again; a new vector is still run.
-            Assert.Equal(ZooScores.FileName, root.GetProperty("scores").GetString());
+            Assert.Equal("rev-1/" + ZooScores.FileName, root.GetProperty("scores").GetString());
             var kept = task.LoadScores()!.Value;
             for (var k = 0; k < 5; k++)
             {
@@ -117,7 +119,7 @@ public class ZooBuildTests
                 Assert.Equal(4, saved.K);
                 Assert.Equal("generated:test", saved.Manifest.Source);
                 Assert.Null(saved.LoadScores());                               // the source's scores are not the derived vectors'
-                Assert.False(File.Exists(Path.Combine(derivedDir, ZooScores.FileName)));
+                Assert.Null(saved.Manifest.Scores);
                 Assert.Null(saved.Manifest.Recipe);
                 Assert.Equal(dtest, saved.Manifest.Checkpoints.Select(c => c.TestAccuracy));
                 using var back = ZooTask.Open(derivedDir).LoadMatrix();
@@ -150,11 +152,12 @@ public class ZooBuildTests
             var again = ZooBuilder.Build(options with { K = 3 }, log2);
             Assert.Contains("reusing the base model", log2.ToString());
             Assert.Equal(3, again.K);
-            Assert.Equal(3, Directory.GetFiles(Path.Combine(dir, "checkpoints")).Length); // stale files removed
+            Assert.Equal(3, Directory.GetFiles(Path.Combine(dir, "rev-2", "checkpoints")).Length);
+            Assert.False(Directory.Exists(Path.Combine(dir, "rev-1")));   // the old zoo's files removed
             Assert.Equal(3, again.LoadScores()!.Value.Test.Count);
 
             // A damaged scores file is refused by its hash, naming it.
-            var scoresPath = Path.Combine(dir, ZooScores.FileName);
+            var scoresPath = Path.Combine(dir, again.Manifest.Scores!);
             var bytes = File.ReadAllBytes(scoresPath);
             bytes[^1] ^= 1;
             File.WriteAllBytes(scoresPath, bytes);

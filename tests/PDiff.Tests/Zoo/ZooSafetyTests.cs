@@ -46,12 +46,12 @@ public class ZooSafetyTests : IDisposable
         var dir = Path.Combine(root, "zoo");
         var zoo = TinyZoo(dir, 3);
         Assert.All(zoo.Manifest.Checkpoints, c => Assert.Matches("^[0-9a-f]{64}$", c.Sha256!));
-        Assert.Equal(AtomicFile.Sha256(Path.Combine(dir, "base.safetensors")), zoo.Manifest.BaseSha256);
+        Assert.Equal(AtomicFile.Sha256(Path.Combine(dir, zoo.Manifest.BaseModel)), zoo.Manifest.BaseSha256);
         using (var m = zoo.LoadMatrix()) Assert.Equal(new long[] { 3, zoo.Layout.Length }, m.shape);
         zoo.Verify();
 
         // One byte of checkpoint 1's data flipped (the last byte: a float of the payload, not the header).
-        var cp = Path.Combine(dir, "checkpoints", "0001.safetensors");
+        var cp = Path.Combine(dir, zoo.Manifest.Checkpoints[1].File);
         var bytes = File.ReadAllBytes(cp);
         bytes[^1] ^= 0x40;
         File.WriteAllBytes(cp, bytes);
@@ -62,7 +62,7 @@ public class ZooSafetyTests : IDisposable
         Assert.Throws<InvalidDataException>(() => ZooTask.Open(dir).Verify());
 
         // The base model too.
-        var b = Path.Combine(dir, "base.safetensors");
+        var b = Path.Combine(dir, zoo.Manifest.BaseModel);
         var bb = File.ReadAllBytes(b);
         bb[^2] ^= 0x01;
         File.WriteAllBytes(b, bb);
@@ -100,18 +100,19 @@ public class ZooSafetyTests : IDisposable
     public void RewritingAZooKeepsTheUsersFilesAndDropsOnlyItsOwnStaleOnes()
     {
         var dir = Path.Combine(root, "zoo");
-        TinyZoo(dir, 4);
+        var first = TinyZoo(dir, 4);
+        var checkpoints = Path.GetDirectoryName(Path.Combine(dir, first.Manifest.Checkpoints[0].File))!;
         // The user keeps notes and a model of their own inside the zoo folder after it was written.
         Directory.CreateDirectory(Path.Combine(dir, "pdiff", "notes"));
         File.WriteAllText(Path.Combine(dir, "pdiff", "notes", "thesis.txt"), "chapter 1");
-        File.WriteAllText(Path.Combine(dir, "checkpoints", "my_model.safetensors"), "mine");
+        File.WriteAllText(Path.Combine(checkpoints, "my_model.safetensors"), "mine");
 
         var again = TinyZoo(dir, 2, seed: 2);
         Assert.Equal(2, again.K);
         Assert.Equal("chapter 1", File.ReadAllText(Path.Combine(dir, "pdiff", "notes", "thesis.txt")));
-        Assert.Equal("mine", File.ReadAllText(Path.Combine(dir, "checkpoints", "my_model.safetensors")));
-        Assert.False(File.Exists(Path.Combine(dir, "checkpoints", "0002.safetensors")));   // ours, no longer listed
-        Assert.False(File.Exists(Path.Combine(dir, "checkpoints", "0003.safetensors")));
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(checkpoints, "my_model.safetensors")));
+        // The old zoo's files are gone (ours, no longer listed); the user's keeps their folder.
+        Assert.Equal(new[] { "my_model.safetensors" }, Directory.GetFileSystemEntries(checkpoints).Select(Path.GetFileName));
         Assert.False(Directory.Exists(Path.Combine(dir, ZooWriter.StagingFolder)));
         again.Verify();
     }
@@ -169,11 +170,13 @@ public class ZooSafetyTests : IDisposable
         var old = TinyZoo(dir, 3);
         var oldHashes = old.Manifest.Checkpoints.Select(c => c.Sha256).ToList();
         // A new build that staged its files and died before Commit: the zoo is still the old one.
-        var writer = ZooWriter.Begin(dir);
-        File.WriteAllText(writer.Staged("base.safetensors"), "half a base model");
-        var zoo = ZooTask.Open(dir);
-        zoo.Verify();
-        Assert.Equal(oldHashes, zoo.Manifest.Checkpoints.Select(c => c.Sha256));
+        using (var writer = ZooWriter.Begin(dir))
+        {
+            File.WriteAllText(writer.Staged("base.safetensors"), "half a base model");
+            var zoo = ZooTask.Open(dir);
+            zoo.Verify();
+            Assert.Equal(oldHashes, zoo.Manifest.Checkpoints.Select(c => c.Sha256));
+        }
         // The next complete write replaces it.
         TinyZoo(dir, 3, seed: 7).Verify();
     }

@@ -16,10 +16,11 @@ internal static class CliErrors
 {
     /// <summary>
     /// A place to write that pdiff may not use (a folder of someone else's files, a file of someone else's where
-    /// pdiff would write one): refused before any work, so a usage problem (exit 2, one line): choose another
-    /// folder or file, or move yours.
+    /// pdiff would write one, a folder another process is writing): refused before any work, so a usage problem
+    /// (exit 2, one line): choose another folder or file, move yours, or wait for the other process.
     /// </summary>
-    public static bool IsRefusedPlace(Exception e) => e is PDiff.Storage.ForeignFolderException;
+    public static bool IsRefusedPlace(Exception e) =>
+        e is PDiff.Storage.ForeignFolderException or PDiff.Storage.FolderInUseException;   // ForeignFileException is a ForeignFolderException
 
     public static bool IsUserError(Exception e) =>
         e is JobFailedException or IOException or InvalidDataException or KeyNotFoundException or ArgumentException

@@ -17,7 +17,7 @@ public sealed class RunCommand : ICommand
         usage:
           pdiff run [--dataset fashion-mnist|mnist] [--arch resnet18|convnet3|mlp|vit] [--subset last-two-norms]
                     [--k K] [--recipe v2|v1] [--preset default|v1|v2] [--profile smoke|quick|paper|full-v2] [--runs N]
-                    [--generate M] [--out <results dir>] [--force] [--threads N] [p-diff flags...]
+                    [--generate M] [--out <results dir>] [--force] [--threads N] [--model-cache <dir>|off] [p-diff flags...]
               Builds (or reuses, from data/cache/zoos/<profile>/) the task's zoo, trains the autoencoder and the
               latent diffusion model, generates M models per run, scores originals, their weight average,
               generated models and the baselines on validation and test, and writes everything under --out
@@ -25,7 +25,12 @@ public sealed class RunCommand : ICommand
               lists them (e.g. --ae-steps 300 --latent-noise 0.1 --sampler ddim). A results folder holds one
               configuration: a rerun of the same one rewrites its files, another goes to <out>-<fingerprint>
               (printed). A non-empty --out that pdiff did not write is refused unless --force (then only files
-              pdiff writes are touched).
+              pdiff writes are touched). A results folder another pdiff process is writing is refused at once; a
+              zoo or trained model another process is making is waited for, then reused.
+              Trained p-diff models are cached (the same configuration on the same zoo trains once): beside the zoo
+              (<zoo>/pdiff/) when its folder is writable, else in $XDG_CACHE_HOME/pdiff/models (~/.cache/...);
+              --model-cache <dir> (or PDIFF_MODEL_CACHE=<dir>) puts them in <dir>, `off` trains without caching.
+              The chosen folder is checked before any work.
           pdiff run --zoo <zoo dir> [--preset ...] [--profile ...] [--runs N] [--generate M] [--out <dir>] [p-diff flags...]
               The same on an existing zoo folder, e.g. one made by `pdiff zoo import` (PyTorch checkpoints of a
               shipped architecture or of a TorchScript network): the base model is rebuilt from the folder, nothing
@@ -33,7 +38,7 @@ public sealed class RunCommand : ICommand
               recipe, so the fine-tuned baseline is skipped (the report says so).
         """;
 
-    static readonly string[] Own = { "dataset", "arch", "subset", "k", "recipe", "preset", "profile", "runs", "generate", "out", "threads", "zoo" };
+    static readonly string[] Own = { "dataset", "arch", "subset", "k", "recipe", "preset", "profile", "runs", "generate", "out", "threads", "zoo", "model-cache" };
 
     public int Run(string[] args)
     {
@@ -53,6 +58,7 @@ public sealed class RunCommand : ICommand
         var runs = o.Int("runs") ?? 1;
         var generate = o.Int("generate");
         var presetName = o.Get("preset") ?? "default";
+        if (o.Get("model-cache") is { } cache) ModelCache.Setting = cache.Length > 0 ? cache : throw new UsageException("--model-cache takes a folder, or off.");
         if (o.Get("zoo") is { } zooDir)
         {
             var clash = new[] { "dataset", "arch", "subset", "k", "recipe" }.Where(o.Has).ToList();
@@ -67,6 +73,7 @@ public sealed class RunCommand : ICommand
                 new PDiffMemory.Job(zoo.Layout.Length, zoo.K, generate ?? Workbench.GeneratedCount(profile),
                     data is null ? 0 : Math.Max(data.Validation, data.Test), zoo.Manifest.Model.Classes),
                 name: p => p == "K" ? $"the zoo's K (its checkpoints, {Path.GetFullPath(zooDir)})" : Check.FlagName(p)));
+            CacheWritable(zooDir, zoo.Manifest.Task);
             if (threads is { } tz) Threads.Set(tz);
             return RunZoo(zoo, preset, presetName, profile, runs, generate, outZoo, force);
         }
@@ -87,12 +94,20 @@ public sealed class RunCommand : ICommand
         Check.Fits(() => PDiffMemory.CheckFits(Workbench.SamplingFor(profile, preset.ForProfile(profile)),
             new PDiffMemory.Job(length, k, generate ?? Workbench.GeneratedCount(profile), ZooLimits.ScoredImages(ZooProfiles.Data(profile)), 10),
             name: Check.FlagName));
+        CacheWritable(Path.Combine(Workbench.ZooCacheDir(profile), task.ZooName(profile)), ZooStore.TaskName(dataset, arch, subset));
         if (threads is { } t) Threads.Set(t);
 
         Console.WriteLine($"[run] {task}, profile {profile.Name()}, preset {presetName}, {runs} run(s), {TorchRuntime.Describe()}");
         using var result = TaskRunner.Run(task, preset, profile, runs, outDir, Console.Out, generate: generate, force: force);
         Print(result, result.Folder ?? outDir);
         return ExitCodes.Ok;
+    }
+
+    /// <summary>The trained-model cache this run would use (<see cref="ModelCache"/>) can be written: exit 2 naming it before any work.</summary>
+    static void CacheWritable(string zooDir, string task)
+    {
+        try { ModelCache.FolderFor(zooDir, task); }
+        catch (IOException e) { throw new UsageException(e.Message); }
     }
 
     static void Print(TaskResult result, string outDir)

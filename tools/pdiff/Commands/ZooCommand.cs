@@ -45,7 +45,8 @@ public sealed class ZooCommand : ICommand
               Re-Basin): the same networks, rescored, in one coordinate system, so that their average and
               p-diff trained on them (`pdiff run --zoo <out>`) compare like units.
           pdiff zoo info <dir>
-              Prints a zoo's task, subset, recipe and accuracy summary.
+              Prints a zoo's task, subset, recipe and accuracy summary, and checks every file its manifest lists
+              against the SHA-256 recorded there: OK, or exit 1 naming the first file that is missing or differs.
           pdiff zoo subsets (--arch <arch> [--width W] [--depth D] | --torchscript <model.pt>)
               Lists the subset presets of an architecture with the tensors each selects.
 
@@ -191,7 +192,8 @@ public sealed class ZooCommand : ICommand
         if (o.Positional.Count > 0 && o.Has("dir")) throw new UsageException("give the zoo folder once (as <dir> or --dir).");
         var dir = o.Positional.FirstOrDefault() ?? o.Get("dir") ?? throw new UsageException("missing the zoo folder: pdiff zoo info <dir>.");
         Check.FolderExists("zoo folder", dir, "a zoo folder made by `pdiff zoo build` or `pdiff zoo import`");
-        var m = ZooTask.Open(dir).Manifest;
+        var zoo = ZooTask.Open(dir);
+        var m = zoo.Manifest;
         var inv = CultureInfo.InvariantCulture;
         Console.Out.WriteLine($"task      {m.Task} ({m.Source}{(m.Profile is null ? "" : $", profile {m.Profile}")})");
         Console.Out.WriteLine($"model     {m.Model}  base {m.BaseModel}" + (m.BaseTestAccuracy is { } bt ? string.Format(inv, "  val {0:P2} test {1:P2}", m.BaseValAccuracy, bt) : ""));
@@ -203,6 +205,11 @@ public sealed class ZooCommand : ICommand
         if (m.Validation is { } v) Console.Out.WriteLine(string.Format(inv, "val acc   mean {0:P2}  min {1:P2}  median {2:P2}  max {3:P2}  std {4:P3}", v.Mean, v.Min, v.Median, v.Max, v.Std));
         if (m.Test is { } te) Console.Out.WriteLine(string.Format(inv, "test acc  mean {0:P2}  min {1:P2}  median {2:P2}  max {3:P2}  std {4:P3}", te.Mean, te.Min, te.Median, te.Max, te.Std));
         if (m.Seconds.Count > 0) Console.Out.WriteLine("seconds   " + string.Join(", ", m.Seconds.Select(kv => string.Format(inv, "{0} {1:F0}", kv.Key, kv.Value))));
+        (int Hashed, IReadOnlyList<string> Unhashed) files;
+        try { files = zoo.Verify(); }
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException) { throw new JobFailedException(e.Message, e); }
+        Console.Out.WriteLine($"files     OK: {files.Hashed} files match the SHA-256 in the manifest" + (files.Unhashed.Count == 0 ? "" :
+            $"; {files.Unhashed.Count} present but unchecked, the manifest records no hash for them (a zoo written before hashes): {string.Join(", ", files.Unhashed.Take(3))}{(files.Unhashed.Count > 3 ? ", …" : "")}"));
         return ExitCodes.Ok;
     }
 
