@@ -67,9 +67,8 @@ public sealed class OwnershipTests : IDisposable
     }
 
     [Theory]
-    [InlineData("checkpoints/0000.safetensors")]
-    [InlineData("base.safetensors")]
-    [InlineData("model.pt")]   // the TorchScript network's copy
+    [InlineData("manifest.json")]
+    [InlineData(ZooWriter.StagingFolder + "/base.safetensors")]
     public void ZooImportRefusesAUsersFileAtANameItWrites(string name)
     {
         var dir = Folder("import");
@@ -81,12 +80,35 @@ public sealed class OwnershipTests : IDisposable
         Assert.Equal(new[] { "notes.txt", name.Split('/')[0] }.Order(), Directory.GetFileSystemEntries(dir).Select(Path.GetFileName).Order());
     }
 
+    /// <summary>
+    /// A zoo's data go into a revision folder whose name is chosen free, so a user's files at the names of a flat zoo
+    /// (base model, checkpoints, the TorchScript copy) are no clash: --force writes beside them and leaves their bytes.
+    /// </summary>
+    [Fact]
+    public void ZooImportWithForceWritesBesideAUsersFilesAtAFlatZoosNames()
+    {
+        var dir = Folder("import");
+        var files = new[] { "checkpoints/0000.safetensors", "base.safetensors", "model.pt", ZooWriter.RevisionPrefix + "1/base.safetensors" }
+            .Select(n => UserFile(dir, n)).ToList();
+        var args = new[] { "zoo", "import", "--checkpoints", Path.Combine(ByoFixture, "checkpoints"), "--base", Path.Combine(ByoFixture, "base.pth"),
+            "--torchscript", Path.Combine(ByoFixture, "model.pt"), "--out", dir };
+        var refused = Pdiff(args);
+        Assert.True(refused.Code == 2, refused.Stderr);   // a folder of someone else's files, without --force
+        var run = Pdiff(args.Append("--force").ToArray());
+        Assert.True(run.Code == 0, run.Stderr);
+        foreach (var f in files) Assert.Equal(Bytes, File.ReadAllText(f));
+        var marker = File.ReadAllText(Path.Combine(dir, OwnedFolder.MarkerName));
+        foreach (var f in files) Assert.DoesNotContain($"\"{Path.GetRelativePath(dir, f)}\"", marker);
+        var zoo = ZooTask.Open(dir);
+        Assert.StartsWith(ZooWriter.RevisionPrefix + "2/", zoo.Manifest.BaseModel);   // the user's rev-1 is left alone
+    }
+
     [Fact]
     public void ZooAlignRefusesAUsersFileBeforeAligning()
     {
         var zoo = TinyZoo(Folder("zoo"), withData: false);
         var dir = Folder("aligned");
-        var file = UserFile(dir, "checkpoints/0001.safetensors");
+        var file = UserFile(dir, "manifest.json");
         foreach (var args in WithAndWithoutForce("zoo", "align", zoo.Directory, "--out", dir))
         {
             var run = Pdiff(args);
