@@ -54,6 +54,8 @@ public sealed class BoundsTests : IDisposable
         { new[] { "run", "--out", "{out}", "--ae-steps", "2000000000" }, "--ae-steps 2000000000: p-diff on" },
         { new[] { "run", "--out", "{out}", "--diff-steps", "2000000000" }, "--diff-steps 2000000000: p-diff on" },
         { new[] { "run", "--out", "{out}", "--validate-models", "2000000000" }, "--validate-models 2000000000: p-diff on" },
+        { new[] { "run", "--out", "{out}", "--runs", "2000000000" }, "--runs 2000000000: p-diff on" },
+        { new[] { "zoo", "build", "--out", "{out}", "--epochs", "2000000000" }, "--epochs 2000000000: 2000000000 epochs keep" },
         { new[] { "run", "--out", "{out}", "--profile", "smoke", "--arch", "mlp", "--threads", "{more}" }, "--threads {more}: this machine has" },
     };
 
