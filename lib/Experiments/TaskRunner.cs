@@ -97,6 +97,10 @@ public static class TaskRunner
         TextWriter? log, EvaluationOptions? evaluation, int? generate, int? useK)
     {
         using var ctx = Workbench.OpenContext(zoo);
+        // Every run's generated models and kept report are counted before the first run trains.
+        PDiffMemory.CheckFits(Workbench.SamplingFor(profile, preset.ForProfile(profile)), new PDiffMemory.Job(zoo.Layout.Length,
+            Math.Min(useK ?? zoo.K, zoo.K), generate ?? Workbench.GeneratedCount(profile), Math.Max(ctx.Data.Info.Validation, ctx.Data.Info.Test),
+            ctx.Data.Train.Classes, runs));
         var reports = new List<EvaluationReport>();
         var runInfos = new List<RunSummary>();
         for (var r = 0; r < runs; r++)

@@ -1,3 +1,4 @@
+using PDiff.Engine;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -28,6 +29,9 @@ public sealed record TrainConfig
     public bool Augment { get; init; } = true;
     /// <summary>Seed of the initial weights; the shuffle and augmentation seeds are drawn from it.</summary>
     public ulong Seed { get; init; } = 42;
+
+    /// <summary>Memory one epoch's history takes (see <see cref="Validated"/>).</summary>
+    public const double HistoryBytesPerEpoch = 200;
 
     public static TrainConfig V1(int epochs) => new()
     {
@@ -72,14 +76,22 @@ public sealed record TrainConfig
         _ => throw new ArgumentException($"Unknown optimizer '{Optimizer}': use sgd or adamw."),
     };
 
-    /// <summary>Fails early, naming the field, on values that cannot train.</summary>
-    public TrainConfig Validated()
+    /// <summary>
+    /// Fails early, naming the field, on values that cannot train, and on more epochs than the per-epoch history can
+    /// hold in <paramref name="budget"/> (this machine when null): an <see cref="EpochRecord"/> (80 bytes) and its line
+    /// of the base manifest's JSON (120 more), 200 bytes an epoch. <paramref name="name"/> spells a property as the
+    /// caller knows it (default "TrainConfig.Epochs"; the CLI gives "--epochs").
+    /// </summary>
+    public TrainConfig Validated(Func<string, string>? name = null, MachineBudget? budget = null)
     {
         if (Epochs < 1) throw new ArgumentException($"TrainConfig.Epochs must be at least 1; got {Epochs}.");
         if (BatchSize < 1) throw new ArgumentException($"TrainConfig.BatchSize must be at least 1; got {BatchSize}.");
         if (!(Lr > 0)) throw new ArgumentException($"TrainConfig.Lr must be positive; got {Lr}.");
         LearningRateAt(0);
         if (Optimizer.ToLowerInvariant() is not ("sgd" or "adamw")) throw new ArgumentException($"Unknown optimizer '{Optimizer}': use sgd or adamw.");
+        (budget ?? MachineBudget.Current()).CheckMemory(HistoryBytesPerEpoch * Epochs,
+            $"{Epochs} epochs keep {MachineBudget.FormatBytes(HistoryBytesPerEpoch * Epochs)} of per-epoch history ({HistoryBytesPerEpoch:F0} bytes an epoch)",
+            new[] { new SizeKnob(nameof(Epochs), Epochs, 1, v => HistoryBytesPerEpoch * v) }, name ?? MachineBudget.Prefixed(nameof(TrainConfig)));
         return this;
     }
 }

@@ -16,14 +16,15 @@ namespace PDiff.Diffusion;
 /// UNet's time table, timesteps · L, × 16; a batch, diff-batch · L · 3 floats (the latent, its noise and the prediction);</item>
 /// <item>the noise schedule: timesteps · 32 bytes (three double tables, two float tensors);</item>
 /// <item>the loss history: (ae-steps + diff-steps) · 40 bytes (a float each, and its text in <c>losses.json</c>, UTF-8 and UTF-16);</item>
-/// <item>models generated at each validation and at the end: each a vector of N and, scored at once, 2 · images · classes logits.</item>
+/// <item>models generated at each validation and at the end: each a vector of N and, scored at once, 2 · images · classes logits;</item>
+/// <item>the report kept for every run: a wrong-prediction bit per model (K originals and the generated ones), image and split.</item>
 /// </list>
 /// Counts that cost time only (log, validation and checkpoint intervals, seeds) have no memory limit.
 /// </summary>
 public static class PDiffMemory
 {
     /// <summary>The shape of the job around a configuration: the zoo's K vectors of N numbers, the models generated and the images each is scored on.</summary>
-    public readonly record struct Job(long Length, long K, long Generate = 0, long Images = 0, long Classes = 0);
+    public readonly record struct Job(long Length, long K, long Generate = 0, long Images = 0, long Classes = 0, long Runs = 1);
 
     /// <summary>The terms of the lower bound (see the class summary), by name, in bytes.</summary>
     public static IReadOnlyList<(string Term, double Bytes)> Terms(PDiffConfig c, Job j)
@@ -44,6 +45,7 @@ public static class PDiffMemory
             ("the loss history", 40.0 * ((double)c.AeSteps + c.DiffSteps)),
             ("the validation models", 4.0 * c.ValidateModels * (n + scoredEach)),
             ("the generated models", 4.0 * j.Generate * (n + scoredEach)),
+            ("the reports of every run", j.Runs * ((double)j.K + j.Generate) * 2 * j.Images / 8),
         };
     }
 
@@ -93,12 +95,12 @@ public static class PDiffMemory
     /// Throws <see cref="BudgetExceededException"/> (an ArgumentOutOfRangeException) when the run cannot fit
     /// <paramref name="budget"/> (this machine when null), naming the setting to reduce and the largest value that fits.
     /// <paramref name="name"/> spells a property as the caller knows it: PDiffConfig's ("AeBatch"), and "K" and
-    /// "Generate" for the job's counts (default "PDiffConfig.AeBatch", "K", "Generate"; the CLI gives "--ae-batch").
+    /// "Generate" and "Runs" for the job's counts (default "PDiffConfig.AeBatch", "K", "Generate", "Runs"; the CLI gives "--ae-batch").
     /// </summary>
     public static void CheckFits(PDiffConfig c, Job j, MachineBudget? budget = null, Func<string, string>? name = null)
     {
         budget ??= MachineBudget.Current();
-        name ??= p => p is "K" or "Generate" ? p : $"{nameof(PDiffConfig)}.{p}";
+        name ??= p => p is "K" or "Generate" or "Runs" ? p : $"{nameof(PDiffConfig)}.{p}";
         var bytes = Bytes(c, j);
         if (bytes <= budget.MemoryBytes) return;
         var knobs = new List<SizeKnob>
@@ -112,6 +114,7 @@ public static class PDiffMemory
             new(nameof(PDiffConfig.ValidateModels), c.ValidateModels, 0, v => Bytes(c with { ValidateModels = Int(v) }, j)),
         };
         if (j.Generate > 0) knobs.Add(new("Generate", j.Generate, 1, v => Bytes(c, j with { Generate = v })));
+        if (j.Runs > 1) knobs.Add(new("Runs", j.Runs, 1, v => Bytes(c, j with { Runs = v })));
         if (c.Autoencoder is AutoencoderKind.V2OneDim or AutoencoderKind.Chunked)
             knobs.Add(new(nameof(PDiffConfig.LatentDim), c.LatentDim, 1, v => Bytes(c with { LatentDim = Int(v) }, j)));
         if (c.Autoencoder == AutoencoderKind.V2OneDim)

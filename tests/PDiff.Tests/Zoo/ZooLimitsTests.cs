@@ -32,6 +32,15 @@ public class ZooLimitsTests
     }
 
     [Fact]
+    public void EpochsAreBoundedByTheirHistory()
+    {
+        var budget = new MachineBudget(1L << 20, 2);   // 1 MiB: 5,242 epochs of 200 bytes
+        TrainConfig.V2(5242).Validated(budget: budget);
+        var e = Assert.Throws<BudgetExceededException>(() => TrainConfig.V2(5243).Validated(p => "--epochs", budget));
+        Assert.Equal("--epochs 5243: 5243 epochs keep 1.0 MiB of per-epoch history (200 bytes an epoch); this machine has 1.0 MiB of memory available: use at most --epochs 5242.", e.Message);
+    }
+
+    [Fact]
     public void ABuildIsCheckedBeforeAnyDataIsReadOrFolderClaimed()
     {
         var dir = Path.Combine(Path.GetTempPath(), $"pdiff-limits-{Guid.NewGuid():N}");

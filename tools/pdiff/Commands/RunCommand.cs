@@ -71,7 +71,7 @@ public sealed class RunCommand : ICommand
             // The zoo's K is not a flag here: its limit names the zoo.
             Check.Fits(() => PDiffMemory.CheckFits(Workbench.SamplingFor(profile, preset.ForProfile(profile)),
                 new PDiffMemory.Job(zoo.Layout.Length, zoo.K, generate ?? Workbench.GeneratedCount(profile),
-                    data is null ? 0 : Math.Max(data.Validation, data.Test), zoo.Manifest.Model.Classes),
+                    data is null ? 0 : Math.Max(data.Validation, data.Test), zoo.Manifest.Model.Classes, runs),
                 name: p => p == "K" ? $"the zoo's K (its checkpoints, {Path.GetFullPath(zooDir)})" : Check.FlagName(p)));
             CacheWritable(zooDir, zoo.Manifest.Task);
             if (threads is { } tz) Threads.Set(tz);
@@ -92,7 +92,7 @@ public sealed class RunCommand : ICommand
         try { ZooProfiles.Collection(profile, recipe, arch, k).Validated(Check.FlagName); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
         Check.Fits(() => PDiffMemory.CheckFits(Workbench.SamplingFor(profile, preset.ForProfile(profile)),
-            new PDiffMemory.Job(length, k, generate ?? Workbench.GeneratedCount(profile), ZooLimits.ScoredImages(ZooProfiles.Data(profile)), 10),
+            new PDiffMemory.Job(length, k, generate ?? Workbench.GeneratedCount(profile), ZooLimits.ScoredImages(ZooProfiles.Data(profile)), 10, runs),
             name: Check.FlagName));
         CacheWritable(Path.Combine(Workbench.ZooCacheDir(profile), task.ZooName(profile)), ZooStore.TaskName(dataset, arch, subset));
         if (threads is { } t) Threads.Set(t);

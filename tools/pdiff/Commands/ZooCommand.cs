@@ -105,7 +105,7 @@ public sealed class ZooCommand : ICommand
             EvalAfterFirstSave = o.Flag("eval-after-first-save"),
         };
         var dataSeed = o.Seed("seed") ?? 0;
-        try { recipe = recipe.Validated(Check.FlagName); train = train.Validated(); }
+        try { recipe = recipe.Validated(Check.FlagName); train = train.Validated(Check.FlagName); }
         catch (ArgumentException ex) { throw new UsageException(ex.Message); }
         // Sizes beyond this machine's memory are refused before anything is built: the network trained in batches, then K × N.
         var length = Check.Subset(model, subset, ModelUse.Train, train.BatchSize);
