@@ -21,6 +21,14 @@ public sealed class OwnedFolder
 
     readonly SortedSet<string> files;
 
+    // What this claim found and made, so that Abandon can undo it: the folders Claim created (the folder and any
+    // missing parents, deepest first), the marker's text before the claim (null: this claim wrote the marker),
+    // files first written under this claim, and sub-folders handed out by Sub that did not exist yet.
+    List<string> createdDirs = new();
+    string? markerBefore;
+    readonly HashSet<string> created = new(StringComparer.Ordinal);
+    readonly List<string> createdSubs = new();
+
     OwnedFolder(string dir, string kind, IEnumerable<string> owned, string? tag = null)
     {
         (Directory, Kind, Tag) = (dir, kind, tag);
@@ -52,14 +60,16 @@ public sealed class OwnedFolder
     {
         var full = Path.GetFullPath(dir);
         if (File.Exists(full)) throw new IOException($"{full} is a file, not a folder; choose a folder for the {kind}.");
+        var createdDirs = Missing(full);
         System.IO.Directory.CreateDirectory(full);
         var marker = Path.Combine(full, MarkerName);
         if (File.Exists(marker))
         {
+            var text = File.ReadAllText(marker);
             var m = Read(marker);
             if (m.Kind != kind)
                 throw new ForeignFolderException($"{full} holds a pdiff {m.Kind}, not a {kind}; choose another folder (nothing was written).");
-            return new OwnedFolder(full, kind, m.Files, m.Tag);
+            return new OwnedFolder(full, kind, m.Files, m.Tag) { createdDirs = createdDirs, markerBefore = text };
         }
         var entries = System.IO.Directory.EnumerateFileSystemEntries(full).ToList();
         IEnumerable<string>? ours = entries.Count == 0 ? Array.Empty<string>() : legacy?.Invoke(full);
@@ -67,9 +77,17 @@ public sealed class OwnedFolder
             throw new ForeignFolderException($"{full} is not empty and was not written by pdiff (it has no {MarkerName}), so nothing is written " +
                 $"into it: your files there are left alone. Choose a new or empty folder, or pass --force to write beside them " +
                 $"(pdiff then overwrites or deletes only the files it writes itself).");
-        var folder = new OwnedFolder(full, kind, ours ?? Array.Empty<string>());
+        var folder = new OwnedFolder(full, kind, ours ?? Array.Empty<string>()) { createdDirs = createdDirs };
         folder.Save();
         return folder;
+    }
+
+    /// <summary><paramref name="full"/> and those of its parents that do not exist, deepest first.</summary>
+    static List<string> Missing(string full)
+    {
+        var missing = new List<string>();
+        for (var d = full; d is not null && !System.IO.Directory.Exists(d); d = Path.GetDirectoryName(d)) missing.Add(d);
+        return missing;
     }
 
     /// <summary>The marker's kind when <paramref name="dir"/> has one, else null.</summary>
@@ -109,7 +127,12 @@ public sealed class OwnedFolder
     /// Claims a sub-folder of this one for another writer (e.g. a zoo inside a results folder): returns its
     /// full path; the sub-folder gets its own marker when its writer claims it.
     /// </summary>
-    public string Sub(string relative) => Confine(Directory, relative, "a folder name");
+    public string Sub(string relative)
+    {
+        var path = Confine(Directory, relative, "a folder name");
+        if (!System.IO.Directory.Exists(path) && !createdSubs.Contains(path)) createdSubs.Add(path);
+        return path;
+    }
 
     /// <summary>Puts files on the list (before they are written) and returns nothing; the marker is saved once.</summary>
     public void Record(params string[] relatives) => Record((IEnumerable<string>)relatives);
@@ -119,7 +142,8 @@ public sealed class OwnedFolder
         var added = false;
         foreach (var r in relatives)
         {
-            Confine(Directory, r, "a file name");
+            var path = Confine(Directory, r, "a file name");
+            if (!File.Exists(path)) created.Add(Normal(r));
             added |= files.Add(Normal(r));
         }
         if (added) Save();
@@ -157,6 +181,76 @@ public sealed class OwnedFolder
         foreach (var d in gone.Select(f => Path.GetDirectoryName(Path.Combine(Directory, f))!).Distinct().OrderByDescending(d => d.Length))
             if (d.Length > Directory.Length && System.IO.Directory.Exists(d) && !System.IO.Directory.EnumerateFileSystemEntries(d).Any())
                 System.IO.Directory.Delete(d);
+    }
+
+    /// <summary>
+    /// Undoes this claim after a failed job, so the folder is left as the job found it: deletes the files first
+    /// written under it and the sub-folders it handed out (<see cref="Sub"/>) that did not exist (their own marker's
+    /// files, <c>.pdiff-*</c> bookkeeping and empty folders; anything else in them stays), restores the marker as it
+    /// was (deletes it when this claim wrote it), and removes the folder and parents that <see cref="Claim"/> created
+    /// when nothing is left in them. Files that were there before the claim, ours or not, are not touched (one of
+    /// ours rewritten meanwhile keeps its new content). Best effort: a file that cannot be deleted is left, the
+    /// job's own error is what the caller reports.
+    /// </summary>
+    public void Abandon()
+    {
+        foreach (var sub in createdSubs.OrderByDescending(p => p.Length)) Try(() => RemoveOurs(sub));
+        foreach (var r in created)
+            Try(() =>
+            {
+                var p = Confine(Directory, r, "a file name");
+                if (File.Exists(p)) File.Delete(p);
+                files.Remove(r);
+            });
+        foreach (var d in created.Select(r => Path.GetDirectoryName(Path.Combine(Directory, r))!).Distinct().OrderByDescending(d => d.Length))
+            Try(() => DeleteEmptyUpTo(d, Directory));
+        var marker = Path.Combine(Directory, MarkerName);
+        Try(() =>
+        {
+            if (markerBefore is null) File.Delete(marker);
+            else if (!File.Exists(marker) || File.ReadAllText(marker) != markerBefore) AtomicFile.WriteAllText(marker, markerBefore);
+        });
+        foreach (var d in createdDirs)
+            Try(() =>
+            {
+                if (System.IO.Directory.Exists(d) && !System.IO.Directory.EnumerateFileSystemEntries(d).Any()) System.IO.Directory.Delete(d);
+            });
+        created.Clear();
+        createdSubs.Clear();
+    }
+
+    /// <summary>In a folder that did not exist before our claim: what its marker lists, our <c>.pdiff-*</c> entries, then empty folders.</summary>
+    static void RemoveOurs(string dir)
+    {
+        if (!System.IO.Directory.Exists(dir)) return;
+        var marker = Path.Combine(dir, MarkerName);
+        if (File.Exists(marker))
+        {
+            Marker? m = null;
+            try { m = Read(marker); } catch (InvalidDataException) { }
+            foreach (var f in m?.Files ?? new List<string>())
+            {
+                var p = Confine(dir, f, marker);
+                if (File.Exists(p)) File.Delete(p);
+            }
+        }
+        foreach (var e in System.IO.Directory.EnumerateFileSystemEntries(dir, ".pdiff-*").ToList())
+            if (System.IO.Directory.Exists(e)) System.IO.Directory.Delete(e, true); else File.Delete(e);
+        foreach (var d in System.IO.Directory.EnumerateDirectories(dir, "*", SearchOption.AllDirectories).OrderByDescending(d => d.Length))
+            if (!System.IO.Directory.EnumerateFileSystemEntries(d).Any()) System.IO.Directory.Delete(d);
+        if (!System.IO.Directory.EnumerateFileSystemEntries(dir).Any()) System.IO.Directory.Delete(dir);
+    }
+
+    static void DeleteEmptyUpTo(string dir, string root)
+    {
+        for (var d = dir; d.Length > root.Length && System.IO.Directory.Exists(d) && !System.IO.Directory.EnumerateFileSystemEntries(d).Any(); d = Path.GetDirectoryName(d)!)
+            System.IO.Directory.Delete(d);
+    }
+
+    static void Try(Action a)
+    {
+        try { a(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException) { }
     }
 
     /// <summary>
