@@ -47,7 +47,7 @@ public sealed class InputStatistics
             if (part.StartsWith(MeanKey, StringComparison.OrdinalIgnoreCase) && current is null) (current, part) = (mean, part[MeanKey.Length..]);
             else if (part.StartsWith(StdKey, StringComparison.OrdinalIgnoreCase) && ReferenceEquals(current, mean) && std.Count == 0) (current, part) = (std, part[StdKey.Length..]);
             if (current is null || !double.TryParse(part.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
-                throw new ArgumentException($"Input scaling '{text}' is not {Form}: '{raw}' is not a number in that form.");
+                throw new ArgumentException($"Input scaling '{text}' is not {Form}: '{part}' is not a number in that form.");
             current.Add(v);
         }
         if (!ReferenceEquals(current, std)) throw new ArgumentException($"Input scaling '{text}' gives no std: write {Form}.");

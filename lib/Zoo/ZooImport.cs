@@ -172,8 +172,9 @@ public static class ZooImport
         var skipped = entries.Except(files).Select(f => Path.GetFileName(f) + (Directory.Exists(f) ? "/" : "")).ToList();
         var listed = string.Join(", ", skipped.Take(5)) + (skipped.Count > 5 ? $", … (first 5 of {skipped.Count})" : "");
         if (files.Count == 0)
-            throw new FileNotFoundException($"No checkpoints in {dir}: a checkpoint is a torch.save file named *.pth or *.pt (the base model aside), " +
-                (skipped.Count == 0 ? "and the folder holds nothing else." : $"and the {skipped.Count} entries there are not: {listed}. Rename or move the checkpoints there."));
+            throw new FileNotFoundException($"No checkpoints in {dir}: a checkpoint is a torch.save file named *.pth or *.pt (the base model aside); the folder " +
+                (skipped.Count == 0 ? "holds nothing else." : $"holds only {skipped.Count} other {(skipped.Count == 1 ? "entry" : "entries")}: {listed}.") +
+                " Name the checkpoints *.pth (or *.pt), or give the folder that holds them.");
         if (skipped.Count > 0)
             log?.WriteLine($"[import] skipped {skipped.Count} {(skipped.Count == 1 ? "file that is" : "files that are")} not checkpoints (*.pth, *.pt): {listed}");
         return files;

@@ -42,7 +42,8 @@ public sealed class ZooCommand : ICommand
               --input mean=0.1307,std=0.3081 (one value a channel). With --dataset, the base model is first scored
               on 500 validation images under each scaling, and a warning says when another one scores 5 points
               or more better than the one given. Files in --checkpoints that are not *.pth/*.pt are listed as
-              skipped. A failed import leaves --out as it was. Then `pdiff run --zoo <dir>` trains p-diff on it.
+              skipped. A failed import leaves --out as it was.
+              Then `pdiff run --zoo <dir>` trains p-diff on it and evaluates.
           pdiff zoo align <dir> --out <dir> [--force] [--threads N]
               Writes a copy of a whole-network zoo (subset 'whole' of an mlp or convnet3, e.g. from notebook 08)
               with every network's hidden units permuted into network 0's order by weight matching (Git
@@ -249,8 +250,10 @@ public sealed class ZooCommand : ICommand
                 Width = o.Int("width"), Depth = o.Int("depth"), Dim = o.Int("dim"), Heads = o.Int("heads"), MlpDim = o.Int("mlp-dim"),
                 Classes = o.Int("classes", min: 2) ?? 10,
                 Hidden = o.Get("hidden") is { } h ? Hidden(h) : null,
-                Input = o.Get("input"),
             };
+            // --input alone first, so that its errors (a std of 0, a count of values other than the channels) name it.
+            try { spec = spec with { Input = ModelRegistry.CanonicalInput(o.Get("input"), spec.InChannels) }; }
+            catch (ArgumentException e) { throw new UsageException($"--input: {e.Message}"); }
             return ModelRegistry.Complete(spec);
         }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
