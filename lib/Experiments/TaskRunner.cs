@@ -64,8 +64,28 @@ public static class TaskRunner
             task = task.ToString(), profile = profile.Name(), preset = ConfigText.ToJson(preset), runs, generate, useK, zooDir,
             evaluation = evaluation?.ToString(),
         }), force, log, ResultsFolders.TaskFiles(runs));
-        var zoo = Workbench.EnsureZoo(task, profile, log, zooDir);
-        return RunOn(task, zoo, preset, profile, runs, folder, log, evaluation, generate, useK);
+        return AbandonOnFailure(folder, () =>
+        {
+            var zoo = Workbench.EnsureZoo(task, profile, log, zooDir);
+            return RunOn(task, zoo, preset, profile, runs, folder, log, evaluation, generate, useK);
+        });
+    }
+
+    /// <summary>
+    /// A failed run leaves its results folder as it found it (<see cref="OwnedFolder.Abandon"/>): a folder the run
+    /// created is removed with what it wrote, one that existed keeps what it held.
+    /// </summary>
+    static TaskResult AbandonOnFailure(OwnedFolder folder, Func<TaskResult> work)
+    {
+        try
+        {
+            return work();
+        }
+        catch
+        {
+            folder.Abandon();
+            throw;
+        }
     }
 
     /// <summary>
@@ -90,7 +110,7 @@ public static class TaskRunner
             var k = Math.Min(useK ?? zoo.K, zoo.K);
             evaluation = e with { Baselines = e.Baselines with { AverageOf = Math.Min(e.Baselines.AverageOf, k) } };
         }
-        return RunOn(task, zoo, preset, profile, runs, folder, log, evaluation, generate, useK);
+        return AbandonOnFailure(folder, () => RunOn(task, zoo, preset, profile, runs, folder, log, evaluation, generate, useK));
     }
 
     static TaskResult RunOn(TaskSpec task, ZooTask zoo, PDiffConfig preset, Profile profile, int runs, OwnedFolder folder,

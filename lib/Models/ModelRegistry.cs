@@ -63,7 +63,7 @@ public static class ModelRegistry
         if (spec.Classes < 2) throw new ArgumentException($"ModelSpec.Classes must be at least 2; got {spec.Classes}.");
         if (spec.InChannels < 1) throw new ArgumentException($"ModelSpec.InChannels must be at least 1; got {spec.InChannels}.");
         if (spec.ImageSize < 4) throw new ArgumentException($"ModelSpec.ImageSize must be at least 4; got {spec.ImageSize}.");
-        var s = spec with { Arch = arch, Input = CanonicalInput(spec.Input) };
+        var s = spec with { Arch = arch, Input = CanonicalInput(spec.Input, spec.InChannels) };
         s = arch switch
         {
             "mlp" => s with { Hidden = s.Hidden ?? new[] { 256, 128 } },
@@ -104,15 +104,29 @@ public static class ModelRegistry
 
     /// <summary>
     /// "unit" stays "unit"; null and "standardize" (the default) become null, so a default spec serialises
-    /// exactly as before the field existed. Anything else is an error naming both.
+    /// exactly as before the field existed; explicit values ("mean=…,std=…", <see cref="InputStatistics"/>) are
+    /// checked (finite, std &gt; 0, one of each a channel when <paramref name="channels"/> is known) and written in
+    /// their canonical form. Anything else is an error naming the three forms.
     /// </summary>
-    public static string? CanonicalInput(string? input) => input?.Trim().ToLowerInvariant() switch
+    public static string? CanonicalInput(string? input, int? channels = null)
     {
-        null or "" or ModelSpec.StandardizedInput or "standardized" => null,
-        ModelSpec.UnitInput => ModelSpec.UnitInput,
-        _ => throw new ArgumentException($"ModelSpec.Input '{input}' is not an input scaling: use \"{ModelSpec.StandardizedInput}\" " +
-            $"(the train split's mean and std, the default) or \"{ModelSpec.UnitInput}\" (raw pixels b/255)."),
-    };
+        if (InputStatistics.IsExplicit(input))
+        {
+            var stats = InputStatistics.Parse(input!);
+            if (channels is { } c && stats.Channels != c)
+                throw new ArgumentException($"ModelSpec.Input '{input}' gives {stats.Channels} mean(s) and std(s) but the network takes {c} input channel(s) " +
+                    "(ModelSpec.InChannels): give one mean and one std a channel.");
+            return stats.ToString();
+        }
+        return input?.Trim().ToLowerInvariant() switch
+        {
+            null or "" or ModelSpec.StandardizedInput or "standardized" => null,
+            ModelSpec.UnitInput => ModelSpec.UnitInput,
+            _ => throw new ArgumentException($"ModelSpec.Input '{input}' is not an input scaling: use \"{ModelSpec.StandardizedInput}\" " +
+                $"(the train split's mean and std, the default), \"{ModelSpec.UnitInput}\" (raw pixels b/255) or the network's own " +
+                "Normalize values, \"mean=0.1307,std=0.3081\" (one value a channel)."),
+        };
+    }
 
     /// <summary>Builds one of our classifiers (a built-in architecture, or a registered class deriving from <see cref="ImageClassifier"/>).</summary>
     public static ImageClassifier Create(ModelSpec spec, Generator gen)

@@ -54,10 +54,15 @@ public sealed record ModelSpec
 
     /// <summary>
     /// How the network expects its input pixels: null or "standardize" (the default: the train split's mean and
-    /// std, as every shipped architecture is trained) or "unit" (b/255, no normalisation). Stored as null for
-    /// the default, so specs written before this field existed read the same.
+    /// std, as every shipped architecture is trained), "unit" (b/255, no normalisation), or the values of the
+    /// network's own <c>Normalize(mean, std)</c>, "mean=0.1307,std=0.3081" (one value a channel; see
+    /// <see cref="InputStatistics"/> and <see cref="NormalizedInput"/>). Stored as null for the default, so specs
+    /// written before this field existed read the same.
     /// </summary>
     public string? Input { get; init; }
+
+    /// <summary>The <see cref="Input"/> of a network trained with <c>Normalize(mean, std)</c>, one value a channel.</summary>
+    public static string NormalizedInput(IReadOnlyList<double> mean, IReadOnlyList<double> std) => new InputStatistics(mean, std).ToString();
 
     static readonly JsonSerializerOptions Json = new()
     {

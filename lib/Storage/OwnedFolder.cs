@@ -37,12 +37,20 @@ public sealed class ForeignFileException(string path, string message) : ForeignF
 /// entry ending in '/' owns the whole folder under it.
 /// </para>
 /// </summary>
-public sealed class OwnedFolder : IDisposable
+public sealed partial class OwnedFolder : IDisposable
 {
     public const string MarkerName = ".pdiff-folder.json";
     const string Format = "pdiff-folder";
 
     readonly SortedSet<string> files;
+
+    // What this claim found and made, so that Abandon can undo it: the folders Claim created (the folder and any
+    // missing parents, deepest first), the marker's text before the claim (null: this claim wrote the marker),
+    // files first written under this claim, and sub-folders handed out by Sub that did not exist yet.
+    List<string> createdDirs = new();
+    string? markerBefore;
+    readonly HashSet<string> created = new(StringComparer.Ordinal);
+    readonly List<string> createdSubs = new();
 
     OwnedFolder(string dir, string kind, IEnumerable<string> owned, string? tag = null)
     {
@@ -82,11 +90,15 @@ public sealed class OwnedFolder : IDisposable
         var full = Path.GetFullPath(dir);
         if (File.Exists(full)) throw new IOException($"{full} is a file, not a folder; choose a folder for the {kind}.");
         Examine(full, kind, force, legacy, planned);   // a folder that is not ours is refused before even the lock file is written into it
+        var createdDirs = Missing(full);
         System.IO.Directory.CreateDirectory(full);
         var hold = wait ? FolderLock.Wait(full, kind, log) : FolderLock.Take(full, kind);
         try
         {
+            var marker = Path.Combine(full, MarkerName);
+            var markerBefore = File.Exists(marker) ? File.ReadAllText(marker) : null;
             var (folder, fresh) = Examine(full, kind, force, legacy, planned);   // again, now that no other writer can change it
+            (folder.createdDirs, folder.markerBefore) = (createdDirs, markerBefore);
             if (fresh) folder.Save();
             folder.hold = hold;
             return folder;
@@ -118,6 +130,7 @@ public sealed class OwnedFolder : IDisposable
         OwnedFolder folder;
         if (File.Exists(marker))
         {
+            var text = File.ReadAllText(marker);
             var m = Read(marker);
             if (m.Kind != kind)
                 throw new ForeignFolderException($"{full} holds a pdiff {m.Kind}, not a {kind}; choose another folder (nothing was written).");
@@ -151,6 +164,7 @@ public sealed class OwnedFolder : IDisposable
         }
         catch (InvalidDataException) { return false; }
     }
+
 
     /// <summary>The marker's kind when <paramref name="dir"/> has one, else null.</summary>
     public static string? KindOf(string dir)
@@ -197,7 +211,12 @@ public sealed class OwnedFolder : IDisposable
     /// Claims a sub-folder of this one for another writer (e.g. a zoo inside a results folder): returns its
     /// full path; the sub-folder gets its own marker when its writer claims it.
     /// </summary>
-    public string Sub(string relative) => Confine(Directory, relative, "a folder name");
+    public string Sub(string relative)
+    {
+        var path = Confine(Directory, relative, "a folder name");
+        if (!System.IO.Directory.Exists(path) && !createdSubs.Contains(path)) createdSubs.Add(path);
+        return path;
+    }
 
     /// <summary>
     /// Puts files (or folders, "x/") on the list before they are written; the marker is saved once. A name that
@@ -212,7 +231,11 @@ public sealed class OwnedFolder : IDisposable
         if (FirstForeign(names) is { } clash) throw Clash(clash, "it was not written over");
         foreach (var r in names) Confine(Directory, r, "a file name");
         var added = false;
-        foreach (var r in names) added |= files.Add(r);
+        foreach (var r in names)
+        {
+            if (!File.Exists(Confine(Directory, r, "a file name"))) created.Add(r);   // undone by Abandon
+            added |= files.Add(r);
+        }
         if (added) Save();
     }
 

@@ -218,7 +218,7 @@ public static class BaseModels
         var model = ModelRegistry.Create(spec, 0);
         try
         {
-            LoadWeightsInto(model, path);
+            LoadWeightsInto(model, path, spec);
             return model;
         }
         catch
@@ -238,7 +238,7 @@ public static class BaseModels
         var model = ModelRegistry.Build(spec, 0);
         try
         {
-            LoadWeightsInto(model, path);
+            LoadWeightsInto(model, path, spec);
             return model;
         }
         catch
@@ -251,15 +251,18 @@ public static class BaseModels
     /// <summary>
     /// Loads a safetensors or torch.save state dict into any module (strict, after dropping a wrapper prefix
     /// such as <c>model.</c>) and puts it in eval mode: how a user's own network gets its trained weights.
+    /// A file that does not fit the network (names, shapes, integer values for float tensors) is an
+    /// <see cref="InvalidDataException"/> naming the file, the network (<paramref name="spec"/> when given) and the fix.
     /// </summary>
-    public static void LoadWeightsInto(nn.Module model, string path)
+    public static void LoadWeightsInto(nn.Module model, string path, ModelSpec? spec = null)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Base model weights not found: {path}", path);
         var tensors = ReadStateDict(path);
         try
         {
-            var stripped = StateDicts.MatchPrefix(tensors, ModuleTree.StateDict(model).Select(kv => kv.Key).ToHashSet(), path);
-            ModuleTree.LoadStateDict(model, stripped);
+            var fitted = StateDicts.Fit(tensors, ModuleTree.StateDict(model), complete: true, $"base model {Path.GetFullPath(path)}",
+                StateDicts.NetworkName(model, spec), StateDicts.ArchitectureFix($"The file {Path.GetFileName(path)}", model, spec));
+            ModuleTree.LoadStateDict(model, fitted);
         }
         finally
         {
@@ -279,32 +282,5 @@ public static class BaseModels
         }
         if (ext is ".pth" or ".pt" or ".bin" or ".ckpt") return PtCheckpoint.Load(path);
         throw new ArgumentException($"Cannot read weights from {path}: use a .safetensors file or a torch.save file (.pth / .pt).");
-    }
-}
-
-/// <summary>Name matching between a stored state dict and a model.</summary>
-public static class StateDicts
-{
-    static readonly string[] KnownPrefixes = { "", "model.", "module.", "net.", "model.module." };
-
-    /// <summary>
-    /// Drops a wrapper prefix (<c>model.</c> as the reference's CIFAR wrapper writes, <c>module.</c> from
-    /// DataParallel) so that the keys are the model's. The prefix chosen is the one under which every
-    /// key that has it names a tensor of the model; none fits → an error listing examples of both sides.
-    /// </summary>
-    public static List<KeyValuePair<string, Tensor>> MatchPrefix(IEnumerable<KeyValuePair<string, Tensor>> source, ISet<string> modelKeys, string origin)
-    {
-        var items = source.ToList();
-        foreach (var p in KnownPrefixes)
-        {
-            if (!items.All(kv => kv.Key.StartsWith(p, StringComparison.Ordinal))) continue;
-            var renamed = items.Select(kv => new KeyValuePair<string, Tensor>(kv.Key[p.Length..], kv.Value)).ToList();
-            if (renamed.All(kv => modelKeys.Contains(kv.Key))) return renamed;
-        }
-        var unknown = items.Select(kv => kv.Key).Where(k => !modelKeys.Contains(k)).Take(5);
-        throw new KeyNotFoundException(
-            $"{origin}: tensor names do not match the model (also tried dropping the prefixes {string.Join(", ", KnownPrefixes.Skip(1))}). " +
-            $"Unknown here: [{string.Join(", ", unknown)}]; the model has e.g. [{string.Join(", ", modelKeys.Take(5))}]. " +
-            "Check the architecture spec (arch, width, depth) matches the network that wrote the file.");
     }
 }

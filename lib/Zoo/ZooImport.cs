@@ -20,7 +20,8 @@ public sealed record ZooImportOptions
     /// The architecture that wrote both (names must match, up to a <c>model.</c>/<c>module.</c> prefix): a shipped
     /// one, a class registered with <see cref="ModelRegistry.Register"/>, or <c>Arch = "torchscript"</c> with
     /// <see cref="ModelSpec.Source"/> the exported file (copied into <see cref="Out"/>). <see cref="ModelSpec.Input"/>
-    /// says how the network wants its pixels ("unit" = b/255); the data are scaled accordingly.
+    /// says how the network wants its pixels ("unit" = b/255, or its own "mean=…,std=…"); the data are scaled
+    /// accordingly, and the log warns when the base model scores clearly better under another scaling.
     /// </summary>
     public required ModelSpec Model { get; init; }
     public required string Out { get; init; }
@@ -30,6 +31,11 @@ public sealed record ZooImportOptions
     public DataOptions? Data { get; init; }
     /// <summary>Write into a non-empty folder that pdiff did not write (only our own files are ever touched).</summary>
     public bool Force { get; init; }
+    /// <summary>
+    /// Told each warning (besides the log), e.g. that the base model scores clearly better under another input
+    /// scaling than <see cref="ModelSpec.Input"/> says (<see cref="InputScaling.Compare"/>); the CLI prints it on stderr.
+    /// </summary>
+    public Action<string>? Warn { get; init; }
 }
 
 /// <summary>
@@ -37,7 +43,9 @@ public sealed record ZooImportOptions
 /// reference's <c>finetune.py</c> writes: <c>{name: tensor}</c> per file, optionally with a <c>model.</c>
 /// prefix and BN running statistics) plus the base model. Files are taken in ordinal name order (the
 /// reference read them in directory order, §8-4); <c>num_batches_tracked</c> and other non-float
-/// entries are dropped (as the reference's dataset does). Every file must hold the same tensor names.
+/// entries are dropped (as the reference's dataset does). Every file must hold the same tensor names; a file
+/// that does not fit the network, or a base model that does not, is an error naming both and the fix. Other
+/// files in the folder are listed as skipped. A failed import leaves <c>--out</c> as it was before.
 /// A TorchScript network is copied into the zoo (<see cref="TorchScriptFile"/>) and the manifest names the
 /// copy relative to the folder, so the zoo stands alone: every later step rebuilds the network from it.
 /// </summary>
@@ -55,65 +63,54 @@ public static class ZooImport
         var script = spec.Arch == ModelSpec.TorchScript ? Path.GetFullPath(spec.Source!) : null;
         if (script is not null && !File.Exists(script))
             throw new FileNotFoundException($"TorchScript model '{spec.Source}' does not exist (ModelSpec.Source / --torchscript).", script);
-        using var writer = ZooWriter.Begin(o.Out, o.Force, keepStaged: false);   // a folder of someone else's files is refused before any work
-        using var baseModel = BaseModels.Load(o.BaseModel, spec);
-        var basePath = Path.GetFullPath(o.BaseModel);
-        var files = Directory.GetFiles(o.Checkpoints)
-            .Where(f => Path.GetExtension(f).ToLowerInvariant() is ".pth" or ".pt" && Path.GetFullPath(f) != basePath)
-            .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToList();
-        if (files.Count == 0) throw new FileNotFoundException($"No .pth or .pt checkpoint files in {o.Checkpoints} (besides the base model).");
-        log?.WriteLine($"[import] {files.Count} checkpoints from {o.Checkpoints}, base model {o.BaseModel} ({spec})");
-
-        var modelState = new Dictionary<string, Tensor>();
-        foreach (var (k, v) in ModuleTree.StateDict(baseModel)) modelState.TryAdd(k, v);
-        SubsetLayout? layout = null;
-        var rows = new List<Tensor>();
+        var files = CheckpointFiles(o.Checkpoints, o.BaseModel, log);
+        // Explicit data statistics that contradict the spec's input scaling are refused before the folder is touched.
+        var dataOptions = o.Dataset is null ? null : InputScaling.Apply(spec, o.Data);
+        using var writer = ZooWriter.Begin(o.Out, o.Force, keepStaged: false);   // a folder of someone else's files, or one being written, is refused before any work
         try
         {
-            foreach (var f in files)
+            return Import(o, spec, script, files, dataOptions, writer, clock, log);
+        }
+        catch
+        {
+            // A failed import leaves --out as it found it: what this import created goes, a folder it made included.
+            writer.Abandon();
+            throw;
+        }
+    }
+
+    static ZooTask Import(ZooImportOptions o, ModelSpec spec, string? script, List<string> files, DataOptions? dataOptions, ZooWriter writer,
+        Stopwatch clock, TextWriter? log)
+    {
+        using var baseModel = BaseModels.Load(o.BaseModel, spec);
+        log?.WriteLine($"[import] {files.Count} checkpoints from {o.Checkpoints}, base model {o.BaseModel} ({spec})");
+        string dataset = o.Dataset is null ? "unknown" : Datasets.Canonical(o.Dataset);
+        using var data = o.Dataset is null ? null : Datasets.Load(dataset, o.DataSeed, dataOptions);
+        if (data is not null)
+        {
+            CheckImages(spec, data, dataset);
+            // Before the checkpoints are read: does the base model score clearly better under another input scaling?
+            var check = InputScaling.Compare(baseModel, spec, data);
+            log?.WriteLine($"[import] {InputScaling.Summary(check)}");
+            if (check.Warning is { } warning)
             {
-                var raw = PtCheckpoint.Load(f);
-                try
-                {
-                    var floats = raw.Where(kv => torch.is_floating_point(kv.Value) && !kv.Key.EndsWith("num_batches_tracked", StringComparison.Ordinal)).ToList();
-                    if (floats.Count == 0) throw new InvalidDataException($"{f} holds no float tensors.");
-                    var named = StateDicts.MatchPrefix(floats, modelState.Keys.ToHashSet(), f).ToDictionary(kv => kv.Key, kv => kv.Value);
-                    layout ??= new SubsetLayout(modelState.Where(kv => named.ContainsKey(kv.Key)).Select(kv => new TensorSpec(kv.Key, kv.Value.shape)).ToList());
-                    var want = layout.Tensors.Select(t => t.Name).ToHashSet();
-                    if (!want.SetEquals(named.Keys))
-                        throw new InvalidDataException($"{f} holds [{string.Join(", ", named.Keys.Order())}] but {Path.GetFileName(files[0])} holds [{string.Join(", ", want.Order())}]; every checkpoint must hold the same tensors.");
-                    var parts = new List<Tensor>();
-                    foreach (var t in layout.Tensors)
-                    {
-                        var v = named[t.Name];
-                        if (!v.shape.SequenceEqual(t.Shape))
-                            throw new InvalidDataException($"{f}: '{t.Name}' has shape [{string.Join(", ", v.shape)}] but the base model's is [{string.Join(", ", t.Shape)}].");
-                        parts.Add(v.reshape(-1).to(ScalarType.Float32));
-                    }
-                    rows.Add(torch.cat(parts, 0).DetachFromDisposeScope());
-                    parts.ForEach(p => p.Dispose());
-                }
-                finally
-                {
-                    foreach (var t in raw.Values) t.Dispose();
-                }
+                log?.WriteLine($"[import] warning: {warning}");
+                o.Warn?.Invoke(warning);
             }
+        }
+        var (layout, rows) = ReadCheckpoints(files, o.Checkpoints, baseModel, spec);
+        try
+        {
             using var vectors = torch.stack(rows);
-            var subsetNames = string.Join(",", layout!.Tensors.Select(t => t.Name));
+            var subsetNames = string.Join(",", layout.Tensors.Select(t => t.Name));
             log?.WriteLine($"[import] subset: {layout.Tensors.Count} tensors, {layout.Length:N0} numbers ({subsetNames})");
 
             var val = Enumerable.Repeat(double.NaN, files.Count).ToArray();
             var test = (double[])val.Clone();
-            SplitInfo? info = null;
-            string dataset = o.Dataset is null ? "unknown" : Datasets.Canonical(o.Dataset);
-            var dataOptions = o.Dataset is null ? null : InputScaling.Apply(spec, o.Data);
             double? baseVal = null, baseTest = null;
-            if (o.Dataset is not null)
+            if (data is not null)
             {
-                using var data = Datasets.Load(dataset, o.DataSeed, dataOptions);
-                info = data.Info;
-                CheckImages(spec, data, dataset);
-                log?.WriteLine($"[import] scoring on {dataset}: {info.Validation} validation / {info.Test} test images, {InputScaling.Describe(info.Normalization)}");
+                log?.WriteLine($"[import] scoring on {dataset}: {data.Info.Validation} validation / {data.Info.Test} test images, {InputScaling.Describe(data.Info.Normalization)}");
                 var v = new LabeledImages(data.Validation.X, data.Validation.Y);
                 var te = new LabeledImages(data.Test.X, data.Test.Y);
                 baseVal = Accuracy.Evaluate(baseModel, v).Accuracy;
@@ -135,7 +132,7 @@ public static class ZooImport
             {
                 Task = ZooStore.TaskName(dataset, spec.Arch, "imported"),
                 Dataset = dataset,
-                Data = info,
+                Data = data?.Info,
                 DataOptions = dataOptions,
                 Model = stored,
                 BaseModel = "base.safetensors",
@@ -159,6 +156,77 @@ public static class ZooImport
         finally
         {
             rows.ForEach(r => r.Dispose());
+        }
+    }
+
+    /// <summary>
+    /// The checkpoint files of <paramref name="dir"/> (*.pth, *.pt, the base model excepted) in ordinal name order.
+    /// Anything else there is listed in the log as skipped, so a misnamed checkpoint is not lost without a word;
+    /// a folder without a checkpoint is refused, naming what it holds.
+    /// </summary>
+    static List<string> CheckpointFiles(string dir, string baseModel, TextWriter? log)
+    {
+        var basePath = Path.GetFullPath(baseModel);
+        var entries = Directory.GetFileSystemEntries(dir).Where(f => Path.GetFullPath(f) != basePath)
+            .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToList();
+        var files = entries.Where(f => File.Exists(f) && Path.GetExtension(f).ToLowerInvariant() is ".pth" or ".pt").ToList();
+        var skipped = entries.Except(files).Select(f => Path.GetFileName(f) + (Directory.Exists(f) ? "/" : "")).ToList();
+        var listed = string.Join(", ", skipped.Take(5)) + (skipped.Count > 5 ? $", … (first 5 of {skipped.Count})" : "");
+        if (files.Count == 0)
+            throw new FileNotFoundException($"No checkpoints in {dir}: a checkpoint is a torch.save file named *.pth or *.pt (the base model aside); the folder " +
+                (skipped.Count == 0 ? "holds nothing else." : $"holds only {skipped.Count} other {(skipped.Count == 1 ? "entry" : "entries")}: {listed}.") +
+                " Name the checkpoints *.pth (or *.pt), or give the folder that holds them.");
+        if (skipped.Count > 0)
+            log?.WriteLine($"[import] skipped {skipped.Count} {(skipped.Count == 1 ? "file that is" : "files that are")} not checkpoints (*.pth, *.pt): {listed}");
+        return files;
+    }
+
+    /// <summary>
+    /// Reads every checkpoint and fits it to the network (names up to a wrapper prefix, shapes, float values):
+    /// the subset layout (the first file's tensors, in the network's order) and one float32 row per file.
+    /// <c>num_batches_tracked</c> and other integer entries the network's floats do not take are dropped.
+    /// </summary>
+    static (SubsetLayout Layout, List<Tensor> Rows) ReadCheckpoints(List<string> files, string dir, nn.Module<Tensor, Tensor> baseModel, ModelSpec spec)
+    {
+        var state = ModuleTree.StateDict(baseModel);
+        var network = new Dictionary<string, Tensor>();
+        foreach (var (k, v) in state) network.TryAdd(k, v);
+        var networkName = StateDicts.NetworkName(baseModel, spec);
+        var fix = StateDicts.ArchitectureFix($"The checkpoints in {Path.GetFullPath(dir)}", baseModel, spec, plural: true);
+        bool NamesANetworkTensor(string key) => network.Keys.Any(k => key == k || key.EndsWith("." + k, StringComparison.Ordinal));
+        SubsetLayout? layout = null;
+        var rows = new List<Tensor>();
+        try
+        {
+            foreach (var f in files)
+            {
+                var raw = PtCheckpoint.Load(f);
+                try
+                {
+                    var entries = raw.Where(kv => !kv.Key.EndsWith("num_batches_tracked", StringComparison.Ordinal)
+                                                  && (torch.is_floating_point(kv.Value) || NamesANetworkTensor(kv.Key)));
+                    var fitted = StateDicts.Fit(entries, state, complete: false, $"checkpoint {Path.GetFullPath(f)}", networkName, fix)
+                        .Where(kv => torch.is_floating_point(network[kv.Key])).ToDictionary(kv => kv.Key, kv => kv.Value);
+                    if (fitted.Count == 0) throw new InvalidDataException($"{f} holds no float tensors of {networkName}. {fix}");
+                    layout ??= new SubsetLayout(state.Where(kv => fitted.ContainsKey(kv.Key)).Select(kv => new TensorSpec(kv.Key, kv.Value.shape)).ToList());
+                    var want = layout.Tensors.Select(t => t.Name).ToHashSet();
+                    if (!want.SetEquals(fitted.Keys))
+                        throw new InvalidDataException($"{f} holds [{string.Join(", ", fitted.Keys.Order())}] but {Path.GetFileName(files[0])} holds [{string.Join(", ", want.Order())}]; " +
+                            $"every checkpoint in {dir} must hold the same tensors: move the files of other runs elsewhere.");
+                    using var scope = torch.NewDisposeScope();
+                    rows.Add(torch.cat(layout.Tensors.Select(t => fitted[t.Name].reshape(-1).to(ScalarType.Float32)).ToList(), 0).DetachFromDisposeScope());
+                }
+                finally
+                {
+                    foreach (var t in raw.Values) t.Dispose();
+                }
+            }
+            return (layout!, rows);
+        }
+        catch
+        {
+            rows.ForEach(r => r.Dispose());
+            throw;
         }
     }
 

@@ -123,6 +123,17 @@ public sealed class ZooWriter : IDisposable
         }
     }
 
+    /// <summary>
+    /// After a failed write: removes the staging folder and what this writer created (<see cref="OwnedFolder.Abandon"/>),
+    /// so a new folder is gone again and one that held a zoo or files before is left as it was.
+    /// </summary>
+    public void Abandon()
+    {
+        try { if (System.IO.Directory.Exists(Staging)) System.IO.Directory.Delete(Staging, true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }   // best effort: the caller reports the write's own error
+        folder.Abandon();
+    }
+
     /// <summary>The staged path of a zoo file (relative, e.g. "base.safetensors").</summary>
     public string Staged(string relative) => OwnedFolder.Confine(Staging, relative, "a zoo file name");
 

@@ -48,11 +48,14 @@ public class PyTorchParityTests
     [Fact]
     public void ArchitectureMismatchNamesTheKeys()
     {
-        var e = Assert.Throws<KeyNotFoundException>(() => BaseModels.LoadWeights(Fixture("mlp_state.pth"), new ModelSpec { Arch = "mlp", Hidden = new[] { 32, 16, 8 } }));
-        Assert.Contains("missing keys", e.Message);
-        var s = Assert.Throws<ArgumentException>(() => BaseModels.LoadWeights(Fixture("mlp_state.pth"), new ModelSpec { Arch = "mlp", Hidden = new[] { 32, 8 } }));
-        Assert.Contains("fc2.weight", s.Message);
-        var k = Assert.Throws<KeyNotFoundException>(() => BaseModels.LoadWeights(Fixture("mlp_state.pth"), new ModelSpec { Arch = "convnet3", Width = 8 }));
+        var e = Assert.Throws<InvalidDataException>(() => BaseModels.LoadWeights(Fixture("mlp_state.pth"), new ModelSpec { Arch = "mlp", Hidden = new[] { 32, 16, 8 } }));
+        Assert.Contains($"base model {Fixture("mlp_state.pth")} does not fit the network mlp(hidden [32, 16, 8], 10 classes): ", e.Message);
+        Assert.Contains("the file lacks", e.Message);
+        Assert.Contains("pass the --arch and size options (--width, --hidden, --depth, …) of the network that wrote it", e.Message);
+        var s = Assert.Throws<InvalidDataException>(() => BaseModels.LoadWeights(Fixture("mlp_state.pth"), new ModelSpec { Arch = "mlp", Hidden = new[] { 32, 8 } }));
+        Assert.Matches(@"'fc2\.weight' is \[16, 32\] in the file but \[8, 32\] in the network", s.Message);
+        var k = Assert.Throws<InvalidDataException>(() => BaseModels.LoadWeights(Fixture("mlp_state.pth"), new ModelSpec { Arch = "convnet3", Width = 8 }));
         Assert.Contains("fc1.weight", k.Message);
+        Assert.Contains("that the network lacks", k.Message);
     }
 }

@@ -58,7 +58,10 @@ public class ZooSwapTests : IDisposable
         var revisions = Directory.GetDirectories(dir).Select(Path.GetFileName).ToList();
         Assert.Single(revisions);
         Assert.StartsWith(ZooWriter.RevisionPrefix, revisions[0]);
-        var listed = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, OwnedFolder.MarkerName)))!["files"]!.AsArray().Select(x => (string)x!).Order(StringComparer.Ordinal);
+        // The staging folder stays listed as ours (a user's file in it would be refused) while it exists no more.
+        var listed = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, OwnedFolder.MarkerName)))!["files"]!.AsArray().Select(x => (string)x!)
+            .Where(f => f != ZooWriter.StagingFolder + "/").Order(StringComparer.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(dir, ZooWriter.StagingFolder)));
         var files = Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(dir, f).Replace('\\', '/'))
             .Where(f => f != OwnedFolder.MarkerName && !FolderLock.IsLockFile(f)).Order(StringComparer.Ordinal);
         Assert.Equal(files, listed);

@@ -76,10 +76,12 @@ public class ImportTests
             // A checkpoint from another network: the error names the keys and the fix.
             File.Copy(Fixture("import_mlp/0000_acc0.5000_seed0040_mlp.pth"), Path.Combine(dir, "a.pth"));
             File.Copy(Fixture("vit_io.pth"), Path.Combine(dir, "b.pth"));
-            var e = Assert.Throws<KeyNotFoundException>(() => ZooImport.FromPthFolder(new ZooImportOptions
+            var e = Assert.Throws<InvalidDataException>(() => ZooImport.FromPthFolder(new ZooImportOptions
             { Checkpoints = dir, BaseModel = Fixture("mlp_state.pth"), Model = spec, Out = Path.Combine(dir, "out") }));
-            Assert.Contains("b.pth", e.Message);
+            Assert.Contains($"checkpoint {Path.Combine(dir, "b.pth")} does not fit the network mlp(hidden [32, 16], 10 classes)", e.Message);
             Assert.Contains("logits", e.Message);
+            Assert.Contains($"The checkpoints in {dir} were saved from another architecture", e.Message);
+            Assert.False(Directory.Exists(Path.Combine(dir, "out")));
         }
         finally
         {

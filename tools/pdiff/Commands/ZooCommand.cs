@@ -32,12 +32,17 @@ public sealed class ZooCommand : ICommand
           pdiff zoo import --checkpoints <dir of .pth> --base <state dict .pth|.safetensors>
                            (--arch <arch> [--width W] [--hidden 256,128] [--depth D] [--dim D] [--heads H] [--mlp-dim M]
                             | --torchscript <model.pt>)
-                           --out <dir> [--classes 10] [--input standardize|unit] [--dataset fashion-mnist|mnist [--seed 0]] [--force]
+                           --out <dir> [--classes 10] [--input standardize|unit|mean=M,std=S] [--dataset fashion-mnist|mnist [--seed 0]] [--force]
               Converts a folder of PyTorch subset checkpoints (dicts of tensors, e.g. from the reference's
               finetune.py) plus their base model into a zoo; scores them when --dataset is given. The network is
               a shipped architecture (--arch, same parameter names as ours) or your own, exported from PyTorch
-              with torch.jit.script(model).save("model.pt") (--torchscript; copied into the zoo). --input unit:
-              the network takes raw pixels b/255 (default standardize: the train split's mean and std).
+              with torch.jit.script(model).save("model.pt") (--torchscript; copied into the zoo). --input says how
+              the network was trained to see pixels: standardize (default: the train split's mean and std), unit
+              (raw pixels b/255, ToTensor() alone) or the values of its own Normalize(mean, std), e.g.
+              --input mean=0.1307,std=0.3081 (one value a channel). With --dataset, the base model is first scored
+              on 500 validation images under each scaling, and a warning says when another one scores 5 points
+              or more better than the one given. Files in --checkpoints that are not *.pth/*.pt are listed as
+              skipped. A failed import leaves --out as it was.
               Then `pdiff run --zoo <dir>` trains p-diff on it and evaluates.
           pdiff zoo align <dir> --out <dir> [--force] [--threads N]
               Writes a copy of a whole-network zoo (subset 'whole' of an mlp or convnet3, e.g. from notebook 08)
@@ -158,6 +163,7 @@ public sealed class ZooCommand : ICommand
             Dataset = dataset,
             DataSeed = dataSeed,
             Force = o.Flag("force"),
+            Warn = w => Console.Error.WriteLine($"pdiff: warning: {w}"),
         }, Console.Out);
         Console.Out.WriteLine($"zoo written to {Path.GetFullPath(task.Directory)} ({task.K} checkpoints × {task.Layout.Length} numbers)");
         if (task.Manifest.Data is null)
@@ -255,8 +261,10 @@ public sealed class ZooCommand : ICommand
                 Width = o.Int("width"), Depth = o.Int("depth"), Dim = o.Int("dim"), Heads = o.Int("heads"), MlpDim = o.Int("mlp-dim"),
                 Classes = o.Int("classes", min: 2) ?? 10,
                 Hidden = o.Get("hidden") is { } h ? Hidden(h) : null,
-                Input = o.Get("input"),
             };
+            // --input alone first, so that its errors (a std of 0, a count of values other than the channels) name it.
+            try { spec = spec with { Input = ModelRegistry.CanonicalInput(o.Get("input"), spec.InChannels) }; }
+            catch (ArgumentException e) { throw new UsageException($"--input: {e.Message}"); }
             return ModelRegistry.Complete(spec);
         }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
