@@ -38,15 +38,16 @@ public sealed partial class OwnedFolder
             if (markerBefore is null) File.Delete(marker);
             else if (!File.Exists(marker) || File.ReadAllText(marker) != markerBefore) AtomicFile.WriteAllText(marker, markerBefore);
         });
+        // The lock's files go too when this claim made them: the folder is left as the job found it. (Removing a lock
+        // file can let a waiting writer lock a new one before we release ours; we hold it only until the caller
+        // disposes, right after this, and write nothing more.)
+        if (!lockBefore)
+            foreach (var name in new[] { FolderLock.FileName, FolderLock.HolderFileName })
+                Try(() => File.Delete(Path.Combine(Directory, name)));
         foreach (var d in createdDirs)
             Try(() =>
             {
-                if (!System.IO.Directory.Exists(d)) return;
-                // The lock's files in a folder this claim made go too (no other writer can have found the folder yet
-                // without meeting our lock, and the lock ends with this claim anyway).
-                if (d == Directory && !System.IO.Directory.EnumerateFileSystemEntries(d).Any(e => !FolderLock.IsLockFile(Path.GetFileName(e))))
-                    foreach (var l in System.IO.Directory.EnumerateFiles(d).Where(e => FolderLock.IsLockFile(Path.GetFileName(e))).ToList()) File.Delete(l);
-                if (!System.IO.Directory.EnumerateFileSystemEntries(d).Any()) System.IO.Directory.Delete(d);
+                if (System.IO.Directory.Exists(d) && !System.IO.Directory.EnumerateFileSystemEntries(d).Any()) System.IO.Directory.Delete(d);
             });
         created.Clear();
         createdSubs.Clear();

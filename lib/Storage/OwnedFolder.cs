@@ -49,6 +49,7 @@ public sealed partial class OwnedFolder : IDisposable
     // files first written under this claim, and sub-folders handed out by Sub that did not exist yet.
     List<string> createdDirs = new();
     string? markerBefore;
+    bool lockBefore;
     readonly HashSet<string> created = new(StringComparer.Ordinal);
     readonly List<string> createdSubs = new();
 
@@ -92,13 +93,14 @@ public sealed partial class OwnedFolder : IDisposable
         Examine(full, kind, force, legacy, planned);   // a folder that is not ours is refused before even the lock file is written into it
         var createdDirs = Missing(full);
         System.IO.Directory.CreateDirectory(full);
+        var lockBefore = File.Exists(Path.Combine(full, FolderLock.FileName));
         var hold = wait ? FolderLock.Wait(full, kind, log) : FolderLock.Take(full, kind);
         try
         {
             var marker = Path.Combine(full, MarkerName);
             var markerBefore = File.Exists(marker) ? File.ReadAllText(marker) : null;
             var (folder, fresh) = Examine(full, kind, force, legacy, planned);   // again, now that no other writer can change it
-            (folder.createdDirs, folder.markerBefore) = (createdDirs, markerBefore);
+            (folder.createdDirs, folder.markerBefore, folder.lockBefore) = (createdDirs, markerBefore, lockBefore);
             if (fresh) folder.Save();
             folder.hold = hold;
             return folder;

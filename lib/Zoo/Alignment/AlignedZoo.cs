@@ -1,3 +1,4 @@
+using PDiff.Storage;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -22,6 +23,8 @@ public static class AlignedZoo
         if (!File.Exists(Path.Combine(dir, "manifest.json"))) return null;
         try
         {
+            // A manifest.json in a folder that is no zoo of ours is someone else's file: the writer refuses it, nothing is "damaged".
+            if (OwnedFolder.KindOf(dir) != "zoo") return null;
             var zoo = ZooTask.Open(dir);
             if (zoo.Manifest.Source != source || zoo.Manifest.Torch != torch.__version__) return null;
             zoo.Verify();

@@ -180,13 +180,13 @@ public sealed class ByoImportCliTests
         try
         {
             var zoo = Path.Combine(root, "zoo");
-            ZooImport.FromPthFolder(new ZooImportOptions
+            var imported = ZooImport.FromPthFolder(new ZooImportOptions
             {
                 Checkpoints = Cnn("checkpoints"), BaseModel = Cnn("base.pth"), Out = zoo, Dataset = "mnist",
                 Model = new ModelSpec { Arch = ModelSpec.TorchScript, Source = Cnn("model.pt"), Input = ModelSpec.UnitInput },
                 Data = new PDiff.Data.DataOptions { MaxTrain = 300, ValidationSize = 100, MaxTest = 100 },
             });
-            var weights = Path.Combine(zoo, "base.safetensors");
+            var weights = imported.BaseModelPath;
             var bytes = File.ReadAllBytes(weights);
             bytes[^1] ^= 0xFF;
             File.WriteAllBytes(weights, bytes);
