@@ -1,9 +1,9 @@
-using PDiff.Storage;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using PDiff.Data;
+using PDiff.Storage;
 using TorchSharp;
 using static TorchSharp.torch;
 
