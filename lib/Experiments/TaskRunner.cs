@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Data.Analysis;
 using PDiff.Diffusion;
 using PDiff.Evaluation;
+using PDiff.Models;
 using PDiff.Storage;
 using PDiff.Zoo;
 
@@ -74,6 +75,8 @@ public static class TaskRunner
         TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, bool force = false)
     {
         var m = zoo.Manifest;
+        // The zoo's TorchScript copy is tried in a child process before the results folder is claimed.
+        if (zoo.Spec.Source is { } source && File.Exists(source)) ModelRegistry.ValidateSource(zoo.Spec);
         var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
         {
             zoo = Path.GetFullPath(zoo.Directory), created = m.Created, profile = profile.Name(), preset = ConfigText.ToJson(preset), runs, generate, useK,

@@ -54,6 +54,7 @@ public static class ZooImport
         var script = spec.Arch == ModelSpec.TorchScript ? Path.GetFullPath(spec.Source!) : null;
         if (script is not null && !File.Exists(script))
             throw new FileNotFoundException($"TorchScript model '{spec.Source}' does not exist (ModelSpec.Source / --torchscript).", script);
+        ModelRegistry.ValidateSource(spec);   // a TorchScript file libtorch cannot load is refused before the folder is touched
         var writer = ZooWriter.Begin(o.Out, o.Force, keepStaged: false);   // a folder of someone else's files is refused before any work
         using var baseModel = BaseModels.Load(o.BaseModel, spec);
         var basePath = Path.GetFullPath(o.BaseModel);
