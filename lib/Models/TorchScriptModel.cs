@@ -1,5 +1,3 @@
-using System.IO.Compression;
-using PDiff.Checkpoints;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -118,65 +116,13 @@ public sealed class TorchScriptModel : nn.Module<Tensor, Tensor>
         if (length > Array.MaxLength)
             throw new InvalidDataException($"TorchScript model '{path}' holds {length} bytes; PDiff reads TorchScript files of up to {Array.MaxLength} bytes.");
         var bytes = File.ReadAllBytes(path);
-        var notScript = WhyNotTorchScript(bytes);
-        if (notScript != null) throw new InvalidDataException($"'{path}' is not a TorchScript archive: {notScript} {ExportHint}");
+        var notScript = TorchScriptArchive.WhyNot(bytes);
+        if (notScript != null) throw new InvalidDataException($"'{path}' is not a TorchScript archive: {notScript} To fix: {ExportHint}");
         return bytes;
     }
 
     internal const string ExportHint =
         "Export the model in Python with `torch.jit.script(model).save(\"model.pt\")` (torch.save(model.state_dict()) stores weights only, not the architecture).";
-
-    /// <summary>
-    /// A TorchScript archive is a zip holding <c>&lt;name&gt;/constants.pkl</c> and <c>&lt;name&gt;/code/…</c>;
-    /// a torch.save file is a zip with <c>data.pkl</c> only (or a legacy raw pickle). Telling them apart
-    /// here gives a precise message instead of libtorch's "constants.pkl not found". The zip directory is
-    /// read by .NET first, as for torch.save files (Checkpoints/TorchArchive): one entry a name (readers
-    /// differ on which copy of a duplicate they take), plain relative names, nothing encrypted, and no size
-    /// libtorch would allocate from that the file cannot hold (a deflated entry expands at most 1032-fold).
-    /// </summary>
-    static string? WhyNotTorchScript(byte[] bytes)
-    {
-        var fileLength = bytes.LongLength;
-        List<(string FullName, long Length, long CompressedLength, bool IsEncrypted)> entries;
-        try
-        {
-            using var zip = new ZipArchive(new MemoryStream(bytes, writable: false), ZipArchiveMode.Read);
-            entries = zip.Entries.Select(e => (e.FullName, e.Length, e.CompressedLength, e.IsEncrypted)).ToList();
-        }
-        catch (InvalidDataException)
-        {
-            var head = bytes.AsSpan(0, Math.Min(4, bytes.Length));
-            var n = head.Length;
-            if (n >= 2 && head[0] == 0x80 && head[1] <= 5)
-                return "it is a legacy (pre-1.6) torch.save pickle, which holds weights, not TorchScript code.";
-            // A zip starts with "PK\x03\x04"; one whose end (the central directory) is missing was cut short.
-            return n == 4 && head[0] == (byte)'P' && head[1] == (byte)'K' && head[2] == 3 && head[3] == 4
-                ? $"the zip archive is incomplete ({fileLength} bytes; truncated download or copy?)."
-                : $"it is not a zip archive ({fileLength} bytes; TorchScript files are zips).";
-        }
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var e in entries)
-        {
-            var n = e.FullName;
-            if (!names.Add(n))
-                return $"the zip entry {SafeText.Quote(n)} appears twice (a file made to show different contents to different readers).";
-            if (n.Length == 0 || n[0] == '/' || n.Contains('\\') || n.Split('/').Any(part => part is ".." or ".") || n.Any(char.IsControl))
-                return $"the zip entry {SafeText.Quote(n)} is not a plain relative name (absolute, '..', backslashes or control characters).";
-            if (e.IsEncrypted)
-                return $"the zip entry {SafeText.Quote(n)} is encrypted; torch.jit.save never encrypts.";
-            if (e.Length < 0 || e.CompressedLength < 0 || e.CompressedLength > fileLength || e.Length > Math.Max(e.CompressedLength, 1) * 1032)
-                return $"the zip entry {SafeText.Quote(n)} claims {e.Length} bytes ({e.CompressedLength} compressed) in a file of {fileLength} " +
-                       "(a zip bomb or a damaged zip directory).";
-        }
-        var hasCode = names.Any(n => n.Contains("/code/", StringComparison.Ordinal));
-        var hasConstants = names.Any(n => n.EndsWith("/constants.pkl", StringComparison.Ordinal));
-        if (hasCode && hasConstants) return null;
-        if (hasCode)
-            return "it holds TorchScript code but no constants.pkl (a record is missing: damaged, or re-zipped by hand?).";
-        if (names.Any(n => n.EndsWith("/data.pkl", StringComparison.Ordinal) || n == "data.pkl"))
-            return "it is a torch.save() pickle (a state dict or a pickled module), which holds no TorchScript code.";
-        return "it is a zip archive without TorchScript code (no code/ folder or constants.pkl).";
-    }
 
     public override Tensor forward(Tensor input)
     {

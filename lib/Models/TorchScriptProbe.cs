@@ -38,8 +38,12 @@ public static class TorchScriptProbe
     /// <summary>The probe's file name, beside PDiff.Lib.dll.</summary>
     public const string ProbeFile = "PDiff.TorchScriptProbe.dll";
 
-    /// <summary>How long the child may take to start, load the archive and run forward before it is stopped.</summary>
-    public static TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(120);
+    /// <summary>
+    /// How long the child may take to start, load the archive and run forward before it is stopped: 120 s, or
+    /// the seconds in the environment variable <c>PDIFF_TORCHSCRIPT_TIMEOUT</c> (a very large model on a slow machine).
+    /// </summary>
+    public static TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(
+        double.TryParse(Environment.GetEnvironmentVariable("PDIFF_TORCHSCRIPT_TIMEOUT"), NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s > 0 ? s : 120);
 
     const int StderrKept = 64 * 1024;
     static readonly ConcurrentDictionary<string, Lazy<Verdict>> verdicts = new(StringComparer.Ordinal);
@@ -130,6 +134,7 @@ public static class TorchScriptProbe
         }
         var how = child.ExitCode switch
         {
+            _ when stderr.Result.StartsWith("Stack overflow", StringComparison.Ordinal) => "libtorch ran out of stack (the archive nests too deeply)",
             134 => "libtorch aborted",
             139 => "libtorch crashed (segmentation fault)",
             137 => "the process was killed (out of memory?)",
@@ -169,6 +174,8 @@ public static class TorchScriptProbe
     /// </summary>
     internal static string Sanitize(string text, bool stop = true)
     {
+        // "[enforce fail at inline_container.cc:215] . Couldn't parse …": the source position helps nobody here.
+        text = System.Text.RegularExpressions.Regex.Replace(text, @"^\s*\[enforce fail at [^\]]*\][\s.]*", "");
         var words = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Select(w => w.Length > 48 ? w[..47] + "…" : w);
         var line = SafeText.Clean(string.Join(' ', words), 160).TrimEnd(':', ' ');
         if (line.Length == 0) line = "no message";

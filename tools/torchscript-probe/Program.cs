@@ -11,9 +11,10 @@ namespace PDiff.TorchScriptProbe;
 /// (an exception thrown where nothing catches it: abort; a parser recursing on deeply nested code: a stack
 /// overflow), and here that costs nothing but this process.
 /// <para>
-/// stdout, one JSON object a line: <c>{"stage":"load"}</c> and <c>{"stage":"forward"}</c> before each risky step
+/// stdout, one JSON object a line: <c>{"stage":"load"}</c>, <c>{"stage":"tensors"}</c> and <c>{"stage":"forward"}</c> before each risky step
 /// (the caller names the step a crash happened in), then <c>{"result":"ok",...}</c> (exit 0) or
-/// <c>{"result":"error",...}</c> when libtorch refused the archive with an exception (exit 3). Exit 4: this
+/// <c>{"result":"error",...}</c> when libtorch refused the archive with an exception or a tensor reaches
+/// outside its storage (exit 3). Exit 4: this
 /// process could not start libtorch at all (not the archive's fault). Any other end is a crash.
 /// </para>
 /// </summary>
@@ -60,6 +61,22 @@ internal static class Program
         }
         using (script)
         {
+            // libtorch builds the archive's tensors from the sizes and strides its pickle states without checking
+            // them against their storages: one reaching past its storage would read (or write) foreign memory
+            // the first time it is used. as_strided checks exactly that, without touching the data.
+            Write(new { stage = "tensors" });
+            foreach (var (name, t) in script.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(script.named_buffers()))
+            {
+                try
+                {
+                    using var view = t.as_strided(t.shape, t.stride(), t.storage_offset());
+                }
+                catch (Exception e) when (e is not (OutOfMemoryException or DllNotFoundException or TypeInitializationException))
+                {
+                    Write(new { result = "error", stage = "tensors", message = $"tensor '{name}' reaches outside its storage: {e.Message}" });
+                    return 3;
+                }
+            }
             var inputs = script.GetNumberOfInputs();
             string? forwardError = null;
             long[]? output = null;
