@@ -45,6 +45,10 @@ public static class TorchScriptProbe
     public static TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(
         double.TryParse(Environment.GetEnvironmentVariable("PDIFF_TORCHSCRIPT_TIMEOUT"), NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s > 0 ? s : 120);
 
+    /// <summary>How many probe processes this process has started (one a distinct content and input shape).</summary>
+    public static int ProcessesStarted => started;
+
+    static int started;
     const int StderrKept = 64 * 1024;
     static readonly ConcurrentDictionary<string, Lazy<Verdict>> verdicts = new(StringComparer.Ordinal);
     static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = true };
@@ -93,6 +97,7 @@ public static class TorchScriptProbe
         // One thread is plenty for a load and three forwards on two images; libtorch would start one a core.
         psi.Environment["OMP_NUM_THREADS"] = "1";
 
+        Interlocked.Increment(ref started);
         using var child = Process.Start(psi) ?? throw new InvalidOperationException($"The TorchScript probe could not be started ({psi.FileName} {probe}).");
         var stdout = child.StandardOutput.ReadToEndAsync();
         var stderr = ReadBounded(child.StandardError);
