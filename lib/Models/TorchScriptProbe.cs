@@ -90,7 +90,7 @@ public static class TorchScriptProbe
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(probe)!,
+            WorkingDirectory = Path.GetTempPath(),
         };
         psi.ArgumentList.Add(probe);
         if (inputShape is not null) psi.ArgumentList.Add(string.Join(",", inputShape.Select(d => d.ToString(CultureInfo.InvariantCulture))));

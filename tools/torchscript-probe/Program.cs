@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -26,6 +27,7 @@ internal static class Program
 
     static int Main(string[] args)
     {
+        NoCoreDump();
         try
         {
             long[]? shape = args.Length > 0 ? args[0].Split(',').Select(long.Parse).ToArray() : null;
@@ -113,6 +115,24 @@ internal static class Program
             return 0;
         }
     }
+
+    // A crash here is an expected outcome, reported by the caller: it must not also leave a core file (of a
+    // process holding all of libtorch) wherever the system's core pattern points.
+    static void NoCoreDump()
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return;
+        var none = new RLimit();
+        _ = setrlimit(4 /* RLIMIT_CORE on Linux and macOS */, ref none);
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    struct RLimit
+    {
+        public ulong Current, Maximum;
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    static extern int setrlimit(int resource, ref RLimit limit);
 
     static object Describe(string name, Tensor t) => new { name, shape = t.shape, dtype = t.dtype.ToString() };
 
