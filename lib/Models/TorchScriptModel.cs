@@ -15,7 +15,8 @@ namespace PDiff.Models;
 /// name and scores the model. <see cref="train"/>/<see cref="eval"/> switch the script and all its submodules.
 /// The archive keeps the mode it was saved in (usually eval), as <c>torch.jit.load</c> does.
 /// Every failure (missing file, a file that is not TorchScript, an input the model refuses) is a .NET
-/// exception that names the file and the fix.
+/// exception that names the file and the fix. That includes the archives on which libtorch ends the process
+/// (abort, stack overflow): <see cref="Load"/> has a child process load each archive first (<see cref="TorchScriptProbe"/>).
 /// </summary>
 public sealed class TorchScriptModel : nn.Module<Tensor, Tensor>
 {
