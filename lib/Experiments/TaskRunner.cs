@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Data.Analysis;
 using PDiff.Diffusion;
 using PDiff.Evaluation;
+using PDiff.Models;
 using PDiff.Storage;
 using PDiff.Zoo;
 
@@ -97,6 +98,8 @@ public static class TaskRunner
         TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, bool force = false)
     {
         var m = zoo.Manifest;
+        // The zoo's TorchScript copy is tried in a child process before the results folder is claimed.
+        if (zoo.Spec.Source is { } source && File.Exists(source)) ModelRegistry.ValidateSource(zoo.Spec);
         ModelCache.FolderFor(zoo);   // a read-only zoo caches its trained models elsewhere; a cache that cannot be written fails now
         using var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
         {

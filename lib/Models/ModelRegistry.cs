@@ -18,7 +18,7 @@ public static class ModelRegistry
         ["resnet18"] = (s, g) => new ResNet18(s, g),
         ["vit"] = (s, g) => new Vit(s, g),
         // The file holds weights too; the generator has nothing to draw (base weights are loaded over them anyway).
-        [ModelSpec.TorchScript] = (s, _) => TorchScriptModel.Load(s.Source!, inputShape: new long[] { s.InChannels, s.ImageSize, s.ImageSize }),
+        [ModelSpec.TorchScript] = (s, _) => TorchScriptModel.Load(s.Source!, inputShape: InputShape(s)),
     };
     static readonly string[] BuiltIn = { "mlp", "convnet3", "resnet18", "vit", ModelSpec.TorchScript };
 
@@ -55,6 +55,20 @@ public static class ModelRegistry
         var n = Alias(Normalize(arch));
         lock (factories) return factories.ContainsKey(n);
     }
+
+    /// <summary>
+    /// Checks, without loading it into this process, that <see cref="Build"/> can load the file a spec names: a
+    /// TorchScript file goes through <see cref="TorchScriptModel.Validate"/> (a child process loads it and runs
+    /// forward on the spec's input shape; the verdict is remembered, so the later build does not probe again).
+    /// Nothing to check for the other architectures. Tools call it before they create or claim an output folder.
+    /// </summary>
+    public static void ValidateSource(ModelSpec spec)
+    {
+        if (Canonical(spec.Arch) == ModelSpec.TorchScript && !string.IsNullOrWhiteSpace(spec.Source))
+            TorchScriptModel.Validate(spec.Source, InputShape(spec));
+    }
+
+    static long[] InputShape(ModelSpec s) => new long[] { s.InChannels, s.ImageSize, s.ImageSize };
 
     /// <summary>The spec with every default spelled out (what manifests store).</summary>
     public static ModelSpec Complete(ModelSpec spec)

@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -16,7 +15,8 @@ namespace PDiff.Models;
 /// name and scores the model. <see cref="train"/>/<see cref="eval"/> switch the script and all its submodules.
 /// The archive keeps the mode it was saved in (usually eval), as <c>torch.jit.load</c> does.
 /// Every failure (missing file, a file that is not TorchScript, an input the model refuses) is a .NET
-/// exception that names the file and the fix.
+/// exception that names the file and the fix. That includes the archives on which libtorch ends the process
+/// (abort, stack overflow): <see cref="Load"/> has a child process load each archive first (<see cref="TorchScriptProbe"/>).
 /// </summary>
 public sealed class TorchScriptModel : nn.Module<Tensor, Tensor>
 {
@@ -46,8 +46,64 @@ public sealed class TorchScriptModel : nn.Module<Tensor, Tensor>
     /// <summary>
     /// Loads a TorchScript archive onto <paramref name="device"/> (CPU when null).
     /// <paramref name="inputShape"/>: optional per-sample input shape that <see cref="forward"/> enforces.
+    /// The archive is checked by <see cref="Validate"/> first (a child process loads it before this one does).
     /// </summary>
     public static TorchScriptModel Load(string path, Device? device = null, long[]? inputShape = null)
+    {
+        var bytes = ReadChecked(path, inputShape);
+        Validate(path, bytes, inputShape);
+
+        jit.ScriptModule<Tensor, Tensor>? script = null;
+        Exception? failure = null;
+        // A thread with a larger stack than the probe's: an archive the probe loaded cannot overflow this one.
+        var loader = new Thread(() =>
+        {
+            try { script = jit.load<Tensor, Tensor>(bytes, device ?? CPU); }
+            catch (Exception e) { failure = e; }
+        }, 16 << 20);
+        loader.Start();
+        loader.Join();
+        if (failure is ExternalException or InvalidOperationException or ArgumentException)
+            throw new InvalidDataException($"libtorch could not load TorchScript model '{path}': {TorchScriptProbe.Sanitize(Essence(failure.Message))} " +
+                $"The file may be damaged or written by a PyTorch newer than libtorch {torch.__version__}. To fix: {ExportHint}", failure);
+        if (failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        var inputs = script!.GetNumberOfInputs();
+        if (inputs != 1)
+        {
+            script.Dispose();
+            throw TwoInputs(path, inputs);
+        }
+        return new TorchScriptModel(script, path, inputShape?.ToArray());
+    }
+
+    /// <summary>
+    /// Everything <see cref="Load"/> checks before it loads the archive in this process, without loading it here:
+    /// the file is a TorchScript zip (read by .NET: directory, names, sizes), a child process loads it with
+    /// libtorch and, given <paramref name="inputShape"/>, runs forward on a batch of two zero inputs; forward
+    /// takes one input and, on that batch, returns a tensor. Throws <see cref="InvalidDataException"/> (or
+    /// <see cref="FileNotFoundException"/>) naming the file and the fix; returns what the child found. A tool
+    /// calls this before it creates or claims an output folder, so a refused file leaves nothing behind.
+    /// </summary>
+    public static TorchScriptReport Validate(string path, long[]? inputShape = null) => Validate(path, ReadChecked(path, inputShape), inputShape);
+
+    static TorchScriptReport Validate(string path, byte[] bytes, long[]? inputShape)
+    {
+        var report = TorchScriptProbe.Check(path, bytes, inputShape);
+        if (report.Inputs != 1) throw TwoInputs(path, report.Inputs);
+        if (report.ForwardError is { } error)
+            throw new InvalidDataException($"TorchScript model '{path}' fails on a batch of zeros [2, {string.Join(", ", inputShape!)}] (float32, CPU): " +
+                $"{TorchScriptProbe.Sanitize(Essence(error))} PDiff calls forward(x) with image batches of that shape and expects logits [batch, classes]. " +
+                "To fix: export a network whose forward takes [batch, C, H, W] images and returns one tensor, or set the input shape " +
+                "(ModelSpec.InChannels, ImageSize) to the network's.");
+        return report;
+    }
+
+    static InvalidDataException TwoInputs(string path, long inputs) =>
+        new($"TorchScript model '{path}' has forward() with {inputs} inputs; PDiff calls models with one " +
+            "batch tensor. To fix: wrap the model in Python in an nn.Module whose forward(x) takes the batch, and script that.");
+
+    /// <summary>The checks .NET can make on its own, then the file's bytes (probed and loaded from memory: one content for both).</summary>
+    static byte[] ReadChecked(string path, long[]? inputShape)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (Directory.Exists(path))
@@ -57,63 +113,17 @@ public sealed class TorchScriptModel : nn.Module<Tensor, Tensor>
         if (inputShape is { } s && (s.Length == 0 || s.Any(d => d <= 0)))
             throw new ArgumentException($"inputShape [{string.Join(", ", s)}] must list positive per-sample sizes, e.g. [1, 28, 28].", nameof(inputShape));
 
-        var notScript = WhyNotTorchScript(path);
-        if (notScript != null) throw new InvalidDataException($"'{path}' is not a TorchScript archive: {notScript} {ExportHint}");
-
-        jit.ScriptModule<Tensor, Tensor> script;
-        try
-        {
-            script = jit.load<Tensor, Tensor>(path, device ?? CPU);
-        }
-        catch (Exception e) when (e is ExternalException or InvalidOperationException or ArgumentException)
-        {
-            throw new InvalidDataException($"libtorch could not load TorchScript model '{path}': {Essence(e.Message)} " +
-                $"The file may be damaged or written by a PyTorch newer than libtorch {torch.__version__}. {ExportHint}", e);
-        }
-        var inputs = script.GetNumberOfInputs();
-        if (inputs != 1)
-        {
-            script.Dispose();
-            throw new InvalidDataException($"TorchScript model '{path}' has forward() with {inputs} inputs; PDiff calls models with one " +
-                "batch tensor. Wrap the model in Python in an nn.Module whose forward(x) takes the batch, and script that.");
-        }
-        return new TorchScriptModel(script, path, inputShape?.ToArray());
+        var length = new FileInfo(path).Length;
+        if (length > Array.MaxLength)
+            throw new InvalidDataException($"TorchScript model '{path}' holds {length} bytes; PDiff reads TorchScript files of up to {Array.MaxLength} bytes.");
+        var bytes = File.ReadAllBytes(path);
+        var notScript = TorchScriptArchive.WhyNot(bytes);
+        if (notScript != null) throw new InvalidDataException($"'{path}' is not a TorchScript archive: {notScript} To fix: {ExportHint}");
+        return bytes;
     }
 
-    const string ExportHint =
+    internal const string ExportHint =
         "Export the model in Python with `torch.jit.script(model).save(\"model.pt\")` (torch.save(model.state_dict()) stores weights only, not the architecture).";
-
-    /// <summary>
-    /// A TorchScript archive is a zip holding <c>&lt;name&gt;/constants.pkl</c> and <c>&lt;name&gt;/code/…</c>;
-    /// a torch.save file is a zip with <c>data.pkl</c> only (or a legacy raw pickle). Telling them apart
-    /// here gives a precise message instead of libtorch's "constants.pkl not found".
-    /// </summary>
-    static string? WhyNotTorchScript(string path)
-    {
-        try
-        {
-            using var zip = ZipFile.OpenRead(path);
-            var names = zip.Entries.Select(e => e.FullName).ToList();
-            var hasCode = names.Any(n => n.Contains("/code/", StringComparison.Ordinal));
-            var hasConstants = names.Any(n => n.EndsWith("/constants.pkl", StringComparison.Ordinal));
-            if (hasCode && hasConstants) return null;
-            if (names.Any(n => n.EndsWith("/data.pkl", StringComparison.Ordinal) || n == "data.pkl"))
-                return "it is a torch.save() pickle (a state dict or a pickled module), which holds no TorchScript code.";
-            return "it is a zip archive without TorchScript code (no code/ folder or constants.pkl).";
-        }
-        catch (InvalidDataException)
-        {
-            using var f = File.OpenRead(path);
-            var head = new byte[4];
-            var n = f.Read(head, 0, 4);
-            if (n >= 2 && head[0] == 0x80 && head[1] <= 5)
-                return "it is a legacy (pre-1.6) torch.save pickle, which holds weights, not TorchScript code.";
-            // A zip starts with "PK\x03\x04"; one whose end (the central directory) is missing was cut short.
-            return n == 4 && head[0] == (byte)'P' && head[1] == (byte)'K' && head[2] == 3 && head[3] == 4
-                ? $"the zip archive is incomplete ({new FileInfo(path).Length} bytes; truncated download or copy?)."
-                : $"it is not a zip archive ({new FileInfo(path).Length} bytes; TorchScript files are zips).";
-        }
-    }
 
     public override Tensor forward(Tensor input)
     {
@@ -218,7 +228,7 @@ public sealed class TorchScriptModel : nn.Module<Tensor, Tensor>
     /// The informative line of a libtorch message: for an error inside the TorchScript interpreter the
     /// last line ("RuntimeError: Given groups=1, weight of size …"), after two tracebacks; else the first.
     /// </summary>
-    static string Essence(string message)
+    internal static string Essence(string message)
     {
         var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (lines.Length == 0) return "(no message)";

@@ -63,6 +63,7 @@ public static class ZooImport
         var script = spec.Arch == ModelSpec.TorchScript ? Path.GetFullPath(spec.Source!) : null;
         if (script is not null && !File.Exists(script))
             throw new FileNotFoundException($"TorchScript model '{spec.Source}' does not exist (ModelSpec.Source / --torchscript).", script);
+        ModelRegistry.ValidateSource(spec);   // a TorchScript file libtorch cannot load is refused before the folder is touched
         var files = CheckpointFiles(o.Checkpoints, o.BaseModel, log);
         // Explicit data statistics that contradict the spec's input scaling are refused before the folder is touched.
         var dataOptions = o.Dataset is null ? null : InputScaling.Apply(spec, o.Data);

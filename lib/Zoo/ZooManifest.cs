@@ -28,6 +28,32 @@ public sealed record AccuracyStats(double Mean, double Min, double Max, double M
 public sealed record SubsetRecord(string Selector, IReadOnlyList<TensorSpec> Tensors, long Length)
 {
     public SubsetLayout Layout() => new(Tensors);
+
+    /// <summary>
+    /// Why this subset, read from <paramref name="manifestPath"/>, cannot size a tensor (null when it can): tensors
+    /// are allocated from these shapes, so each has at most 64 non-negative sizes whose product, and the sum of all,
+    /// fit in 64 bits, and the recorded <see cref="Length"/> is that sum.
+    /// </summary>
+    internal string? Problem()
+    {
+        if (Tensors.Count == 0) return "its subset names no tensors";
+        long total = 0;
+        try
+        {
+            foreach (var t in Tensors)
+            {
+                if (t?.Name is null || t.Shape is null) return "its subset lists a tensor without a name or shape";
+                if (t.Shape.Length > 64 || t.Shape.Any(d => d < 0))
+                    return $"its subset tensor {PDiff.Checkpoints.SafeText.Quote(t.Name)} has the shape [{string.Join(", ", t.Shape.Take(8))}{(t.Shape.Length > 8 ? ", …" : "")}]";
+                total = checked(total + t.Shape.Aggregate(1L, (a, b) => checked(a * b)));
+            }
+        }
+        catch (OverflowException)
+        {
+            return "its subset's shapes hold more numbers than fit in 64 bits";
+        }
+        return total == Length ? null : $"its subset's shapes hold {total} numbers but it records a length of {Length}";
+    }
 }
 
 /// <summary>

@@ -45,6 +45,8 @@ public sealed class ZooTask
         if (m.Version != 1) throw new InvalidDataException($"{path}: zoo format version {m.Version} is not supported (this library reads version 1).");
         if (m.Checkpoints is null || m.Subset is null || m.Model is null || string.IsNullOrEmpty(m.BaseModel))
             throw new InvalidDataException($"{path} is incomplete (no checkpoints, subset, model or base model); rebuild or re-import the zoo.");
+        if (m.Subset.Problem() is { } subset)
+            throw new InvalidDataException($"{path} is damaged: {subset}. Rebuild or re-import the zoo.");
         // Every file the manifest names stays inside the zoo folder (no absolute paths, no "..", no links out).
         foreach (var f in m.DataFiles()) OwnedFolder.Confine(dir, f, path);
         if (m.BaseManifest is { } b) OwnedFolder.Confine(dir, b, path);
@@ -115,6 +117,7 @@ public sealed class ZooTask
     public Tensor LoadMatrix()
     {
         var layout = Layout;
+        if (K > 0) CheckFits(Path.Combine(Directory, Manifest.Checkpoints[0].File), layout);
         var matrix = torch.empty(new[] { K, layout.Length }, ScalarType.Float32);
         try
         {
@@ -136,6 +139,7 @@ public sealed class ZooTask
     /// <summary>One checkpoint file as a vector [N], checked against the layout (names and shapes).</summary>
     public static Tensor ReadCheckpoint(string path, SubsetLayout layout)
     {
+        CheckFits(path, layout);
         var vector = torch.empty(new[] { layout.Length }, ScalarType.Float32);
         try
         {
@@ -147,6 +151,15 @@ public sealed class ZooTask
             vector.Dispose();
             throw;
         }
+    }
+
+    // Memory is sized from the manifest's subset before any checkpoint is read: a checkpoint file holds at least a
+    // byte a number, so a length no file here could hold is refused before the allocation, not by libtorch after it.
+    static void CheckFits(string path, SubsetLayout layout)
+    {
+        if (File.Exists(path) && new FileInfo(path).Length < layout.Length)
+            throw new InvalidDataException($"{path} holds {new FileInfo(path).Length} bytes, too few for the {layout.Length} numbers the zoo's manifest " +
+                "says each checkpoint holds: the manifest or the file is damaged. Rebuild or re-import the zoo.");
     }
 
     // Each tensor is copied (and cast) straight into its slice of the destination: no per-file concatenation.

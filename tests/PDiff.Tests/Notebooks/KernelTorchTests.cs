@@ -51,6 +51,9 @@ public sealed class KernelTorchTests : IDisposable
         new NotebookBuilder()
             // An absolute #r: dotnet-repl resolves relative ones against its own directory, not the notebook's.
             .Code($"#r \"{Path.Combine(AppContext.BaseDirectory, "PDiff.Lib.dll")}\"\nusing TorchSharp;\nConsole.WriteLine($\"sum={{torch.ones(2, 2).matmul(torch.ones(2, 2)).sum().item<float>()}} libtorch={{torch.__version__}}\");")
+            // A TorchScript file that aborts libtorch: the probe process beside the #r'd dll takes the abort, the kernel lives on.
+            .Code($"try {{ PDiff.Models.TorchScriptModel.Load(@\"{Path.Combine(AppContext.BaseDirectory, "fixtures", "hostile", "ts_unknown_type.pt")}\"); }}\n" +
+                  "catch (System.IO.InvalidDataException e) { Console.WriteLine(\"refused: \" + e.Message); }\nConsole.WriteLine(\"kernel alive\");")
             .Save(path);
         var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = RepoRoot(), RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "tool", "run", "dotnet-repl", "--", "--run", path, "--exit-after-run", "--output-path", output }) psi.ArgumentList.Add(a);
@@ -62,6 +65,10 @@ public sealed class KernelTorchTests : IDisposable
             $"dotnet-repl wrote no notebook (exit {p.ExitCode}); is the local tool restored (`dotnet tool restore`, done by scripts/setup.sh)?\n{stdout.Result}\n{stderr.Result}");
         var text = string.Concat(Outputs(NotebookDocument.Load(output), 0).Select(o => Text(o["text"]) + Text(o["evalue"])));
         Assert.Contains("sum=8 libtorch=2.10.", text);
+        var probed = string.Concat(Outputs(NotebookDocument.Load(output), 1).Select(o => Text(o["text"]) + Text(o["evalue"])));
+        Assert.Contains("refused: TorchScript model", probed);
+        Assert.Contains("libtorch aborted while loading it (Unknown type name '__torch__.NoSuchType')", probed);
+        Assert.Contains("kernel alive", probed);
     }
 
     static string RepoRoot([CallerFilePath] string here = "") =>

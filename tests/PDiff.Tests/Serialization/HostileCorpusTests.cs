@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using PDiff.Checkpoints;
+using PDiff.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 using Xunit;
@@ -15,15 +16,17 @@ namespace PDiff.Tests.Serialization;
 /// InvalidDataException whose message names the file and the problem, carries no control characters and
 /// no run of the file's own bytes longer than a quoted name; nothing may recurse on the file's nesting
 /// (read on a 256 KB stack), allocate from a declared size, leak a native tensor or crash the process.
+/// TorchScript files (reader "torchscript") go through TorchScriptModel.Load, whose probe process takes the
+/// crashes; TorchScriptBoundaryTests runs them through the CLI.
 /// </summary>
 [Collection(PDiff.Tests.Engine.NativeStateCollection.Name)]
 public class HostileCorpusTests
 {
-    sealed record Case(string File, string Reader, string Exception, string Class, string Expect, string[] Forbid, bool NonFinite);
+    internal sealed record Case(string File, string Reader, string Exception, string Class, string Expect, string[] Forbid, bool NonFinite);
 
-    static string Dir => Path.Combine(AppContext.BaseDirectory, "fixtures", "hostile");
+    internal static string Dir => Path.Combine(AppContext.BaseDirectory, "fixtures", "hostile");
 
-    static readonly Lazy<Dictionary<string, Case>> Manifest = new(() =>
+    internal static readonly Lazy<Dictionary<string, Case>> Manifest = new(() =>
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "manifest.json")));
         return doc.RootElement.GetProperty("files").EnumerateArray().Select(e => new Case(
@@ -55,6 +58,13 @@ public class HostileCorpusTests
                 break;
             case "safetensors":
                 Safetensors.LoadParameters(path, allowNonFinite).Dispose();
+                break;
+            case "torchscript":
+                // The probe process stops a model that hangs after its timeout; 5 s says the same as the default 120.
+                var timeout = TorchScriptProbe.Timeout;
+                if (c.Class == "timeout") TorchScriptProbe.Timeout = TimeSpan.FromSeconds(5);
+                try { TorchScriptModel.Load(path, inputShape: new long[] { 1, 28, 28 }).Dispose(); }
+                finally { TorchScriptProbe.Timeout = timeout; }
                 break;
             default:
                 throw new InvalidOperationException($"manifest.json names an unknown reader '{c.Reader}' for {c.File}");
@@ -174,6 +184,10 @@ public class HostileCorpusTests
             Assert.Contains(listed.Values, c => c.Reader == reader && c.Class == "nesting");
             Assert.Contains(listed.Values, c => c.Reader == reader && c.Class == "nonfinite");
         }
+        // TorchScript: what ends libtorch's process (abort, stack), what it refuses, what only a call shows, the zip.
+        foreach (var needed in new[] { "abort", "stack", "code", "nesting", "missing", "unsupported-format", "size", "offset", "signature",
+                     "forward", "timeout", "not-a-checkpoint", "zip", "zip-bomb", "truncated", "crc", "duplicate", "path" })
+            Assert.Contains(listed.Values, c => c.Reader == "torchscript" && c.Class == needed);
         var total = listed.Keys.Select(f => Path.Combine(Dir, f)).Where(File.Exists).Sum(f => new FileInfo(f).Length);
         Assert.True(total < 1 << 20, $"the corpus holds {total} bytes; keep it under 1 MB");
     }
