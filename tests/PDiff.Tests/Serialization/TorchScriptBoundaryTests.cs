@@ -70,7 +70,7 @@ public class TorchScriptBoundaryTests
     {
         using var dir = new TempDir();
         var zooDir = dir.File("zoo");
-        ZooImport.FromPthFolder(new ZooImportOptions
+        var imported = ZooImport.FromPthFolder(new ZooImportOptions
         {
             Checkpoints = ByoFixture("checkpoints"),
             BaseModel = ByoFixture("base.pth"),
@@ -80,7 +80,7 @@ public class TorchScriptBoundaryTests
             Data = new DataOptions { MaxTrain = 200, ValidationSize = 100, MaxTest = 100 },
         });
         var hostile = Path.Combine(HostileCorpusTests.Dir, "ts_unknown_type.pt");
-        var copy = Path.Combine(zooDir, ZooImport.TorchScriptFile);
+        var copy = Path.Combine(zooDir, imported.Manifest.Model.Source!);   // inside the zoo's revision folder
         File.Copy(hostile, copy, overwrite: true);
         var manifestPath = Path.Combine(zooDir, "manifest.json");
         var manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!;
