@@ -126,7 +126,8 @@ public static class TorchScriptProbe
             ? $"running its forward on a batch of zeros [2, {string.Join(", ", inputShape)}]"
             : "loading it";
         if (!finished)
-            return new Verdict(null, $"libtorch did not finish {doing} within {Timeout.TotalSeconds:0} s (the probe process was stopped)", false);
+            return new Verdict(null, $"libtorch did not finish {doing} within {Timeout.TotalSeconds:0} s (the probe process was stopped; " +
+                "a larger model on a slower machine may need more: set PDIFF_TORCHSCRIPT_TIMEOUT to the seconds to allow)", false);
 
         switch (child.ExitCode)
         {
