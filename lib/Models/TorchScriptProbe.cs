@@ -49,7 +49,7 @@ public static class TorchScriptProbe
     public static int ProcessesStarted => started;
 
     static int started;
-    const int StderrKept = 64 * 1024;
+    const int StderrKept = 64 * 1024, OutputKept = 16 << 20;
     static readonly ConcurrentDictionary<string, Lazy<Verdict>> verdicts = new(StringComparer.Ordinal);
     static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = true };
 
@@ -99,8 +99,9 @@ public static class TorchScriptProbe
 
         Interlocked.Increment(ref started);
         using var child = Process.Start(psi) ?? throw new InvalidOperationException($"The TorchScript probe could not be started ({psi.FileName} {probe}).");
-        var stdout = child.StandardOutput.ReadToEndAsync();
-        var stderr = ReadBounded(child.StandardError);
+        // A model's own print() also lands on stdout: the report is the last line, so the end is what is kept.
+        var stdout = ReadBounded(child.StandardOutput, OutputKept, keepEnd: true);
+        var stderr = ReadBounded(child.StandardError, StderrKept, keepEnd: false);
         var stdin = Task.Run(() =>
         {
             try
@@ -125,7 +126,8 @@ public static class TorchScriptProbe
             ? $"running its forward on a batch of zeros [2, {string.Join(", ", inputShape)}]"
             : "loading it";
         if (!finished)
-            return new Verdict(null, $"libtorch did not finish {doing} within {Timeout.TotalSeconds:0} s (the probe process was stopped)", false);
+            return new Verdict(null, $"libtorch did not finish {doing} within {Timeout.TotalSeconds:0} s (the probe process was stopped; " +
+                "a larger model on a slower machine may need more: set PDIFF_TORCHSCRIPT_TIMEOUT to the seconds to allow)", false);
 
         switch (child.ExitCode)
         {
@@ -188,13 +190,22 @@ public static class TorchScriptProbe
         return line.EndsWith('.') || line.EndsWith(" characters)", StringComparison.Ordinal) ? line : line + ".";
     }
 
-    static async Task<string> ReadBounded(StreamReader reader)
+    /// <summary>A child's stream read to its end, keeping at most <paramref name="max"/> characters: the first, or the last.</summary>
+    static async Task<string> ReadBounded(StreamReader reader, int max, bool keepEnd)
     {
         var kept = new StringBuilder();
         var buffer = new char[8192];
         int n;
         while ((n = await reader.ReadAsync(buffer).ConfigureAwait(false)) > 0)
-            if (kept.Length < StderrKept) kept.Append(buffer, 0, Math.Min(n, StderrKept - kept.Length));
+        {
+            if (keepEnd)
+            {
+                kept.Append(buffer, 0, n);
+                if (kept.Length > 2 * max) kept.Remove(0, kept.Length - max);
+            }
+            else if (kept.Length < max) kept.Append(buffer, 0, Math.Min(n, max - kept.Length));
+        }
+        if (kept.Length > max) kept.Remove(0, kept.Length - max);
         return kept.ToString();
     }
 

@@ -63,57 +63,67 @@ internal static class Program
         }
         using (script)
         {
-            // libtorch builds the archive's tensors from the sizes and strides its pickle states without checking
-            // them against their storages: one reaching past its storage would read (or write) foreign memory
-            // the first time it is used. as_strided checks exactly that, without touching the data.
-            Write(new { stage = "tensors" });
-            foreach (var (name, t) in script.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(script.named_buffers()))
+            try { return Inspect(script, shape); }
+            catch (Exception e) when (e is not (OutOfMemoryException or DllNotFoundException or TypeInitializationException))
             {
-                try
-                {
-                    using var view = t.as_strided(t.shape, t.stride(), t.storage_offset());
-                }
-                catch (Exception e) when (e is not (OutOfMemoryException or DllNotFoundException or TypeInitializationException))
-                {
-                    Write(new { result = "error", stage = "tensors", message = $"tensor '{name}' reaches outside its storage: {e.Message}" });
-                    return 3;
-                }
+                Write(new { result = "error", stage = "inspect", message = e.Message });
+                return 3;
             }
-            var inputs = script.GetNumberOfInputs();
-            string? forwardError = null;
-            long[]? output = null;
-            if (inputs == 1 && shape is not null)
-            {
-                Write(new { stage = "forward" });
-                try
-                {
-                    // Three calls: libtorch's profiling executor optimises the graph on a later call, which is
-                    // the next place a nested program could recurse.
-                    using var scope = NewDisposeScope();
-                    using var _ = no_grad();
-                    var batch = zeros(new long[] { 2 }.Concat(shape).ToArray());
-                    for (var i = 0; i < 3; i++)
-                    {
-                        if (script.call(batch) is not Tensor y) throw new InvalidCastException("forward() returned something other than one tensor.");
-                        output = y.shape;
-                    }
-                }
-                catch (Exception e) when (e is not (OutOfMemoryException or DllNotFoundException or TypeInitializationException))
-                {
-                    forwardError = e.Message;
-                }
-            }
-            Write(new
-            {
-                result = "ok",
-                inputs,
-                parameters = script.named_parameters().Select(p => Describe(p.name, p.parameter)).ToList(),
-                buffers = script.named_buffers().Select(b => Describe(b.name, b.buffer)).ToList(),
-                forwardError,
-                output,
-            });
-            return 0;
         }
+    }
+
+    static int Inspect(jit.ScriptModule script, long[]? shape)
+    {
+        // libtorch builds the archive's tensors from the sizes and strides its pickle states without checking
+        // them against their storages: one reaching past its storage would read (or write) foreign memory
+        // the first time it is used. as_strided checks exactly that, without touching the data.
+        Write(new { stage = "tensors" });
+        foreach (var (name, t) in script.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(script.named_buffers()))
+        {
+            try
+            {
+                using var view = t.as_strided(t.shape, t.stride(), t.storage_offset());
+            }
+            catch (Exception e) when (e is not (OutOfMemoryException or DllNotFoundException or TypeInitializationException))
+            {
+                Write(new { result = "error", stage = "tensors", message = $"tensor '{name}' reaches outside its storage: {e.Message}" });
+                return 3;
+            }
+        }
+        var inputs = script.GetNumberOfInputs();
+        string? forwardError = null;
+        long[]? output = null;
+        if (inputs == 1 && shape is not null)
+        {
+            Write(new { stage = "forward" });
+            try
+            {
+                // Three calls: libtorch's profiling executor optimises the graph on a later call, which is
+                // the next place a nested program could recurse.
+                using var scope = NewDisposeScope();
+                using var _ = no_grad();
+                var batch = zeros(new long[] { 2 }.Concat(shape).ToArray());
+                for (var i = 0; i < 3; i++)
+                {
+                    if (script.call(batch) is not Tensor y) throw new InvalidCastException("forward() returned something other than one tensor.");
+                    output = y.shape;
+                }
+            }
+            catch (Exception e) when (e is not (OutOfMemoryException or DllNotFoundException or TypeInitializationException))
+            {
+                forwardError = e.Message;
+            }
+        }
+        Write(new
+        {
+            result = "ok",
+            inputs,
+            parameters = script.named_parameters().Select(p => Describe(p.name, p.parameter)).ToList(),
+            buffers = script.named_buffers().Select(b => Describe(b.name, b.buffer)).ToList(),
+            forwardError,
+            output,
+        });
+        return 0;
     }
 
     // A crash here is an expected outcome, reported by the caller: it must not also leave a core file (of a
@@ -122,7 +132,8 @@ internal static class Program
     {
         if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return;
         var none = new RLimit();
-        _ = setrlimit(4 /* RLIMIT_CORE on Linux and macOS */, ref none);
+        try { _ = setrlimit(4 /* RLIMIT_CORE on Linux and macOS */, ref none); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { } // a core file is untidy, not wrong
     }
 
     [StructLayout(LayoutKind.Sequential)]
