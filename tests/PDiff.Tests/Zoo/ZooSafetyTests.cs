@@ -138,7 +138,7 @@ public class ZooSafetyTests : IDisposable
     public void AnOlderZooIsAdoptedOnlyWithTheListedFilesThatAreRecognisablyOurs()
     {
         var dir = Path.Combine(root, "old");
-        TinyZoo(dir, 3);
+        FlattenToOldLayout(TinyZoo(dir, 3));
         File.Delete(Path.Combine(dir, OwnedFolder.MarkerName));
         var mine = Path.Combine(dir, "checkpoints", "0001.safetensors");
         File.WriteAllText(mine, "mine");   // the user's file where the manifest lists checkpoint 1
@@ -155,12 +155,35 @@ public class ZooSafetyTests : IDisposable
         var otherBytes = File.ReadAllBytes(other);
         Assert.Equal(new[] { "base.safetensors", "checkpoints/0000.safetensors", "manifest.json" }, LegacyZoo.OwnedFiles(dir)!.Order(StringComparer.Ordinal));
 
-        // Rewriting it refuses the user's files by name, forced or not, and leaves them as they were.
-        var e = Assert.Throws<ForeignFileException>(() => TinyZoo(dir, 3, force: true));
-        Assert.Equal(mine, e.Path);
+        // Rewriting it (the new zoo goes into a revision folder) removes only the adopted files and leaves the user's as they were.
+        TinyZoo(dir, 3).Verify();
         Assert.Equal("mine", File.ReadAllText(mine));
         Assert.Equal(otherBytes, File.ReadAllBytes(other));
-        Assert.False(File.Exists(Path.Combine(dir, OwnedFolder.MarkerName)));
+        Assert.False(File.Exists(Path.Combine(dir, "checkpoints", "0000.safetensors")));
+        Assert.False(File.Exists(Path.Combine(dir, "base.safetensors")));
+        var listed = File.ReadAllText(Path.Combine(dir, OwnedFolder.MarkerName));
+        Assert.DoesNotContain("\"checkpoints/0001.safetensors\"", listed);
+        Assert.DoesNotContain("\"checkpoints/0002.safetensors\"", listed);
+    }
+
+    /// <summary>Moves a zoo's files out of its revision folder to where zoos from before revisions kept them, and its manifest with them.</summary>
+    static void FlattenToOldLayout(ZooTask zoo)
+    {
+        var dir = zoo.Directory;
+        var revision = zoo.Manifest.BaseModel.Split('/')[0] + "/";
+        foreach (var f in zoo.Manifest.DataFiles())
+        {
+            var flat = f[revision.Length..];
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(dir, flat))!);
+            File.Move(Path.Combine(dir, f), Path.Combine(dir, flat));
+        }
+        Directory.Delete(Path.Combine(dir, revision), true);
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "manifest.json")))!;
+        json["baseModel"] = ((string)json["baseModel"]!)[revision.Length..];
+        if (json["scores"] is { } sc) json["scores"] = ((string)sc!)[revision.Length..];
+        if (json["baseManifest"] is { } bm) json["baseManifest"] = ((string)bm!)[revision.Length..];
+        foreach (var c in json["checkpoints"]!.AsArray()) c!["file"] = ((string)c["file"]!)[revision.Length..];
+        File.WriteAllText(Path.Combine(dir, "manifest.json"), json.ToJsonString());
     }
 
     [Fact]
