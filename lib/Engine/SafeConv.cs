@@ -193,6 +193,12 @@ public static class SafeConv
     static Tensor ConvTransposeAs(Tensor x, Tensor weight, Tensor? bias, long stride, long padding, long outputPadding, long dilation, long groups)
     {
         var (cout, k) = (weight.size(1) * groups, weight.size(2));
+        if (x.dim() == 4 && k == 1)
+        {
+            // Not channels-last for a 1×1 kernel (its strided input gradient was wrong there): as [B, C, L].
+            using var flat = NewDisposeScope();
+            return ChannelsLast.From3d(ConvTransposeAs(x.squeeze(2).contiguous(), weight, bias, stride, padding, outputPadding, dilation, groups)).MoveToOuterDisposeScope();
+        }
         var convPad = dilation * (k - 1) - padding;
         if (stride == 1 && groups == 1 && outputPadding == 0 && convPad >= 0)
         {
