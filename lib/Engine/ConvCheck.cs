@@ -171,6 +171,8 @@ public static class ConvCheck
         probing = true;
         try
         {
+            // The first convolution may come inside inference mode (a scorer's), where no tensor can require a gradient.
+            using var normal = inference_mode(false);
             using var quiet = ConvKernels.WithoutNnpack();   // the float64 references would print an NNPACK warning each
             var probes = Probes().ToList();
             var raw = Run(probes, p => p.Raw);
@@ -221,7 +223,8 @@ public static class ConvCheck
             x = x.detach().requires_grad_(true);
             var y = f(x, w64.to(dt));
             using var up = y.detach().to(ScalarType.Float64).cos().to(dt);   // a fixed, non-trivial upstream gradient
-            return torch.autograd.grad(new[] { y }, new[] { x }, new[] { up })[0].to(ScalarType.Float64);
+            y.backward(new[] { up });
+            return x.grad!.to(ScalarType.Float64);
         }
         var reference = Output(ScalarType.Float64, p.Raw);
         var fast = Output(ScalarType.Float32, op);

@@ -147,9 +147,13 @@ public class ByoConv24Tests(ITestOutputHelper output)
         using var scored64 = scored.select(0, 0).to(ScalarType.Float64);
         Assert.True(RelativeError(scored64, reference) < 1e-4, $"scored logits off by {RelativeError(scored64, reference):G3}");
 
-        ConvCheck.DirtyHeap();
-        using var raw = Logits(model, x);
-        var rawError = RelativeError(raw, reference);
+        // Wrong on most tries, right by luck on some (fresh memory): three tries, as the probe does.
+        var rawError = Enumerable.Range(0, 3).Max(_ =>
+        {
+            ConvCheck.DirtyHeap();
+            using var raw = Logits(model, x);
+            return RelativeError(raw, reference);
+        });
         output.WriteLine($"{way}: float32 as libtorch runs it: logits off by {rawError:G3}; through the scorer: {RelativeError(scored64, reference):G3}; {ConvCheck.Describe()}");
         if (!ConvCheck.OneDnnIsExact) Assert.True(rawError > 1e-3, $"the raw forward matched float64 ({rawError:G3}): the fixture no longer shows the bug here");
     }

@@ -76,6 +76,7 @@ public class ForeignConvolutionsTests
         Tensor Grad(ScalarType dt)
         {
             model.zero_grad();
+            if (dt == ScalarType.Float32) ConvCheck.DirtyHeap();   // the wrong kernels read memory they did not write
             F.cross_entropy(model.forward(x.to(dt)), y).backward();
             return model.named_parameters().First(p => p.name == "bn1.weight").parameter.grad!.to(ScalarType.Float64);
         }
@@ -192,8 +193,9 @@ public class ForeignConvolutionsTests
             Assert.True(Bn1GradientError(m) < 5e-3);
         if (!ConvCheck.OneDnnIsExact)
         {
-            using var again = new UserCnn(new Generator(4));
-            Assert.True(Bn1GradientError(again) > 1e-2, "the gradient as libtorch runs it matched float64: the test no longer shows the bug");
+            // Wrong on most tries, right by luck on some (fresh memory): three tries, as the probe does.
+            var raw = Enumerable.Range(0, 3).Select(_ => { using var again = new UserCnn(new Generator(4)); return Bn1GradientError(again); }).ToList();
+            Assert.True(raw.Max() > 1e-2, $"the gradient as libtorch runs it matched float64 three times ({string.Join(", ", raw)}): the test no longer shows the bug");
         }
     }
 
