@@ -19,14 +19,20 @@ namespace PDiff.Engine;
 /// <item>a transposed convolution is the same kernels with the roles swapped (its forward is a
 /// convolution's input gradient, its input gradient a convolution's forward).</item>
 /// </list>
-/// Weight gradients were always right, and so were 1×1 kernels and channels-last activations with more
-/// than one channel. The wrong kernels read memory they did not write: on fresh (zeroed) memory they are
+/// Weight gradients were always right, and so were 1×1 kernels on [B, C, H, W] memory and channels-last
+/// activations with more than one channel and kernels wider than 1 (inference over channels 2–40, kernels
+/// 3/5/7, strides 1/2, batch 1/4/32). A 1×1 kernel on channels-last activations was wrong in inference for
+/// many output counts above 32 (33–45, 65–80, 97–112, …): those run on [B, C, H, W] memory.
+/// The wrong kernels read memory they did not write: on fresh (zeroed) memory they are
 /// often right by luck, after freed NaN-filled blocks always wrong (<see cref="ConvCheck.DirtyHeap"/>).
 /// A convolution at risk runs with zero channels added to its kernel (and, for input channels, to its
 /// input) up to a safe count, and the extra outputs dropped: values and gradients are the same numbers.
 /// Padding is conservative (a strided convolution's output channels are padded even where only small
 /// inputs failed). A stride-1 transposed convolution runs as the convolution with the flipped kernel.
 /// Groups other than 1 run unchanged (not measured; none of our layers use them).
+/// The rule was measured on one CPU at its full instruction set: every convolution first asks
+/// <see cref="ConvCheck.EnsureSafeConvExact"/>, which probes it once per process and, where it does not
+/// hold, switches oneDNN off for the process or refuses.
 /// </summary>
 public static class SafeConv
 {
@@ -117,8 +123,11 @@ public static class SafeConv
     }
 
     /// <summary>F.conv2d on [B, C, H, W] with <paramref name="weight"/> [out, in, kh, kw].</summary>
-    public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, long[] stride, long[] padding, long[] dilation, long groups) =>
-        Autocast(x, weight, bias, (x, weight, bias) => Conv2dAs(x, weight, bias, stride, padding, dilation, groups));
+    public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, long[] stride, long[] padding, long[] dilation, long groups)
+    {
+        ConvCheck.EnsureSafeConvExact();
+        return Autocast(x, weight, bias, (x, weight, bias) => Conv2dAs(x, weight, bias, stride, padding, dilation, groups));
+    }
 
     static Tensor Conv2dAs(Tensor x, Tensor weight, Tensor? bias, long[] stride, long[] padding, long[] dilation, long groups)
     {
@@ -128,28 +137,40 @@ public static class SafeConv
         // batch 512: 318 against 39 GFLOP/s; bench/README.md). The output stays channels-last, and so do the batch
         // norms, activations and pools after it, so the next convolution's input needs no copy. Not in training: a
         // float32 channels-last backward corrupted the heap in libtorch 2.10 here ("free(): invalid next size", the
-        // gradient-exactness tests), and not for float64, which oneDNN does not serve.
-        if (groups == 1 && cin > 1 && x.dim() == 4 && x.dtype == ScalarType.Float32 && !is_grad_enabled())
+        // gradient-exactness tests), and not for float64, which oneDNN does not serve. Not for 1×1 kernels, which
+        // were wrong there (see the class summary).
+        var pointwise = weight.size(2) == 1 && weight.size(3) == 1;
+        if (groups == 1 && cin > 1 && !pointwise && x.dim() == 4 && x.dtype == ScalarType.Float32 && !is_grad_enabled())
         {
             using var nhwc = ChannelsLast.Contiguous(x);   // a view, no copy, when x already is (the next layers' inputs)
             return F.conv2d(nhwc, weight, bias, stride, padding, dilation, groups);
         }
-        var pointwise = weight.size(2) == 1 && weight.size(3) == 1;
+        using var scope = NewDisposeScope();
+        // The rule below was measured on [B, C, H, W] memory; libtorch would run a channels-last input channels-last.
+        if (ChannelsLast.IsChannelsLast(x)) x = x.contiguous();
         var strided = stride.Any(s => s > 1) || dilation.Any(d => d > 1);
         var (inSafe, outSafe) = groups == 1 ? SafeChannels(cin, cout, pointwise, strided, NeedsInputGrad(x)) : (cin, cout);
-        if ((inSafe, outSafe) == (cin, cout)) return F.conv2d(x, weight, bias, stride, padding, dilation, groups);
-        using var scope = NewDisposeScope();
+        if ((inSafe, outSafe) == (cin, cout)) return F.conv2d(x, weight, bias, stride, padding, dilation, groups).MoveToOuterDisposeScope();
         var (xs, w, b) = Padded(x, weight, bias, inSafe - cin, outSafe - cout);
         return F.conv2d(xs, w, b, stride, padding, dilation, 1).narrow(1, 0, cout).MoveToOuterDisposeScope();
     }
 
     /// <param name="weight">[out, in/groups, k], as Conv1d's.</param>
-    public static Tensor Conv(Tensor x, Tensor weight, Tensor? bias, long stride, long padding, long dilation, long groups) =>
-        Autocast(x, weight, bias, (x, weight, bias) => ConvAs(x, weight, bias, stride, padding, dilation, groups));
+    public static Tensor Conv(Tensor x, Tensor weight, Tensor? bias, long stride, long padding, long dilation, long groups)
+    {
+        ConvCheck.EnsureSafeConvExact();
+        return Autocast(x, weight, bias, (x, weight, bias) => ConvAs(x, weight, bias, stride, padding, dilation, groups));
+    }
 
     static Tensor ConvAs(Tensor x, Tensor weight, Tensor? bias, long stride, long padding, long dilation, long groups)
     {
         var (cin, cout) = (weight.size(1), weight.size(0));
+        if (x.dim() == 4 && weight.size(2) == 1)
+        {
+            // A 1×1 kernel does not run channels-last (wrong there in inference): as [B, C, L], back to [B, C, 1, L].
+            using var flat = NewDisposeScope();
+            return ChannelsLast.From3d(ConvAs(x.squeeze(2).contiguous(), weight, bias, stride, padding, dilation, groups)).MoveToOuterDisposeScope();
+        }
         // [B, C, 1, L] activations run channels-last, where only a single input channel (which libtorch
         // cannot tell from [B, C, H, W]) failed, as in [B, C, L] layout.
         var nchw = x.dim() == 3 || cin == 1;
@@ -163,12 +184,21 @@ public static class SafeConv
     }
 
     /// <param name="weight">[in, out/groups, k], as ConvTranspose1d's.</param>
-    public static Tensor ConvTranspose(Tensor x, Tensor weight, Tensor? bias, long stride, long padding, long outputPadding, long dilation, long groups) =>
-        Autocast(x, weight, bias, (x, weight, bias) => ConvTransposeAs(x, weight, bias, stride, padding, outputPadding, dilation, groups));
+    public static Tensor ConvTranspose(Tensor x, Tensor weight, Tensor? bias, long stride, long padding, long outputPadding, long dilation, long groups)
+    {
+        ConvCheck.EnsureSafeConvExact();
+        return Autocast(x, weight, bias, (x, weight, bias) => ConvTransposeAs(x, weight, bias, stride, padding, outputPadding, dilation, groups));
+    }
 
     static Tensor ConvTransposeAs(Tensor x, Tensor weight, Tensor? bias, long stride, long padding, long outputPadding, long dilation, long groups)
     {
         var (cout, k) = (weight.size(1) * groups, weight.size(2));
+        if (x.dim() == 4 && k == 1)
+        {
+            // Not channels-last for a 1×1 kernel (its strided input gradient was wrong there): as [B, C, L].
+            using var flat = NewDisposeScope();
+            return ChannelsLast.From3d(ConvTransposeAs(x.squeeze(2).contiguous(), weight, bias, stride, padding, outputPadding, dilation, groups)).MoveToOuterDisposeScope();
+        }
         var convPad = dilation * (k - 1) - padding;
         if (stride == 1 && groups == 1 && outputPadding == 0 && convPad >= 0)
         {

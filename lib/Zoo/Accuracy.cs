@@ -4,12 +4,16 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace PDiff.Zoo;
 
-/// <summary>Plain evaluation of a whole model (eval mode, inference mode, batched); any image classifier module.</summary>
+/// <summary>
+/// Plain evaluation of a whole model (eval mode, inference mode, batched); any image classifier module, its
+/// convolutions exact (<see cref="ForeignConvolutions.Exact"/>).
+/// </summary>
 public static class Accuracy
 {
     /// <summary>Fraction of <paramref name="data"/> classified correctly, and the mean cross-entropy.</summary>
     public static (double Accuracy, double Loss) Evaluate(nn.Module<Tensor, Tensor> model, LabeledImages data, int batchSize = 1000)
     {
+        using var exact = ForeignConvolutions.Exact(model, $"Evaluating {ForeignConvolutions.Name(model)}");
         var modes = PDiff.Models.ModuleTree.Modes(model);
         model.eval();
         long correct = 0;

@@ -62,9 +62,10 @@ public static class BaseTrainer
         var wall = Stopwatch.StartNew();
         using var gen = new Generator(config.Seed);
         var model = ModelRegistry.Create(spec, gen);
+        IDisposable? exact;
         try
         {
-            ForeignConvolutions.Require(model, $"Training a {spec.Arch} base model");
+            exact = ForeignConvolutions.Exact(model, $"Training a {spec.Arch} base model"); // until the training ends
         }
         catch
         {
@@ -164,6 +165,7 @@ public static class BaseTrainer
         finally
         {
             ModuleTree.Free(best);
+            exact?.Dispose();
         }
     }
 }

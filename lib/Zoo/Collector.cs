@@ -54,7 +54,7 @@ public static class Collector
         Subsets.Tensors(baseModel, layout); // shapes checked, naming the tensor
         var trainable = layout.Tensors.Select(t => parameters[t.Name]).ToList();
         var subsetNames = layout.Tensors.Select(t => t.Name).ToHashSet();
-        ForeignConvolutions.Require(baseModel, $"Collecting {layout.Tensors.Count} tensors of {(baseModel is ImageClassifier ic ? ic.Spec.Arch : baseModel.GetType().Name)}");
+        using var exact = ForeignConvolutions.Exact(baseModel, $"Collecting {layout.Tensors.Count} tensors of {ForeignConvolutions.Name(baseModel)}");
 
         // What training changes, to put back at the end: subset values and every buffer (running statistics).
         var saved = ModuleTree.Snapshot(baseModel, name => subsetNames.Contains(name) || !parameters.ContainsKey(name));

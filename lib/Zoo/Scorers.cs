@@ -15,7 +15,8 @@ public sealed record LabeledImages(Tensor X, Tensor Y)
 /// subset values (and train/eval flags) afterwards, and turning logits into accuracy + wrong-prediction
 /// sets. Both write vectors into the one base model they are given, found by tensor name, so any
 /// TorchSharp classifier module works (ours, a user's class, a TorchScript module): not thread-safe,
-/// and the model's subset tensors are restored when a call returns. Scoring runs in inference mode.
+/// and the model's subset tensors are restored when a call returns. Scoring runs in inference mode, its
+/// convolutions exact (<see cref="ForeignConvolutions.Exact"/>).
 /// </summary>
 public abstract class SubsetScorerBase : ISubsetScorer
 {
@@ -43,6 +44,7 @@ public abstract class SubsetScorerBase : ISubsetScorer
     {
         if (vectors.dim() == 1) { using var v = vectors.unsqueeze(0); return Logits(v, split); }
         CheckRows(vectors);
+        using var exact = ForeignConvolutions.Exact(Model, $"Scoring {ForeignConvolutions.Name(Model)}");
         using var original = Subsets.Flatten(Model, Layout);
         var modes = ModuleTree.Modes(Model);
         Model.eval();

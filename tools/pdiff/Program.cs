@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Reflection;
 using PDiff.Cli.Commands;
+using PDiff.Engine;
 
 namespace PDiff.Cli;
 
@@ -26,6 +27,14 @@ public static class Program
         .Select(t => (ICommand)Activator.CreateInstance(t)!)
         .OrderBy(c => c.Name, StringComparer.Ordinal)
         .ToArray();
+
+    /// <summary>
+    /// Where this process's float32 convolutions are wrong (<see cref="ConvCheck"/>), one <c>pdiff: note:</c> line on
+    /// stderr says so and what p-diff does about it, once per process, when the first convolution that needs the
+    /// verdict runs: commands that run none (help, usage errors, zoo info, notebook new) never print it. A job that
+    /// fails after it has then printed the note and its one error line.
+    /// </summary>
+    static Program() => ConvCheck.WrongKernelsFound += line => Console.Error.WriteLine($"pdiff: note: {line}");
 
     public static int Main(string[] args)
     {

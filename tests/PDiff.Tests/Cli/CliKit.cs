@@ -35,8 +35,16 @@ public static class CliKit
             Console.SetOut(oldOut);
             Console.SetError(oldErr);
         }
-        return (code, stdout.ToString().Replace("\r\n", "\n"), stderr.ToString().Replace("\r\n", "\n"), clock.Elapsed);
+        return (code, stdout.ToString().Replace("\r\n", "\n"), WithoutNotes(stderr.ToString().Replace("\r\n", "\n")), clock.Elapsed);
     }
+
+    /// <summary>
+    /// Stderr without pdiff's <c>pdiff: note:</c> lines. The convolution verdict's note comes once per process, at the
+    /// first convolution (PDiff.Engine.ConvCheck): in this shared test process whichever test runs one first would get
+    /// it. A fresh process shows it (ByoConv24Tests.CliImportScoresAndPrintsTheVerdictOnce).
+    /// </summary>
+    public static string WithoutNotes(string stderr) =>
+        string.Join("\n", stderr.Split('\n').Where(l => !l.StartsWith("pdiff: note: ", StringComparison.Ordinal)));
 
     /// <summary>The byo_cnn fixture folder (a TorchScript CNN, its base state dict and 40 subset checkpoints).</summary>
     public static string ByoFixture => Path.Combine(AppContext.BaseDirectory, "fixtures", "byo_cnn");

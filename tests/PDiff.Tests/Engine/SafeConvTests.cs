@@ -95,6 +95,7 @@ public class SafeConvTests(ITestOutputHelper output)
 
     void Sweep(int dims)
     {
+        NotRescuedByTheProbe();
         using var gen = new Generator(17);
         var failures = new List<string>();
         var unpredicted = new List<string>();
@@ -121,6 +122,16 @@ public class SafeConvTests(ITestOutputHelper output)
         Assert.True(unpredicted.Count == 0, $"failures that SafeConv.SafeChannels does not pad for:\n{string.Join("\n", unpredicted.Take(20))}");
     }
 
+    /// <summary>
+    /// Where SafeConv's own padding fails the probe, ConvCheck switches oneDNN off for the process, and every
+    /// convolution here would match float64 whatever the rule: these tests are about the rule, so it must have passed.
+    /// </summary>
+    static void NotRescuedByTheProbe()
+    {
+        Assert.True(ConvCheck.SafeConvIsExact, ConvCheck.Describe());
+        Assert.True(ConvKernels.OneDnnEnabled, "oneDNN is off in this process: the sweep would not see libtorch's own kernels");
+    }
+
     static string Summarize(List<string> failures)
     {
         var sb = new StringBuilder();
@@ -142,7 +153,7 @@ public class SafeConvTests(ITestOutputHelper output)
         using var gen = new Generator(5);
         var bad = new List<string>();
         foreach (var (cin, cout) in new (long, long)[] { (1, 8), (8, 8), (8, 1), (8, 2), (20, 8), (8, 20), (16, 40), (40, 16), (33, 3), (3, 33), (1, 1), (16, 16) })
-            foreach (var (k, s) in new (long, long)[] { (3, 1), (7, 1), (3, 2), (4, 2), (5, 5) })
+            foreach (var (k, s) in new (long, long)[] { (3, 1), (7, 1), (3, 2), (4, 2), (5, 5), (1, 1), (1, 2) })
                 foreach (var transposed in new[] { false, true })
                 {
                     using var inner = NewDisposeScope();
@@ -172,5 +183,78 @@ public class SafeConvTests(ITestOutputHelper output)
                     }
                 }
         Assert.True(bad.Count == 0, string.Join("\n", bad));
+    }
+
+    /// <summary>
+    /// Inference on channels-last activations (how our classifiers score: SafeConv runs float32 inference channels-last),
+    /// 2-D and as [B, C, 1, L], against float64 over input counts 2–40 and output counts up to 80, kernels 1 and 3,
+    /// strides 1 and 2, batch 4 and 32. libtorch's own channels-last kernels fail only with 1×1 kernels (printed), which
+    /// SafeConv runs on [B, C, H, W] memory instead; SafeConv must match everywhere.
+    /// </summary>
+    [Fact]
+    public void ChannelsLastInferenceMatchesFloat64()
+    {
+        NotRescuedByTheProbe();
+        var threads = get_num_threads();
+        set_num_threads(1);
+        try
+        {
+            using var gen = new Generator(23);
+            var pairs = new HashSet<(long, long)>();
+            for (long c = 2; c <= 40; c++)
+                foreach (var other in new long[] { 3, 16, 24 }) { pairs.Add((c, other)); pairs.Add((other, c)); }
+            foreach (var cout in new long[] { 48, 56, 65, 72, 80 }) pairs.Add((16, cout));
+            var rawWrong = new List<string>();
+            var safeWrong = new List<string>();
+            var n = 0;
+            foreach (var k in new long[] { 1, 3 })
+                foreach (var s in new long[] { 1, 2 })
+                    foreach (var b in new long[] { 4, 32 })
+                        foreach (var (cin, cout) in pairs.OrderBy(p => p))
+                        {
+                            using var scope = NewDisposeScope();
+                            n++;
+                            var what = $"{cin}→{cout} k{k} s{s} batch {b}";
+                            var x64 = randn(new long[] { b, cin, 7, 7 }, ScalarType.Float64, generator: gen);
+                            var w64 = randn(new long[] { cout, cin, k, k }, ScalarType.Float64, generator: gen);
+                            var b64 = randn(new[] { cout }, ScalarType.Float64, generator: gen);
+                            var (st, pd) = (new[] { s, s }, new[] { k / 2, k / 2 });
+                            var reference = F.conv2d(x64, w64, b64, st, pd);
+                            double Err(Tensor y) { var e = y.to(ScalarType.Float64).sub(reference).abs().max().item<double>() / reference.abs().max().item<double>(); return double.IsNaN(e) ? double.PositiveInfinity : e; }
+                            using (inference_mode())
+                            {
+                                var x = PDiff.Diffusion.ChannelsLast.Contiguous(x64.to(ScalarType.Float32));
+                                var (w, bias) = (w64.to(ScalarType.Float32), b64.to(ScalarType.Float32));
+                                ConvCheck.DirtyHeap();
+                                var raw = Err(F.conv2d(x, w, bias, st, pd));
+                                if (raw >= Tolerance)
+                                {
+                                    rawWrong.Add($"{what}: {raw:G2}");
+                                    if (k != 1) safeWrong.Add($"{what}: a raw failure with a kernel wider than 1, which SafeConv runs channels-last");
+                                }
+                                ConvCheck.DirtyHeap();
+                                var safe = Err(SafeConv.Conv2d(x, w, bias, st, pd, new long[] { 1, 1 }, 1));
+                                if (safe >= Tolerance) safeWrong.Add($"{what}: SafeConv off by {safe:G2}");
+                                if (k == 1)
+                                {
+                                    // The same 1×1 convolution as a 1-D one on [B, C, 1, L] (lib/Diffusion's layout).
+                                    using var x1 = x64.flatten(2).to(ScalarType.Float32);
+                                    using var cl = PDiff.Diffusion.ChannelsLast.From3d(x1);
+                                    using var w1 = w64.flatten(2).to(ScalarType.Float32);
+                                    using var r1 = F.conv1d(x64.flatten(2), w64.flatten(2), b64, s);
+                                    using var y1 = SafeConv.Conv(cl, w1, bias, s, 0, 1, 1).squeeze(2).to(ScalarType.Float64);
+                                    var e1 = y1.sub(r1).abs().max().item<double>() / r1.abs().max().item<double>();
+                                    if (!(e1 < Tolerance)) safeWrong.Add($"{what} as [B, C, 1, L]: SafeConv off by {e1:G2}");
+                                }
+                            }
+                        }
+            output.WriteLine($"{n} shapes; libtorch's channels-last float32 inference was wrong for {rawWrong.Count}:");
+            output.WriteLine(Summarize(rawWrong));
+            Assert.True(safeWrong.Count == 0, string.Join("\n", safeWrong.Take(30)));
+        }
+        finally
+        {
+            set_num_threads(threads);
+        }
     }
 }

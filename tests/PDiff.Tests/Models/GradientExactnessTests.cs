@@ -55,4 +55,38 @@ public class GradientExactnessTests
             Assert.True(err < 5e-3, $"{arch} ({profile}): gradient of {name} is off by {err:G3} (relative, float32 vs float64)");
         }
     }
+
+    /// <summary>
+    /// Inference (eval mode, no autograd: how our scorers run, SafeConv's channels-last path) against float64, at the
+    /// profiles' widths and at widths whose channel counts libtorch's float32 kernels get wrong here: ConvNet-3 at 24
+    /// (a 24 → 24 forward) and ResNet-18 at 20 (1×1 shortcuts to 40 and 80 channels, wrong channels-last).
+    /// </summary>
+    [Theory]
+    [InlineData("resnet18", Profile.Smoke, null)]
+    [InlineData("resnet18", Profile.Smoke, 20)]
+    [InlineData("convnet3", Profile.Quick, null)]
+    [InlineData("convnet3", Profile.Quick, 24)]
+    [InlineData("vit", Profile.Smoke, null)]
+    public void InferenceLogitsMatchFloat64(string arch, Profile profile, int? width)
+    {
+        using var scope = NewDisposeScope();
+        using var g = new Generator(12);
+        var spec = ZooProfiles.Model(profile, arch);
+        if (width is { } w) spec = spec with { Width = w };
+        using var model = ModelRegistry.Create(spec, g);
+        using var model64 = ModelRegistry.Create(spec, new Generator(12));
+        model64.to(ScalarType.Float64);
+        var x = randn(new long[] { 32, 1, 28, 28 }, generator: g);
+        model.eval();
+        model64.eval();
+        Tensor y32, y64;
+        using (inference_mode())
+        {
+            PDiff.Engine.ConvCheck.DirtyHeap();   // the wrong kernels read memory they did not write
+            y32 = model.forward(x).to(ScalarType.Float64);
+            y64 = model64.forward(x.to(ScalarType.Float64));
+        }
+        var err = y32.sub(y64).abs().max().item<double>() / y64.abs().max().item<double>();
+        Assert.True(err < 1e-4, $"{spec}: float32 inference logits off by {err:G3} (relative to float64)");
+    }
 }

@@ -11,15 +11,16 @@ using F = TorchSharp.torch.nn.functional;
 namespace PDiff.Tests.Zoo;
 
 /// <summary>
-/// The guard for modules we did not write: libtorch 2.10's float32 convolutions are wrong for some
-/// channel counts on our CPU, so lib/Zoo trains a foreign convolutional module only where this process's
-/// convolutions are exact (<see cref="ConvCheck"/>), or refuses with the fix. Our architectures and a
-/// user's module that routes its convolutions through SafeConv train anywhere.
+/// The guard for modules we did not write: libtorch 2.10's float32 convolutions are wrong for some channel counts
+/// on our CPU, so lib/Zoo trains and scores a foreign convolutional module as libtorch runs it only where this
+/// process's convolutions passed <see cref="ConvCheck"/>, else with oneDNN switched off (<see cref="ConvKernels"/>),
+/// or refuses with the fix. Our architectures and a user's module that routes its convolutions through SafeConv
+/// run as they are anywhere. (Scoring: ByoConv24Tests.)
 /// </summary>
 public class ForeignConvolutionsTests
 {
     /// <summary>A user's CNN: conv 1→8 → bn1 → ReLU → conv 8→8 → bn2 → ReLU → pool → head. Training bn1 needs conv2's input gradient.</summary>
-    class UserCnn : nn.Module<Tensor, Tensor>
+    internal class UserCnn : nn.Module<Tensor, Tensor>
     {
         readonly Conv2d conv1, conv2;
         readonly BatchNorm2d bn1, bn2;
@@ -75,6 +76,7 @@ public class ForeignConvolutionsTests
         Tensor Grad(ScalarType dt)
         {
             model.zero_grad();
+            if (dt == ScalarType.Float32) ConvCheck.DirtyHeap();   // the wrong kernels read memory they did not write
             F.cross_entropy(model.forward(x.to(dt)), y).backward();
             return model.named_parameters().First(p => p.name == "bn1.weight").parameter.grad!.to(ScalarType.Float64);
         }
@@ -85,37 +87,62 @@ public class ForeignConvolutionsTests
         return double.IsNaN(e) ? double.PositiveInfinity : e;
     }
 
+    /// <summary>
+    /// Shapes that failed on our CPU, computed here directly (not through the probe's code), as libtorch runs them and
+    /// with oneDNN switched off: the probe's three verdicts must agree, and the refusal must name the fix.
+    /// </summary>
     [Fact]
     public void TheProbesVerdictMatchesADirectFloat64Comparison()
     {
-        // Shapes that failed on our CPU, computed here directly (not through the probe's code).
-        using var scope = NewDisposeScope();
-        using var g = new Generator(31);
-        var wrong = new List<string>();
-        foreach (var (cin, cout, stride, inputGrad) in new (long, long, long, bool)[] { (8, 8, 1, true), (4, 10, 1, true), (24, 16, 1, false), (40, 16, 2, true), (48, 32, 2, true), (16, 16, 1, true) })
+        List<string> Wrong()
         {
-            var x64 = randn(new long[] { 4, cin, 9, 9 }, ScalarType.Float64, generator: g);
-            var w64 = randn(new long[] { cout, cin, 3, 3 }, ScalarType.Float64, generator: g);
-            Tensor Out(ScalarType dt)
+            using var scope = NewDisposeScope();
+            using var quiet = ConvKernels.WithoutNnpack();
+            using var g = new Generator(31);
+            var wrong = new List<string>();
+            foreach (var (cin, cout, stride, inputGrad) in new (long, long, long, bool)[] { (8, 8, 1, true), (4, 10, 1, true), (24, 16, 1, false), (40, 16, 2, true), (48, 32, 2, true), (16, 16, 1, true) })
             {
-                var x = x64.to(dt).detach().requires_grad_(inputGrad);
-                var y = F.conv2d(x, w64.to(dt), strides: new[] { stride, stride }, padding: new long[] { 1, 1 });
-                if (!inputGrad) return y.to(ScalarType.Float64);
-                y.mul(y.detach().sin()).sum().backward();
-                return x.grad!.to(ScalarType.Float64);
+                var x64 = randn(new long[] { 4, cin, 9, 9 }, ScalarType.Float64, generator: g);
+                var w64 = randn(new long[] { cout, cin, 3, 3 }, ScalarType.Float64, generator: g);
+                Tensor Out(ScalarType dt)
+                {
+                    var x = x64.to(dt).detach().requires_grad_(inputGrad);
+                    var y = F.conv2d(x, w64.to(dt), strides: new[] { stride, stride }, padding: new long[] { 1, 1 });
+                    if (!inputGrad) return y.to(ScalarType.Float64);
+                    y.mul(y.detach().sin()).sum().backward();
+                    return x.grad!.to(ScalarType.Float64);
+                }
+                var r = Out(ScalarType.Float64);
+                // The wrong kernels read memory they did not write: NaN-filled freed blocks make it show.
+                for (var attempt = 0; attempt < 3; attempt++)
+                {
+                    ConvCheck.DirtyHeap();
+                    var e = Out(ScalarType.Float32).sub(r).abs().max().item<double>() / r.abs().max().item<double>();
+                    if (!(e < 1e-3)) { wrong.Add($"{cin}→{cout} stride {stride}"); break; }
+                }
             }
-            var r = Out(ScalarType.Float64);
-            // The wrong kernels read memory they did not write: NaN-filled freed blocks make it show.
-            for (var attempt = 0; attempt < 3; attempt++)
-            {
-                ConvCheck.DirtyHeap();
-                var e = Out(ScalarType.Float32).sub(r).abs().max().item<double>() / r.abs().max().item<double>();
-                if (!(e < 1e-3)) { wrong.Add($"{cin}→{cout} stride {stride}"); break; }
-            }
+            return wrong;
         }
-        Assert.Equal(wrong.Count == 0, ConvCheck.GradientsAreExact());
-        Assert.Equal(ConvCheck.GradientsAreExact(), ConvCheck.Failures.Count == 0);
-        if (wrong.Count > 0) Assert.Contains("ONEDNN_MAX_CPU_ISA=AVX", ConvCheck.Refusal("Training X"));
+        var asRun = Wrong();
+        Assert.Equal(asRun.Count == 0, ConvCheck.OneDnnIsExact);
+        Assert.Equal(ConvCheck.OneDnnIsExact, ConvCheck.Failures.Count == 0);
+        if (asRun.Count == 0) return;
+        Assert.True(ConvKernels.OneDnnEnabled);
+        if (ConvKernels.Available)
+        {
+            using (ConvKernels.WithoutOneDnn())
+            {
+                Assert.False(ConvKernels.OneDnnEnabled);
+                Assert.Equal(Wrong().Count == 0, ConvCheck.NativeIsExact);
+            }
+            Assert.True(ConvKernels.OneDnnEnabled);   // back as it was
+        }
+        var refusal = ConvCheck.Refusal("Training X");
+        Assert.StartsWith("Training X would run convolutions that this process computes wrongly: libtorch ", refusal);
+        Assert.Contains("ONEDNN_MAX_CPU_ISA=SSE41", refusal);
+        Assert.Contains(ConvCheck.Failures[0], refusal);
+        Assert.DoesNotContain('\n', refusal);
+        Assert.Contains(ConvCheck.Failures[0], ConvCheck.Describe());
     }
 
     [Fact]
@@ -136,37 +163,51 @@ public class ForeignConvolutionsTests
     }
 
     /// <summary>
-    /// Collecting bn1 of the user's CNN needs conv2's (8 → 8) input gradient: exact where the probe passes
-    /// (and then it runs), refused with the fix where it fails, leaving the model as it was.
+    /// Collecting bn1 of the user's CNN needs conv2's (8 → 8) input gradient. Where the probe passes it trains as
+    /// libtorch runs it; where it fails, with oneDNN off for the whole collection (forward and backward), which the
+    /// model sees, and the gradients it trains on match float64, while the same gradient as libtorch runs it does not.
     /// </summary>
     [Fact]
-    public void TrainingAForeignCnnIsExactOrRefusedWithTheFix()
+    public void TrainingAForeignCnnIsExact()
     {
         using var g = new Generator(4);
-        using var m = new UserCnn(g);
+        using var m = new RecordingCnn(g);
         var layout = Subsets.Resolve(m, "bn1");
         using var train = Synthetic(48);
-        var recipe = new CollectionRecipe { K = 2, BatchSize = 16, Lr = 0.05 };
         var before = ModuleTree.Snapshot(m);
         try
         {
-            if (ConvCheck.GradientsAreExact())
-            {
-                using (var r = Collector.Collect(m, layout, train, recipe))
-                    Assert.Equal(new long[] { 2, 16 }, r.Vectors.shape);
-                Assert.True(Bn1GradientError(m) < 5e-3);
-                return;
-            }
-            var e = Assert.Throws<InvalidOperationException>(() => Collector.Collect(m, layout, train, recipe));
-            Assert.Contains("Collecting 2 tensors of UserCnn", e.Message);
-            Assert.Contains("restart the process with ONEDNN_MAX_CPU_ISA=AVX (exact, slower convolutions) or route your module's convolutions through PDiff.Engine.SafeConv", e.Message);
+            using (var r = Collector.Collect(m, layout, train, new CollectionRecipe { K = 2, BatchSize = 16, Lr = 0.05 }))
+                Assert.Equal(new long[] { 2, 16 }, r.Vectors.shape);
+            Assert.NotEmpty(m.OneDnnSeen);
+            Assert.All(m.OneDnnSeen, on => Assert.Equal(ConvCheck.OneDnnIsExact, on));
+            Assert.True(ConvKernels.OneDnnEnabled);   // switched back when the collection ended
             foreach (var (name, t) in ModuleTree.StateDict(m))
-                Assert.True(t.eq(before[name]).all().ToBoolean(), $"{name} changed");
-            Assert.All(m.parameters(), p => Assert.True(p.requires_grad));
+                Assert.True(t.eq(before[name]).all().ToBoolean(), $"{name} changed");   // the base model as it was
         }
         finally
         {
             ModuleTree.Free(before);
+        }
+        using (ForeignConvolutions.Exact(m, "Checking UserCnn"))
+            Assert.True(Bn1GradientError(m) < 5e-3);
+        if (!ConvCheck.OneDnnIsExact)
+        {
+            // Wrong on most tries, right by luck on some (fresh memory): three tries, as the probe does.
+            var raw = Enumerable.Range(0, 3).Select(_ => { using var again = new UserCnn(new Generator(4)); return Bn1GradientError(again); }).ToList();
+            Assert.True(raw.Max() > 1e-2, $"the gradient as libtorch runs it matched float64 three times ({string.Join(", ", raw)}): the test no longer shows the bug");
+        }
+    }
+
+    /// <summary>The user's CNN, noting whether oneDNN was on at each forward.</summary>
+    sealed class RecordingCnn(Generator g) : UserCnn(g)
+    {
+        public List<bool> OneDnnSeen { get; } = new();
+
+        protected override Tensor Conv(Conv2d c, Tensor x)
+        {
+            OneDnnSeen.Add(ConvKernels.OneDnnEnabled);
+            return c.forward(x);
         }
     }
 
@@ -178,41 +219,55 @@ public class ForeignConvolutionsTests
         using var train = Synthetic(48);
         using (var r = Collector.Collect(m, Subsets.Resolve(m, "bn1"), train, new CollectionRecipe { K = 2, BatchSize = 16, Lr = 0.05 }))
             Assert.Equal(new long[] { 2, 16 }, r.Vectors.shape);
+        Assert.Null(ForeignConvolutions.Exact(m, "Checking SafeUserCnn"));   // no switch needed: SafeConv pads around the kernels
         Assert.True(Bn1GradientError(m) < 5e-3);
     }
 
     /// <summary>
     /// The TorchScript CNN of fixtures/byo_cnn: no layer types to see, so its kernels count as convolutions;
-    /// collected where the probe passes, refused with the fix where it fails, the model unchanged.
+    /// collected exactly (see <see cref="TrainingAForeignCnnIsExact"/>), the model unchanged afterwards.
     /// </summary>
     [Fact]
-    public void ATorchScriptModelIsCollectedOrRefusedWithTheFix()
+    public void ATorchScriptModelIsCollectedAndLeftAsItWas()
     {
         using var m = TorchScriptModel.Load(Path.Combine(AppContext.BaseDirectory, "fixtures", "byo_cnn", "model.pt"));
         var layout = Subsets.Resolve(m, "last-two-norms");
         using var train = Synthetic(32);
-        var recipe = new CollectionRecipe { K = 2, BatchSize = 16, Lr = 0.05 };
         var state = ModuleTree.Snapshot(m);
         var wasTraining = m.training;
         try
         {
-            if (ConvCheck.GradientsAreExact())
-            {
-                using var r = Collector.Collect(m, layout, train, recipe);
+            using (var r = Collector.Collect(m, layout, train, new CollectionRecipe { K = 2, BatchSize = 16, Lr = 0.05 }))
                 Assert.Equal(new long[] { 2, layout.Length }, r.Vectors.shape);
-                return;
-            }
-            var e = Assert.Throws<InvalidOperationException>(() => Collector.Collect(m, layout, train, recipe));
-            Assert.Contains("Collecting 4 tensors of TorchScriptModel", e.Message);
-            Assert.Contains(ConvCheck.Fix, e.Message);
             foreach (var (name, t) in ModuleTree.StateDict(m))
                 Assert.True(t.eq(state[name]).all().ToBoolean(), $"{name} changed");
             Assert.Equal(wasTraining, m.training);
             Assert.All(m.parameters(), p => Assert.True(p.requires_grad));
+            Assert.True(ConvKernels.OneDnnEnabled);
         }
         finally
         {
             ModuleTree.Free(state);
         }
+    }
+
+    /// <summary>
+    /// The switch is counted: nested and overlapping scopes keep oneDNN off until the last ends, then restore it;
+    /// disposing twice changes nothing.
+    /// </summary>
+    [Fact]
+    public void TheOneDnnSwitchIsCountedAndRestored()
+    {
+        if (!ConvKernels.Available) return;   // nothing to switch (the refusal path applies instead)
+        Assert.True(ConvKernels.OneDnnEnabled);
+        var outer = ConvKernels.WithoutOneDnn();
+        var inner = ConvKernels.WithoutOneDnn();
+        Assert.False(ConvKernels.OneDnnEnabled);
+        Assert.False(ConvKernels.NnpackEnabled);
+        outer.Dispose();
+        outer.Dispose();
+        Assert.False(ConvKernels.OneDnnEnabled);
+        inner.Dispose();
+        Assert.True(ConvKernels.OneDnnEnabled);
     }
 }
