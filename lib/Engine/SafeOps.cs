@@ -55,7 +55,7 @@ public static class SafeOps
         var momentum = bn.momentum ?? 0.0;
         if (bn.training && bn.track_running_stats && bn.num_batches_tracked is { } n)
         {
-            using (no_grad()) n.add_(One, One).Dispose();
+            using (no_grad()) n.add_(One, One);   // add_ returns n itself: not disposed
             if (bn.momentum is null) momentum = 1.0 / n.item<long>();
         }
         var useBatch = bn.training || bn.running_mean is null;
