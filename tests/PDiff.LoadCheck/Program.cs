@@ -2,6 +2,8 @@ using TorchSharp;
 
 // `train <dir>`: the fault-injection target (Storage/FaultInjectionTests.cs), killed at random moments.
 if (args.Length == 2 && args[0] == "train") return PDiff.LoadCheck.FaultTarget.Train(args[1]);
+// `settings [apply]`: the library used without (or with) the entry points' ProcessSettings.Apply() (Engine/FreshProcessTests.cs).
+if (args.Length >= 1 && args[0] == "settings") return PDiff.LoadCheck.SettingsProbe.Run(apply: args.Length > 1 && args[1] == "apply");
 
 // Torch first, before any PDiff.Lib type runs its loader: a program finds TorchSharp's natives on its own.
 using var a = torch.tensor(new float[] { 1, 2, 3, 4 }, new long[] { 2, 2 });

@@ -3,17 +3,19 @@ using System.Runtime.CompilerServices;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
-using Microsoft.CodeAnalysis.Text;
 
 namespace PDiff.Tests.Engine;
 
 /// <summary>
 /// Finds, with the C# compiler's semantic model, the code that makes a TorchSharp <c>Scalar</c> nobody
-/// disposes: a user-defined conversion to Scalar (<c>t.mul(0.5)</c>, <c>t * 2</c>, <c>(Scalar)x</c>), a
-/// <c>ToScalar()</c> outside a <c>using</c>, TorchSharp methods that do either inside (found in its IL), and a call of TorchSharp's own optimizer steps
-/// (<c>optim.Optimizer.step</c>), which convert internally. TorchSharp 0.107 frees such a Scalar only by its
-/// finalizer and passes its handle to native code without keeping it alive, so a collection started by
-/// another thread can free it mid-call (docs/design-notes.md, "Scalars and the garbage collector").
+/// disposes: a user-defined conversion to Scalar (<c>t.mul(0.5)</c>, <c>(Scalar)x</c>) outside a <c>using</c>
+/// or <c>static readonly</c> initializer, a Scalar-returning call (<c>x.ToScalar()</c>) outside a <c>using</c>,
+/// a call of TorchSharp's optimizer steps (<c>optim.Optimizer.step</c>, virtual, so named here), and a call of
+/// any TorchSharp method that makes a Scalar inside and disposes none (<c>t.add(u)</c>, <c>t * 2</c>,
+/// <c>t.ToDouble()</c>; found in TorchSharp's IL). TorchSharp 0.107 frees such a Scalar only by its finalizer
+/// and passes its handle to native code without keeping it alive, so a collection started by another thread
+/// can free it mid-call (docs/design-notes.md, "Scalars and the garbage collector"). Not seen: a leaking
+/// <c>forward</c> reached through virtual dispatch (a TorchSharp module inside a <c>Sequential</c>).
 /// </summary>
 public static class ScalarLint
 {
@@ -49,10 +51,8 @@ public static class ScalarLint
             var errors = model.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Take(10).ToList();
             if (errors.Count > 0)
                 throw new InvalidOperationException($"ScalarLint: {tree.FilePath} does not compile here, so the analysis would be incomplete:\n" + string.Join("\n", errors));
-            TextSpan? reported = null;   // nodes come parent first: report the outermost expression only
             foreach (var node in tree.GetRoot().DescendantNodes())
             {
-                if (reported is { } r && r.Contains(node.Span)) continue;
                 if (node.Parent is MemberAccessExpressionSyntax access && access.Name == node) continue;   // the access itself is looked at
                 string? kind = node switch
                 {
@@ -64,7 +64,6 @@ public static class ScalarLint
                     _ => null,
                 };
                 if (kind is null) continue;
-                reported = node.Span;
                 var line = node.GetLocation().GetLineSpan().StartLinePosition.Line + 1;
                 findings.Add(new Finding(tree.FilePath, line, kind, node.ToString()));
             }
