@@ -39,11 +39,15 @@ public static class SafeOps
         return inplace ? x.leaky_relu_(s) : x.leaky_relu(s);
     }
 
-    /// <summary><c>F.elu(x, alpha, inplace)</c> (scale and input scale 1).</summary>
-    public static Tensor Elu(Tensor x, double alpha, bool inplace = false)
+    /// <summary>
+    /// <c>F.elu(x, alpha)</c> (scale and input scale 1), also for <c>inplace: true</c>: TorchSharp 0.107's
+    /// in-place ELU gives the values and the gradient of the out-of-place one (libtorch's own in-place ELU
+    /// differentiates through its output, which rounds differently), so this keeps those bits.
+    /// </summary>
+    public static Tensor Elu(Tensor x, double alpha)
     {
         using Scalar a = alpha, scale = 1.0, inputScale = 1.0;
-        return inplace ? x.elu_(a, scale, inputScale) : x.elu(a, scale, inputScale);
+        return x.elu(a, scale, inputScale);
     }
 
     /// <summary>

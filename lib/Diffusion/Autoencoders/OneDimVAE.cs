@@ -145,7 +145,7 @@ public sealed class OneDimVAE : ParamAutoencoder
         var h = toDecode.forward(z).view(z.size(0), lastChannels, lastLength);
         if (UseChannelsLast) h = ChannelsLast.From3d(h);
         for (var i = 0; i < decConvs.Count; i++)
-            h = SafeOps.Elu(Norm(decNorms[i], ConvT(decConvs[i], h)), 1.0, inplace: true);
+            h = SafeOps.Elu(Norm(decNorms[i], ConvT(decConvs[i], h)), 1.0);
         var y = Conv(finalConv, h);
         y = UseChannelsLast ? y.select(2, 0).select(1, 0) : y.select(1, 0);
         y = paddedLength != InputLength ? y.narrow(1, 0, InputLength).contiguous() : y.contiguous();

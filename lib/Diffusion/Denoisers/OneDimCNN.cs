@@ -136,13 +136,13 @@ public sealed class OneDimCNN : Denoiser
                 // Sampling: BN with running statistics is an affine map per channel, folded into the conv.
                 var (w, b) = Folded(conv, bn);
                 h = SafeConv.Conv(h.Plus(tau), w, b, conv.stride[0], conv.padding![0], conv.dilation[0], conv.groups);
-                h = SafeOps.Elu(h, 1.0, inplace: true);
+                h = SafeOps.Elu(h, 1.0);
             }
             else
             {
                 h = UseChannelsLast ? ChannelsLast.Conv(h.Plus(tau), conv) : SafeConv.Conv(h.Plus(tau), conv);
                 // In place: batch norm's backward needs its input, not its output.
-                if (bn is not null) h = SafeOps.Elu(UseChannelsLast ? ChannelsLast.BatchNorm(h, bn) : SafeOps.BatchNorm(bn, h), 1.0, inplace: true);
+                if (bn is not null) h = SafeOps.Elu(UseChannelsLast ? ChannelsLast.BatchNorm(h, bn) : SafeOps.BatchNorm(bn, h), 1.0);
             }
             if (i < Skips) skips[i] = h;
         }
