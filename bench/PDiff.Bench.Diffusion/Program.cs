@@ -22,8 +22,8 @@ torch.set_num_threads(threads);
 const int N = 2048;
 var steps = int.TryParse(Environment.GetEnvironmentVariable("PDIFF_BENCH_STEPS"), out var st) ? st : 10;
 var channelsLast = Environment.GetEnvironmentVariable("PDIFF_BENCH_CHANNELS_LAST") == "1";
-// What a p-diff run does when it builds its PDiffModel; the training-step benchmarks build bare modules.
-var heap = NativeHeap.KeepFreedMemory();
+// What the pdiff CLI does first (process-wide settings are the entry point's, see ProcessSettings).
+var heap = ProcessSettings.Apply();
 Console.WriteLine($"{{\"threads\": {threads}, \"libtorch\": \"{torch.__version__}\", \"engine\": \"TorchSharp\", " +
     $"\"channels_last\": {(channelsLast ? "true" : "false")}, \"native_heap\": {(heap ? "true" : "false")}}}");
 
@@ -64,7 +64,7 @@ void AeBench(string name, Func<Generator, ParamAutoencoder> make, int batch, dou
         var loss = ae.TrainingLoss(x, g, noisyTarget);
         ae.zero_grad();                    // as PDiffTrainer: gradients set to none
         loss.backward();
-        opt.step();
+        OptimizerSteps.Step(opt);
     }, steps));
 }
 
@@ -84,7 +84,7 @@ void DenoiserBench(string name, Func<Generator, Denoiser> make, int batch, doubl
         var loss = diffusion.TrainingLoss(den, x0, g);
         den.zero_grad();
         loss.backward();
-        opt.step();
+        OptimizerSteps.Step(opt);
     }, steps));
 }
 
@@ -161,7 +161,7 @@ if (Want("ab_v2_ae_layout"))
         var loss = ae.TrainingLoss(data.index_select(0, torch.randint(0, 200, new long[] { 50 }, generator: g)), g, true);
         ae.zero_grad();
         loss.backward();
-        opt.step();
+        OptimizerSteps.Step(opt);
     };
     AB("v2_ae_train_step", 50, ("plain", Step(false)), ("channels_last", Step(true)));
 }
@@ -180,7 +180,7 @@ if (Want("ab_v2_denoiser_layout"))
         var loss = diffusion.TrainingLoss(den, lat.index_select(0, torch.randint(0, 200, new long[] { 50 }, generator: g)), g);
         den.zero_grad();
         loss.backward();
-        opt.step();
+        OptimizerSteps.Step(opt);
     };
     AB("v2_denoiser_train_step", 50, ("plain", Step(false)), ("channels_last", Step(true)));
 }

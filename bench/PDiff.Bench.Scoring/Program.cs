@@ -15,7 +15,7 @@ using static TorchSharp.torch;
 TorchRuntime.EnsureLoaded();
 var n = args.Length > 0 ? int.Parse(args[0]) : 2000;
 set_num_threads(args.Length > 1 ? int.Parse(args[1]) : 2);
-Console.WriteLine($"native heap kept: {NativeHeap.KeepFreedMemory()}, threads {get_num_threads()}, {n} images");
+Console.WriteLine($"native heap kept: {ProcessSettings.Apply()}, threads {get_num_threads()}, {n} images");
 var spec = ModelRegistry.Complete(new ModelSpec { Arch = "convnet3", Channels = new[] { 32, 64, 128 } });
 using var model = ModelRegistry.Create(spec, 1);
 model.eval();

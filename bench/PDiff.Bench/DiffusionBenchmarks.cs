@@ -14,8 +14,8 @@ namespace PDiff.Bench;
 /// <summary>
 /// p-diff's training steps at the reference batch sizes (V2: 50, V1: 200) on N = 2048 parameters, the
 /// BenchmarkDotNet twin of bench/PDiff.Bench.Diffusion (whose JSON lines pair with PyTorch's
-/// shared/bench/torch_v2_reference.py). All cores, as training runs; the native heap set as a
-/// <see cref="PDiffModel"/> sets it (<see cref="NativeHeap"/>).
+/// shared/bench/torch_v2_reference.py). All cores, as training runs; the process settings the
+/// pdiff CLI applies (<see cref="ProcessSettings"/>).
 /// </summary>
 [Config(typeof(LongOpConfig))]
 public class DiffusionStepBenchmarks
@@ -40,7 +40,7 @@ public class DiffusionStepBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        NativeHeap.KeepFreedMemory();
+        ProcessSettings.Apply();   // as the pdiff CLI (the entry point's setting, see ProcessSettings)
         g = new Generator(0);
         var v2 = Preset == "v2";
         var config = v2 ? PDiffConfig.V2 : PDiffConfig.V1;
@@ -71,7 +71,7 @@ public class DiffusionStepBenchmarks
         var loss = ae.TrainingLoss(vectors.index_select(0, idx), g, noisyTarget);
         ae.zero_grad();                     // as PDiffTrainer
         loss.backward();
-        aeOpt.step();
+        OptimizerSteps.Step(aeOpt);
     }
 
     [Benchmark(Description = "denoiser training step")]
@@ -82,7 +82,7 @@ public class DiffusionStepBenchmarks
         var loss = diffusion.TrainingLoss(den, latents.index_select(0, idx), g);
         den.zero_grad();
         loss.backward();
-        denOpt.step();
+        OptimizerSteps.Step(denOpt);
     }
 }
 

@@ -3,6 +3,7 @@ using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using PDiff.Engine;
 using PDiff.Models;
 using PDiff.Zoo;
 using TorchSharp;
@@ -104,7 +105,7 @@ public class ZooTrainStepBenchmarks : StepBenchmarkBase
         var loss = F.cross_entropy(model.forward(x), y);
         model.zero_grad();
         loss.backward();
-        sgd.step();
+        OptimizerSteps.Step(sgd);
     }
 }
 
@@ -202,7 +203,7 @@ public class ZooCollectStepBenchmarks : StepBenchmarkBase
             var loss = F.cross_entropy(tail.Main, y);
             model.zero_grad();
             loss.backward();
-            adamw.step();
+            OptimizerSteps.Step(adamw);
         }
     }
 }

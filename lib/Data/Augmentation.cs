@@ -1,3 +1,4 @@
+using PDiff.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -47,8 +48,9 @@ public sealed class Augmentation
         using var scope = torch.NewDisposeScope();
         var dy = Padding > 0 ? torch.randint(0, 2 * Padding + 1, new[] { b }, generator: Generator) : torch.zeros(new[] { b }, ScalarType.Int64);
         var dx = Padding > 0 ? torch.randint(0, 2 * Padding + 1, new[] { b }, generator: Generator) : torch.zeros(new[] { b }, ScalarType.Int64);
+        using Scalar p = FlipProbability;
         var flip = FlipProbability > 0
-            ? torch.rand(new[] { b }, ScalarType.Float64, generator: Generator).lt(FlipProbability)
+            ? torch.rand(new[] { b }, ScalarType.Float64, generator: Generator).lt(p)
             : torch.zeros(new[] { b }, ScalarType.Bool);
         return CropFlip(x, Padding, PadValue, dy, dx, flip).MoveToOuterDisposeScope();
     }
@@ -73,12 +75,13 @@ public sealed class Augmentation
         var padded = (padding > 0 ? nn.functional.pad(x, new long[] { padding, padding, padding, padding }, value: padValue) : x)
             .reshape(b, c, (h + 2 * padding) * q);
         // The index arithmetic runs in float64 (exact for these small integers) and is converted once.
-        var rowStart = torch.arange(0, h * q, q, ScalarType.Float64, dev).view(1, h, 1);       // i·Q
-        var col = torch.arange(0, w, 1, ScalarType.Float64, dev).view(1, 1, w);                 // j
+        using Scalar zero = 0, one = 1, rows = h * q, rowLength = q, width = w;
+        var rowStart = torch.arange(zero, rows, rowLength, ScalarType.Float64, dev).view(1, h, 1); // i·Q
+        var col = torch.arange(zero, width, one, ScalarType.Float64, dev).view(1, 1, w);         // j
         var flipped = col.flip(2);                                                              // W−1−j
         var cols = torch.where(flip.to(dev).view(b, 1, 1), flipped, col);                       // [B, 1, W]
-        var offset = dy.to(dev).to(ScalarType.Float64).mul(q).add(dx.to(dev).to(ScalarType.Float64)).view(b, 1, 1); // dy·Q + dx
-        var index = offset.add(rowStart).add(cols).to(ScalarType.Int64)                         // [B, H, W]
+        var offset = dy.to(dev).to(ScalarType.Float64).mul(rowLength).Plus(dx.to(dev).to(ScalarType.Float64)).view(b, 1, 1); // dy·Q + dx
+        var index = offset.Plus(rowStart).Plus(cols).to(ScalarType.Int64)                         // [B, H, W]
             .reshape(b, 1, h * w).expand(b, c, h * w);
         return padded.gather(2, index).view(b, c, h, w).MoveToOuterDisposeScope();
     }

@@ -82,7 +82,11 @@ public sealed class DataLoader : IEnumerable<Batch>
     Tensor EpochOrder()
     {
         var n = Data.Count;
-        if (!Shuffle) return torch.arange(0, n, 1, ScalarType.Int64, Data.Device);
+        if (!Shuffle)
+        {
+            using Scalar start = 0, stop = n, step = 1;
+            return torch.arange(start, stop, step, ScalarType.Int64, Data.Device);
+        }
         // Drawn on the CPU, like every random number here, then moved: the same order on every device.
         torch.randint(0, long.MaxValue, new long[] { 1 }, generator: Generator!).Dispose(); // PyTorch's base-seed draw
         var perm = torch.randperm(n, generator: Generator!);

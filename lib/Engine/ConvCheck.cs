@@ -239,7 +239,8 @@ public static class ConvCheck
     /// </summary>
     public static void DirtyHeap()
     {
+        using Scalar nan = float.NaN;
         for (var i = 0; i < 7; i++)
-            full(new long[] { 256L << i }, float.NaN).Dispose();
+            full(new long[] { 256L << i }, nan).Dispose();
     }
 }

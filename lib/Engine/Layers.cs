@@ -89,7 +89,8 @@ public static class Init
         using (no_grad())
         {
             t.uniform_(-edge, edge, g);
-            t.erfinv_().mul_(std * Math.Sqrt(2)).clamp_(-2 * std, 2 * std);
+            using Scalar scale = std * Math.Sqrt(2), low = -2 * std, high = 2 * std;
+            t.erfinv_().mul_(scale).clamp_(low, high);
         }
     }
 }

@@ -15,8 +15,9 @@ namespace PDiff.Engine;
 /// batch-200 decode from 4.8 to 0.8 CPU-seconds (bench/README.md). Values are untouched: only where
 /// memory comes from changes. The price: the process keeps its peak native heap (up to 2 GB of freed
 /// memory) until it exits. PyTorch's CPU tuning guide recommends jemalloc/tcmalloc for the same reason.
-/// Process-wide and idempotent; a zoo build (base training, collection, scoring) and every p-diff model apply it.
-/// Set <c>PDIFF_NATIVE_HEAP=default</c> to keep glibc's behaviour. Other systems (and musl) are left alone.
+/// Process-wide and idempotent: a program's entry point applies it through <see cref="ProcessSettings.Apply"/>
+/// (the library never does on its own). Set <c>PDIFF_NATIVE_HEAP=default</c> to keep glibc's behaviour. Other
+/// systems (and musl) are left alone.
 /// </remarks>
 public static class NativeHeap
 {

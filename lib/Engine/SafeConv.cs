@@ -252,6 +252,9 @@ public static class SafeConv
             Conv1d c => x => Conv(x, c),
             Conv2d c => x => Conv(x, c),
             ConvTranspose1d t => x => ConvTranspose(x, t),
+            // TorchSharp's forward of these leaves a Scalar to the finalizer (SafeOps).
+            BatchNorm b => x => SafeOps.BatchNorm(b, x),
+            LeakyReLU r => x => SafeOps.LeakyRelu(x, r.negative_slope, r.inplace),
             nn.Module<Tensor, Tensor> f => (Func<Tensor, Tensor>)f.forward,
             _ => throw new NotSupportedException($"SafeConv.Steps: layer {m.GetType().Name} does not map tensors to tensors."),
         }).ToArray();

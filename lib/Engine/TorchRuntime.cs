@@ -18,7 +18,8 @@ namespace PDiff.Engine;
 /// path first makes every later lookup of the same name resolve to the loaded copy. Its dependencies
 /// (libtorch*.so) sit in the same folder and are found through its RUNPATH <c>$ORIGIN</c>.
 /// On Debian 12 the file must also carry the loader fix of <c>scripts/setup.sh</c>; without it the error
-/// below says so.
+/// below says so. Loading the library the process uses is all the initializer does: process-wide settings
+/// are left to the program's entry point (<see cref="ProcessSettings"/>).
 /// </remarks>
 public static class TorchRuntime
 {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using PDiff.Engine;
 using PDiff.Zoo;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -75,20 +76,22 @@ public static class Baselines
                 var seg = x.narrow(1, offsets[t], len);
                 if (len < 2) { parts.Add(seg); continue; }
                 var e = eps.narrow(1, offsets[t], len);
+                using Scalar scale = sigma;
                 if (spec.IsRunningVar)
                 {
-                    var p = seg.mean(new long[] { 1 }, keepdim: true).mul(0.95);
+                    using Scalar meanFactor = 0.95, offset = 0.05, minusOffset = -0.05, floor = 0.001;
+                    var p = seg.mean(new long[] { 1 }, keepdim: true).mul(meanFactor);
                     if (p.min().item<double>() <= 0)
                         throw new ArgumentException($"Tensor '{spec.Name}' is a running variance whose mean is not positive in some original: the log-space noise of reference §4.5 is undefined for it.");
-                    var y = seg.div(p).add(0.05).log();
+                    var y = seg.div(p).add(offset, SafeOps.One).log();
                     var s = y.std(new long[] { 1 }, unbiased: true, keepdim: true);
-                    var yNoised = y.add(e.mul(s).mul(sigma));
-                    parts.Add(yNoised.exp().add(-0.05).clamp(min: 0.001).mul(p));
+                    var yNoised = y.Plus(e.mul(s).mul(scale));
+                    parts.Add(yNoised.exp().add(minusOffset, SafeOps.One).clamp(min: floor).mul(p));
                 }
                 else
                 {
                     var s = seg.std(new long[] { 1 }, unbiased: true, keepdim: true);
-                    parts.Add(seg.add(e.mul(s).mul(sigma)));
+                    parts.Add(seg.Plus(e.mul(s).mul(scale)));
                 }
             }
             result = torch.cat(parts, 1).to(originals.dtype).DetachFromDisposeScope();
@@ -119,7 +122,8 @@ public static class Baselines
         using (torch.no_grad())
         {
             var x = Pick(originals, picks);
-            var noise = torch.randn(new long[] { count, n }, originals.dtype, generator: g).mul(sigma);
+            using Scalar scale = sigma;
+            var noise = torch.randn(new long[] { count, n }, originals.dtype, generator: g).mul(scale);
             if (runningVars.Count > 0)
             {
                 var mask = new float[n];
@@ -129,7 +133,7 @@ public static class Baselines
                         for (var i = offsets[t]; i < offsets[t] + layout.Tensors[t].Numel; i++) mask[i] = 1f;
                 noise = noise.mul(torch.tensor(mask).to(originals.dtype));
             }
-            result = x.add(noise).DetachFromDisposeScope();
+            result = x.Plus(noise).DetachFromDisposeScope();
         }
         return new BaselineGroup($"absnoise_{Num(sigma)}", "absolute_noise", result, picks.Select(i => new[] { i }).ToList(), seed,
             new Dictionary<string, object> { ["sigma"] = sigma, ["count"] = count, ["running_var"] = runningVars.Count == 0 ? "none in subset" : "unchanged" });
@@ -218,7 +222,7 @@ public static class Baselines
             var mean = x.mean(new long[] { 0 }, keepdim: true);
             var std = x.std(new long[] { 0 }, unbiased: true, keepdim: true);
             var z = torch.randn(new long[] { count, n }, ScalarType.Float64, generator: g);
-            result = z.mul(std).add(mean).to(originals.dtype).DetachFromDisposeScope();
+            result = z.mul(std).Plus(mean).to(originals.dtype).DetachFromDisposeScope();
         }
         return new BaselineGroup("gaussian", "gaussian", result, Enumerable.Range(0, count).Select(_ => Array.Empty<int>()).ToList(), seed,
             new Dictionary<string, object> { ["count"] = count, ["std"] = "unbiased, per coordinate" });

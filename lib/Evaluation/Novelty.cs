@@ -76,8 +76,9 @@ public static class Novelty
         var k = training.size(0);
         using (torch.no_grad())
         {
-            var eye = torch.eye(k, dtype: ScalarType.Float64).gt(0.5);
-            return MinOf(d.masked_fill(eye, double.PositiveInfinity));
+            using Scalar half = 0.5, infinity = double.PositiveInfinity;
+            var eye = torch.eye(k, dtype: ScalarType.Float64).gt(half);
+            return MinOf(d.masked_fill(eye, infinity));
         }
     }
 

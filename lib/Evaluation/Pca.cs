@@ -1,5 +1,6 @@
 using MathNet.Numerics.LinearAlgebra;
 using MathNet.Numerics.LinearAlgebra.Factorization;
+using PDiff.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -49,12 +50,13 @@ public static class Pca
 
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        if (!data.isfinite().all().ToBoolean())
+        if (!data.isfinite().all().ReadBoolean())
             throw new ArgumentException($"PCA needs finite points; the [{n}, {d}] matrix holds NaN or infinite values.", nameof(data));
         var x = data.to(ScalarType.Float64);
         x = x.sub(x.mean(new long[] { 0 }, keepdim: true));
         var gram = d > n;
-        var m = (gram ? x.mm(x.t()) : x.t().mm(x)).div(n - 1);
+        using Scalar dof = n - 1;
+        var m = (gram ? x.mm(x.t()) : x.t().mm(x)).div(dof);
         var size = gram ? n : d;
         var total = Math.Max(Trace(m), double.Epsilon);   // total variance
         var (lambda, vectors) = size <= exactLimit ? Exact(m, size, components) : Subspace(m, size, components);

@@ -1,3 +1,4 @@
+using PDiff.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -49,7 +50,7 @@ public static class Tsne
         using (torch.no_grad())
         using (var x = data.to(ScalarType.Float64))
         using (var dist = torch.cdist(x, x))
-        using (var d2 = dist.square())
+        using (var d2 = dist.Squared())
             sq = d2.contiguous().data<double>().ToArray();
         var p = ConditionalAffinities(sq, n, o.Perplexity);
         // P = (P_cond + P_condᵀ) / 2n in place (upper and lower triangle together), floored as sklearn does.

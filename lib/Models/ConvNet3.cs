@@ -45,8 +45,14 @@ public sealed class ConvNet3 : ImageClassifier, ISafeConvolutions
         {
             var m = layers[i];
             var name = $"features.{i}";
-            // Convolutions through SafeConv (libtorch 2.10's float32 kernels are wrong for some channel counts).
-            Func<Tensor, Tensor> f = m is Conv2d conv ? x => SafeConv.Conv(x, conv) : m.forward;
+            // Convolutions through SafeConv (libtorch 2.10's float32 kernels are wrong for some channel counts),
+            // batch norms through SafeOps (TorchSharp's forward leaves a Scalar to the finalizer).
+            Func<Tensor, Tensor> f = m switch
+            {
+                Conv2d conv => x => SafeConv.Conv(x, conv),
+                BatchNorm bn => x => SafeOps.BatchNorm(bn, x),
+                _ => m.forward,
+            };
             yield return new Stage(name, m.named_parameters().Any() ? new[] { name } : Array.Empty<string>(), a => new Activations(f(a.Main)));
         }
         yield return new Stage("classifier", new[] { "classifier" }, a =>

@@ -45,7 +45,7 @@ public sealed class Mlp : ImageClassifier
         {
             var (fc, bn) = hidden[i];
             yield return new Stage($"fc{i + 1}", new[] { $"fc{i + 1}" }, a => new Activations(fc.forward(a.Main)));
-            yield return new Stage($"bn{i + 1}", new[] { $"bn{i + 1}" }, a => new Activations(bn.forward(a.Main)));
+            yield return new Stage($"bn{i + 1}", new[] { $"bn{i + 1}" }, a => new Activations(SafeOps.BatchNorm(bn, a.Main)));
             yield return new Stage($"relu{i + 1}", Array.Empty<string>(), a => new Activations(a.Main.relu()));
         }
         yield return new Stage(headName, new[] { headName }, a => new Activations(head.forward(a.Main)));

@@ -45,14 +45,14 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>, ISafeConvolutions
     public IEnumerable<Stage> Stages(string p)
     {
         yield return new Stage($"{p}.conv1", new[] { $"{p}.conv1" }, a => new Activations(SafeConv.Conv(a.Main, conv1), a.Main.alias()));
-        yield return new Stage($"{p}.bn1", new[] { $"{p}.bn1" }, a => new Activations(bn1.forward(a.Main), a.Skip!.alias()));
+        yield return new Stage($"{p}.bn1", new[] { $"{p}.bn1" }, a => new Activations(SafeOps.BatchNorm(bn1, a.Main), a.Skip!.alias()));
         yield return new Stage($"{p}.relu1", Array.Empty<string>(), a => new Activations(a.Main.relu(), a.Skip!.alias()));
         yield return new Stage($"{p}.conv2", new[] { $"{p}.conv2" }, a => new Activations(SafeConv.Conv(a.Main, conv2), a.Skip!.alias()));
-        yield return new Stage($"{p}.bn2", new[] { $"{p}.bn2" }, a => new Activations(bn2.forward(a.Main), a.Skip!.alias()));
+        yield return new Stage($"{p}.bn2", new[] { $"{p}.bn2" }, a => new Activations(SafeOps.BatchNorm(bn2, a.Main), a.Skip!.alias()));
         yield return new Stage($"{p}.shortcut", new[] { $"{p}.shortcut" }, a =>
         {
             using var sc = Shortcut(a.Skip!);
-            using var sum = a.Main.add(sc);
+            using var sum = a.Main.Plus(sc);
             return new Activations(sum.relu());
         });
     }
@@ -60,12 +60,12 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>, ISafeConvolutions
     public override Tensor forward(Tensor x)
     {
         using var h1 = SafeConv.Conv(x, conv1);
-        using var h2 = bn1.forward(h1);
+        using var h2 = SafeOps.BatchNorm(bn1, h1);
         using var h3 = h2.relu();
         using var h4 = SafeConv.Conv(h3, conv2);
-        using var h5 = bn2.forward(h4);
+        using var h5 = SafeOps.BatchNorm(bn2, h4);
         using var sc = Shortcut(x);
-        using var sum = h5.add(sc);
+        using var sum = h5.Plus(sc);
         return sum.relu();
     }
 }
@@ -124,7 +124,7 @@ public sealed class ResNet18 : ImageClassifier, ISafeConvolutions
     protected override IEnumerable<Stage> BuildStages()
     {
         yield return new Stage("conv1", new[] { "conv1" }, a => new Activations(SafeConv.Conv(a.Main, conv1)));
-        yield return new Stage("bn1", new[] { "bn1" }, a => new Activations(bn1.forward(a.Main)));
+        yield return new Stage("bn1", new[] { "bn1" }, a => new Activations(SafeOps.BatchNorm(bn1, a.Main)));
         yield return new Stage("relu", Array.Empty<string>(), a => new Activations(a.Main.relu()));
         for (var i = 0; i < 4; i++)
             for (var j = 0; j < 2; j++)

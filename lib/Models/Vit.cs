@@ -79,20 +79,20 @@ public sealed class VitBlock : nn.Module<Tensor, Tensor>
     {
         yield return new Stage($"{p}.norm1", new[] { $"{p}.norm1" }, a => new Activations(norm1.forward(a.Main), a.Main.alias()));
         yield return new Stage($"{p}.attn", new[] { $"{p}.attn" }, a => new Activations(attn.forward(a.Main), a.Skip!.alias()));
-        yield return new Stage($"{p}.add1", Array.Empty<string>(), a => new Activations(a.Skip!.add(a.Main)));
+        yield return new Stage($"{p}.add1", Array.Empty<string>(), a => new Activations(a.Skip!.Plus(a.Main)));
         yield return new Stage($"{p}.norm2", new[] { $"{p}.norm2" }, a => new Activations(norm2.forward(a.Main), a.Main.alias()));
         yield return new Stage($"{p}.mlp", new[] { $"{p}.mlp" }, a => new Activations(mlp.forward(a.Main), a.Skip!.alias()));
-        yield return new Stage($"{p}.add2", Array.Empty<string>(), a => new Activations(a.Skip!.add(a.Main)));
+        yield return new Stage($"{p}.add2", Array.Empty<string>(), a => new Activations(a.Skip!.Plus(a.Main)));
     }
 
     public override Tensor forward(Tensor x)
     {
         using var n1 = norm1.forward(x);
         using var a = attn.forward(n1);
-        using var h = x.add(a);
+        using var h = x.Plus(a);
         using var n2 = norm2.forward(h);
         using var m = mlp.forward(n2);
-        return h.add(m);
+        return h.Plus(m);
     }
 }
 
@@ -179,7 +179,7 @@ public sealed class Vit : ImageClassifier, ISafeConvolutions
             using var scope = torch.NewDisposeScope();
             var tokens = patchEmbed.forward(a.Main);
             var cls = clsToken.expand(a.Main.size(0), 1, clsToken.size(2));
-            var x = torch.cat(new[] { cls, tokens }, 1).add(posEmbed);
+            var x = torch.cat(new[] { cls, tokens }, 1).Plus(posEmbed);
             return new Activations(x.MoveToOuterDisposeScope());
         });
         for (var i = 0; i < blocks.Count; i++)

@@ -1,3 +1,4 @@
+using PDiff.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -27,8 +28,8 @@ public static class Accuracy
                     var n = Math.Min(batchSize, data.Count - s);
                     var logits = model.forward(data.X.narrow(0, s, n));
                     var y = data.Y.narrow(0, s, n);
-                    correct += logits.argmax(1).eq(y).sum().ToInt64();
-                    loss += F.cross_entropy(logits, y, reduction: nn.Reduction.Sum).ToDouble();
+                    correct += logits.argmax(1).eq(y).sum().ReadInt64();
+                    loss += F.cross_entropy(logits, y, reduction: nn.Reduction.Sum).ReadDouble();
                 }
         }
         finally

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using PDiff.Checkpoints;
 using PDiff.Data;
+using PDiff.Engine;
 using PDiff.Models;
 using PDiff.Storage;
 using TorchSharp;
@@ -107,11 +108,11 @@ public static class BaseTrainer
                     var loss = F.cross_entropy(logits, batch.Y);
                     optimizer.zero_grad();
                     loss.backward();
-                    optimizer.step();
+                    OptimizerSteps.Step(optimizer);   // not optimizer.step(): its implicit Scalars race the GC (OptimizerSteps)
                     using (torch.no_grad())
                     {
-                        lossSum += loss.ToDouble() * batch.Size;
-                        correct += logits.argmax(1).eq(batch.Y).sum().ToInt64();
+                        lossSum += loss.ReadDouble() * batch.Size;
+                        correct += logits.argmax(1).eq(batch.Y).sum().ReadInt64();
                     }
                     seen += batch.Size;
                     step++;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using PDiff.Data;
+using PDiff.Engine;
 using PDiff.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -126,9 +127,9 @@ public static class Collector
                         loss = F.cross_entropy(tail.Main, batch.Y);
                     optimizer.zero_grad();
                     loss.backward();
-                    optimizer.step();
+                    OptimizerSteps.Step(optimizer);   // not optimizer.step(): its implicit Scalars race the GC (OptimizerSteps)
                     step++;
-                    var lossValue = loss.ToDouble();
+                    var lossValue = loss.ReadDouble();
                     if (step > recipe.SkipFirst && (step - recipe.SkipFirst) % recipe.SaveEvery == 0)
                     {
                         saved.Add(Subsets.Flatten(work, layout).DetachFromDisposeScope());

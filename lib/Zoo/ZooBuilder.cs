@@ -41,7 +41,6 @@ public static class ZooBuilder
 {
     public static ZooTask Build(ZooBuildOptions o, TextWriter? log = null)
     {
-        PDiff.Engine.NativeHeap.KeepFreedMemory();   // base training and scoring reuse mapped pages too (see NativeHeap)
         var clock = Stopwatch.StartNew();
         var seconds = new Dictionary<string, double>();
         var dataset = Datasets.Canonical(o.Dataset);

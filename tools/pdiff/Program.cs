@@ -47,6 +47,8 @@ public static class Program
             CultureInfo.DefaultThreadCurrentUICulture = CultureInfo.InvariantCulture;
             CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
             CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
+            // Process-wide settings belong to the program, not the library: malloc keeps freed pages (ProcessSettings).
+            PDiff.Engine.ProcessSettings.Apply();
             args = args.Where(a => a != "--verbose").ToArray();
 
             if (args.Length == 0 || args[0] is "-h" or "--help" or "help")

@@ -62,7 +62,7 @@ public sealed class ChunkAutoencoder : ParamAutoencoder
     {
         using var scope = NewDisposeScope();
         var padded = chunks * chunk == InputLength ? x : F.pad(x, new[] { 0L, chunks * chunk - InputLength });
-        var h = F.leaky_relu(chunkIn.forward(padded.reshape(x.size(0), chunks, chunk)), 0.01);
+        var h = SafeOps.LeakyRelu(chunkIn.forward(padded.reshape(x.size(0), chunks, chunk)), 0.01);
         return toLatent.forward(h.reshape(x.size(0), chunks * width)).MoveToOuterDisposeScope();
     }
 
@@ -70,7 +70,7 @@ public sealed class ChunkAutoencoder : ParamAutoencoder
     {
         CheckLatents(z, nameof(Decode));
         using var scope = NewDisposeScope();
-        var h = F.leaky_relu(fromLatent.forward(z), 0.01).reshape(z.size(0), chunks, width);
+        var h = SafeOps.LeakyRelu(fromLatent.forward(z), 0.01).reshape(z.size(0), chunks, width);
         var y = chunkOut.forward(h).reshape(z.size(0), chunks * chunk);
         return (chunks * chunk == InputLength ? y : y.narrow(1, 0, InputLength).contiguous()).MoveToOuterDisposeScope();
     }

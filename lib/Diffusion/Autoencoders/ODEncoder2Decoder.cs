@@ -124,8 +124,9 @@ public sealed class ODEncoder2Decoder : ParamAutoencoder
     {
         if (f == 0) return x.alias();
         using var eps = randn(x.shape, x.dtype, x.device, generator: g);
-        using var kept = x.mul(1 - f);
-        return kept.add(eps, f);
+        using Scalar keep = 1 - f, weight = f;
+        using var kept = x.mul(keep);
+        return kept.add(eps, weight);
     }
 
     public override Tensor TrainingLoss(Tensor x, Generator g, bool noisyTarget)
@@ -134,7 +135,8 @@ public sealed class ODEncoder2Decoder : ParamAutoencoder
         using var scope = NewDisposeScope();
         var noised = Interpolate(x, InputNoise, g);
         var z = EncodeUnchecked(noised);
-        var zn = LatentNoise == 0 ? z : Interpolate(z, LatentNoise, g).clamp(-1, 1);
+        using Scalar low = -1, high = 1;
+        var zn = LatentNoise == 0 ? z : Interpolate(z, LatentNoise, g).clamp(low, high);
         var recon = Decode(zn);
         return F.mse_loss(recon, noisyTarget ? noised : x).MoveToOuterDisposeScope();
     }

@@ -110,7 +110,7 @@ public sealed class OneDimVAE : ParamAutoencoder
     /// <summary>BN over the batch (training, or V2's never-eval encode), running stats, or each sample on its own.</summary>
     Tensor Norm(BatchNorm1d bn, Tensor h)
     {
-        if (training || InferenceNorm == AeInferenceNorm.Eval) return UseChannelsLast ? ChannelsLast.BatchNorm(h, bn) : bn.forward(h);
+        if (training || InferenceNorm == AeInferenceNorm.Eval) return UseChannelsLast ? ChannelsLast.BatchNorm(h, bn) : SafeOps.BatchNorm(bn, h);
         // A batch of one in train mode normalises each channel over the length with the biased variance,
         // i.e. instance norm with BN's affine parameters; V2 works on a copy, so running stats stay put.
         return ChannelsLast.PerSampleNorm(h, bn);
@@ -133,7 +133,7 @@ public sealed class OneDimVAE : ParamAutoencoder
         if (paddedLength != InputLength) h = F.pad(h, new[] { 0L, paddedLength - InputLength });
         if (UseChannelsLast) h = ChannelsLast.From3d(h);
         for (var i = 0; i < encConvs.Count; i++)
-            h = F.leaky_relu(Norm(encNorms[i], Conv(encConvs[i], h)), 0.01, inplace: true);   // BN's backward needs its input only
+            h = SafeOps.LeakyRelu(Norm(encNorms[i], Conv(encConvs[i], h)), 0.01, inplace: true);   // BN's backward needs its input only
         var mu = fcMu.forward(toLatent.forward(h.flatten(1)));          // flatten is logical: [C, (1,) L] order either way
         return mu.MoveToOuterDisposeScope();
     }
@@ -145,7 +145,7 @@ public sealed class OneDimVAE : ParamAutoencoder
         var h = toDecode.forward(z).view(z.size(0), lastChannels, lastLength);
         if (UseChannelsLast) h = ChannelsLast.From3d(h);
         for (var i = 0; i < decConvs.Count; i++)
-            h = F.elu(Norm(decNorms[i], ConvT(decConvs[i], h)), 1.0, inplace: true);
+            h = SafeOps.Elu(Norm(decNorms[i], ConvT(decConvs[i], h)), 1.0);
         var y = Conv(finalConv, h);
         y = UseChannelsLast ? y.select(2, 0).select(1, 0) : y.select(1, 0);
         y = paddedLength != InputLength ? y.narrow(1, 0, InputLength).contiguous() : y.contiguous();

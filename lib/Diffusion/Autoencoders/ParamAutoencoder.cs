@@ -74,9 +74,10 @@ public abstract class ParamAutoencoder : nn.Module
     protected Tensor AdditiveNoiseLoss(Tensor x, Generator g, bool noisyTarget, Func<Tensor, Tensor> encode)
     {
         using var scope = NewDisposeScope();
-        var noised = InputNoise == 0 ? x : x.add(randn(x.shape, x.dtype, x.device, generator: g), InputNoise);
+        using Scalar inputNoise = InputNoise, latentNoise = LatentNoise;
+        var noised = InputNoise == 0 ? x : x.add(randn(x.shape, x.dtype, x.device, generator: g), inputNoise);
         var z = encode(noised);
-        if (LatentNoise != 0) z = z.add(randn(z.shape, z.dtype, z.device, generator: g), LatentNoise);
+        if (LatentNoise != 0) z = z.add(randn(z.shape, z.dtype, z.device, generator: g), latentNoise);
         return nn.functional.mse_loss(Decode(z), noisyTarget ? noised : x).MoveToOuterDisposeScope();
     }
 

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PDiff.Diffusion;
@@ -29,8 +30,9 @@ public static class Guidance
         if (!double.IsFinite(scale)) throw new ArgumentException($"The guidance strength must be finite; got {scale}.", nameof(scale));
         if (!unconditional.shape.SequenceEqual(conditional.shape))
             throw new ArgumentException($"Guidance: unconditional [{string.Join(", ", unconditional.shape)}] and conditional [{string.Join(", ", conditional.shape)}] predictions differ in shape.");
-        using var scaled = unconditional.mul(1 - scale);
-        return scaled.add(conditional, scale);
+        using Scalar keep = 1 - scale, weight = scale;
+        using var scaled = unconditional.mul(keep);
+        return scaled.add(conditional, weight);
     }
 
     /// <summary>

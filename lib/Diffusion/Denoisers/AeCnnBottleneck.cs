@@ -79,12 +79,12 @@ public sealed class AeCnnBottleneck : Denoiser
         var h = x.unsqueeze(1);
         var skips = new Tensor[encSteps.Length];
         for (var i = 0; i < encSteps.Length; i++)
-            h = skips[i] = SafeConv.Run(encSteps[i], h.add(tau));
+            h = skips[i] = SafeConv.Run(encSteps[i], h.Plus(tau));
         for (var j = 0; j < decSteps.Length; j++)
         {
-            h = SafeConv.Run(decSteps[j], h.add(tau));
+            h = SafeConv.Run(decSteps[j], h.Plus(tau));
             var skip = skips.Length - 2 - j;                              // dec1 + enc3, dec2 + enc2, dec3 + enc1
-            if (skip >= 0) h = h.add(skips[skip]);
+            if (skip >= 0) h = h.Plus(skips[skip]);
         }
         return h.select(1, 0).MoveToOuterDisposeScope();
     }

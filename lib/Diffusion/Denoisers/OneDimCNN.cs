@@ -49,8 +49,9 @@ public sealed class OneDimCNN : Denoiser
         register_module("convs", convs);
         register_module("norms", norms);
         using (no_grad())
-        using (var i = arange(0, latentSize, 1, ScalarType.Float32))
-        using (var scaled = i.mul(-Math.Log(10000) / latentSize))
+        using (Scalar start = 0, stop = latentSize, step = 1, rate = -Math.Log(10000) / latentSize)
+        using (var i = arange(start, stop, step, ScalarType.Float32))
+        using (var scaled = i.mul(rate))
             freqs = scaled.exp().DetachFromDisposeScope();
         if (conditional)
         {
@@ -88,7 +89,7 @@ public sealed class OneDimCNN : Denoiser
         Check(x, t);
         using var scope = NewDisposeScope();
         var e = TimeEmbedding(t);
-        if (conditionEmbedding is not null) e = e.add(conditionEmbedding.Embed(null, null, x.size(0)));
+        if (conditionEmbedding is not null) e = e.Plus(conditionEmbedding.Embed(null, null, x.size(0)));
         return Run(x, e).MoveToOuterDisposeScope();
     }
 
@@ -104,7 +105,7 @@ public sealed class OneDimCNN : Denoiser
             if (!condition.isfinite().all().item<bool>())
                 throw new ArgumentException("OneDimCNN: conditions must be finite numbers (a NaN or infinite condition was given).", nameof(condition));
         }
-        var e = TimeEmbedding(t).add(conditionEmbedding.Embed(condition, keep, x.size(0)));
+        var e = TimeEmbedding(t).Plus(conditionEmbedding.Embed(condition, keep, x.size(0)));
         return Run(x, e).MoveToOuterDisposeScope();
     }
 
@@ -127,21 +128,21 @@ public sealed class OneDimCNN : Denoiser
         var skips = new Tensor[Skips];
         for (var i = 0; i < convs.Count; i++)
         {
-            if (i > EncoderBlocks - 1 && i - EncoderBlocks < Skips) h = h.add(skips[Skips - 1 - (i - EncoderBlocks)]);
+            if (i > EncoderBlocks - 1 && i - EncoderBlocks < Skips) h = h.Plus(skips[Skips - 1 - (i - EncoderBlocks)]);
             var conv = convs[i];
             var bn = i < norms.Count ? norms[i] : null;
             if (bn is not null && FuseNormsInEval && !bn.training && bn.running_mean is not null && bn.running_var is not null)
             {
                 // Sampling: BN with running statistics is an affine map per channel, folded into the conv.
                 var (w, b) = Folded(conv, bn);
-                h = SafeConv.Conv(h.add(tau), w, b, conv.stride[0], conv.padding![0], conv.dilation[0], conv.groups);
-                h = F.elu(h, 1.0, inplace: true);
+                h = SafeConv.Conv(h.Plus(tau), w, b, conv.stride[0], conv.padding![0], conv.dilation[0], conv.groups);
+                h = SafeOps.Elu(h, 1.0);
             }
             else
             {
-                h = UseChannelsLast ? ChannelsLast.Conv(h.add(tau), conv) : SafeConv.Conv(h.add(tau), conv);
+                h = UseChannelsLast ? ChannelsLast.Conv(h.Plus(tau), conv) : SafeConv.Conv(h.Plus(tau), conv);
                 // In place: batch norm's backward needs its input, not its output.
-                if (bn is not null) h = F.elu(UseChannelsLast ? ChannelsLast.BatchNorm(h, bn) : bn.forward(h), 1.0, inplace: true);
+                if (bn is not null) h = SafeOps.Elu(UseChannelsLast ? ChannelsLast.BatchNorm(h, bn) : SafeOps.BatchNorm(bn, h), 1.0);
             }
             if (i < Skips) skips[i] = h;
         }
@@ -159,11 +160,12 @@ public sealed class OneDimCNN : Denoiser
     /// <summary>W·s and (b − μ)·s + β per output channel, s = γ/√(σ² + ε).</summary>
     static (Tensor Weight, Tensor Bias) Folded(Conv1d conv, BatchNorm1d bn)
     {
-        var scale = bn.running_var!.add(bn.eps).rsqrt();
+        using Scalar eps = bn.eps;
+        var scale = bn.running_var!.add(eps, SafeOps.One).rsqrt();
         if (bn.weight is not null) scale = scale.mul(bn.weight);
         var w = conv.weight.mul(scale.unsqueeze(1).unsqueeze(2));
         var b = (conv.bias is null ? bn.running_mean!.neg() : conv.bias.sub(bn.running_mean!)).mul(scale);
-        return (w, bn.bias is null ? b : b.add(bn.bias));
+        return (w, bn.bias is null ? b : b.Plus(bn.bias));
     }
 
     protected override void Dispose(bool disposing)

@@ -1,3 +1,4 @@
+using PDiff.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -59,7 +60,7 @@ public sealed class GaussianDiffusion : IDisposable
         using var scope = NewDisposeScope();
         var a = sqrtAbar.index_select(0, t).unsqueeze(1);
         var b = sqrt1mAbar.index_select(0, t).unsqueeze(1);
-        return x0.mul(a).add(noise.mul(b)).MoveToOuterDisposeScope();
+        return x0.mul(a).Plus(noise.mul(b)).MoveToOuterDisposeScope();
     }
 
     /// <summary>ε-prediction loss: t ~ U{0 … T−1}, ε ~ N(0, I), MSE(ε̂(x_t, t), ε) with mean reduction.</summary>
@@ -84,7 +85,8 @@ public sealed class GaussianDiffusion : IDisposable
         using var scope = NewDisposeScope();
         var t = randint(0, T, new[] { x0.size(0) }, generator: g);
         var noise = randn(x0.shape, x0.dtype, x0.device, generator: g);
-        var keep = rand(new[] { x0.size(0) }, generator: g).ge(dropProbability);
+        using Scalar drop = dropProbability;
+        var keep = rand(new[] { x0.size(0) }, generator: g).ge(drop);
         var xt = QSample(x0, t, noise);
         return F.mse_loss(model.ForwardConditional(xt, t, condition, keep), noise).MoveToOuterDisposeScope();
     }
@@ -95,9 +97,14 @@ public sealed class GaussianDiffusion : IDisposable
     public Tensor PredictX0(Tensor xt, int t, Tensor epsHat, double? clip)
     {
         var ab = AlphaBars[t];
-        using var scaled = xt.mul(1 / Math.Sqrt(ab));
-        var x0 = scaled.add(epsHat, -Math.Sqrt(1 / ab - 1));
-        if (clip is { } c) x0.clamp_(-c, c);
+        using Scalar inverse = 1 / Math.Sqrt(ab), noiseWeight = -Math.Sqrt(1 / ab - 1);
+        using var scaled = xt.mul(inverse);
+        var x0 = scaled.add(epsHat, noiseWeight);
+        if (clip is { } c)
+        {
+            using Scalar low = -c, high = c;
+            x0.clamp_(low, high);
+        }
         return x0;
     }
 
@@ -112,21 +119,28 @@ public sealed class GaussianDiffusion : IDisposable
         var (beta, alpha, ab, abPrev) = (Betas[t], Alphas[t], AlphaBars[t], AlphaBar(t - 1));
         Tensor mean;
         if (clip is null)
-            mean = xt.add(epsHat, -beta / Math.Sqrt(1 - ab)).mul(1 / Math.Sqrt(alpha));
+        {
+            using Scalar noiseWeight = -beta / Math.Sqrt(1 - ab), inverse = 1 / Math.Sqrt(alpha);
+            mean = xt.add(epsHat, noiseWeight).mul(inverse);
+        }
         else
         {
             var x0 = PredictX0(xt, t, epsHat, clip);
-            var c1 = beta * Math.Sqrt(abPrev) / (1 - ab);
-            var c2 = (1 - abPrev) * Math.Sqrt(alpha) / (1 - ab);
+            using Scalar c1 = beta * Math.Sqrt(abPrev) / (1 - ab), c2 = (1 - abPrev) * Math.Sqrt(alpha) / (1 - ab);
             mean = x0.mul(c1).add(xt, c2);
         }
         if (t > 0)
         {
             if (z is null) throw new ArgumentNullException(nameof(z), $"DDPM step at t = {t} needs noise z.");
             var var = variance == DdpmVariance.FixedLarge ? beta : beta * (1 - abPrev) / (1 - ab);
-            mean = mean.add(z, Math.Sqrt(var));
+            using Scalar sigma = Math.Sqrt(var);
+            mean = mean.add(z, sigma);
         }
-        if (clip is { } c) mean = mean.clamp(-c, c);
+        if (clip is { } c)
+        {
+            using Scalar low = -c, high = c;
+            mean = mean.clamp(low, high);
+        }
         return mean.MoveToOuterDisposeScope();
     }
 
@@ -141,14 +155,16 @@ public sealed class GaussianDiffusion : IDisposable
         using var scope = NewDisposeScope();
         var (ab, abPrev) = (AlphaBars[t], AlphaBar(tPrev));
         var x0 = PredictX0(xt, t, epsHat, clip);
-        var eps = clip is null ? epsHat : xt.add(x0, -Math.Sqrt(ab)).mul(1 / Math.Sqrt(1 - ab));
+        using Scalar minusSqrtAb = -Math.Sqrt(ab), inverse = 1 / Math.Sqrt(1 - ab);
+        var eps = clip is null ? epsHat : xt.add(x0, minusSqrtAb).mul(inverse);
         var sigma = eta * Math.Sqrt((1 - abPrev) / (1 - ab)) * Math.Sqrt(1 - ab / abPrev);
         var dir = Math.Sqrt(Math.Max(0, 1 - abPrev - sigma * sigma));
-        var next = x0.mul(Math.Sqrt(abPrev)).add(eps, dir);
+        using Scalar sqrtAbPrev = Math.Sqrt(abPrev), dirWeight = dir, sigmaWeight = sigma;
+        var next = x0.mul(sqrtAbPrev).add(eps, dirWeight);
         if (sigma > 0)
         {
             if (z is null) throw new ArgumentNullException(nameof(z), $"DDIM step with η = {eta} at t = {t} needs noise z.");
-            next = next.add(z, sigma);
+            next = next.add(z, sigmaWeight);
         }
         return next.MoveToOuterDisposeScope();
     }

@@ -43,7 +43,7 @@ public static class Sampler
                 Tensor next;
                 using (var step = NewDisposeScope())
                 {
-                    tt.fill_(t);
+                    using (Scalar time = t) tt.fill_(time);
                     var eps = guidance is null ? model.forward(x, tt) : Guidance.Predict(model, x, tt, guidance.Condition, guidance.Scale);
                     if (options.Kind == SamplerKind.Ddpm)
                     {

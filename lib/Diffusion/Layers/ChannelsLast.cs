@@ -98,15 +98,7 @@ public static class ChannelsLast
     {
         if (h.size(1) != bn.num_features)
             throw new ArgumentException($"BatchNorm1d({bn.num_features}) got {h.size(1)} channels ([{string.Join(", ", h.shape)}]).");
-        var momentum = bn.momentum ?? 0.0;
-        if (bn.training && bn.track_running_stats && bn.num_batches_tracked is { } n)
-        {
-            using (no_grad()) n.add_(1);
-            // PyTorch's momentum=None is the cumulative average 1/n.
-            if (bn.momentum is null) momentum = 1.0 / n.item<long>();
-        }
-        var useBatch = bn.training || bn.running_mean is null;
-        return F.batch_norm(h, bn.running_mean, bn.running_var, bn.weight, bn.bias, useBatch, momentum, bn.eps);
+        return SafeOps.BatchNorm(bn, h);
     }
 
     /// <summary>Instance statistics with BN's affine parameters: a batch of one in train mode, for each sample.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using PDiff.Engine;
 using PDiff.Zoo;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -80,9 +81,10 @@ public sealed class ParamNormalizer
             if (spec.IsRunningVar)
             {
                 if (piece.min().item<double>() <= 0) throw new ArgumentException($"'{spec.Name}' holds a running variance ≤ 0; the log transform needs positive values.");
-                var pk = piece.mean(new long[] { 1 }, keepdim: true).mul(VarScale);   // [K, 1]
+                using Scalar varScale = VarScale, varOffset = VarOffset;
+                var pk = piece.mean(new long[] { 1 }, keepdim: true).mul(varScale);   // [K, 1]
                 p = pk.mean().item<double>();
-                piece = piece.div(pk).add(VarOffset).log();
+                piece = piece.div(pk).add(varOffset, SafeOps.One).log();
             }
             var m = piece.mean(new long[] { 1 }).mean().item<double>();
             var s = spec.Numel > 1 ? piece.std(new long[] { 1 }, unbiased: true).mean().item<double>() : 1.0;
@@ -100,11 +102,13 @@ public sealed class ParamNormalizer
         using var scope = NewDisposeScope();
         var x = theta.to(ScalarType.Float64);
         var pieces = new List<Tensor>();
+        using Scalar varOffset = VarOffset;
         foreach (var t in Tensors)
         {
+            using Scalar p = t.P, minusMean = -t.Mean, std = t.Std;
             var piece = x.narrow(1, t.Offset, t.Numel);
-            if (t.IsRunningVar) piece = piece.div(t.P).add(VarOffset).log();
-            pieces.Add(piece.add(-t.Mean).div(t.Std));
+            if (t.IsRunningVar) piece = piece.div(p).add(varOffset, SafeOps.One).log();
+            pieces.Add(piece.add(minusMean, SafeOps.One).div(std));
         }
         return cat(pieces, 1).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
@@ -117,10 +121,12 @@ public sealed class ParamNormalizer
         using var scope = NewDisposeScope();
         var xd = x.to(ScalarType.Float64);
         var pieces = new List<Tensor>();
+        using Scalar minusVarOffset = -VarOffset, varFloor = VarFloor;
         foreach (var t in Tensors)
         {
-            var piece = xd.narrow(1, t.Offset, t.Numel).mul(t.Std).add(t.Mean);
-            if (t.IsRunningVar) piece = piece.exp().add(-VarOffset).clamp(min: VarFloor).mul(t.P);
+            using Scalar std = t.Std, mean = t.Mean, p = t.P;
+            var piece = xd.narrow(1, t.Offset, t.Numel).mul(std).add(mean, SafeOps.One);
+            if (t.IsRunningVar) piece = piece.exp().add(minusVarOffset, SafeOps.One).clamp(min: varFloor).mul(p);
             pieces.Add(piece);
         }
         return cat(pieces, 1).to(ScalarType.Float32).MoveToOuterDisposeScope();

@@ -1,3 +1,4 @@
+using PDiff.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -37,16 +38,17 @@ public sealed class LatentStandardizer : nn.Module
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var centre = latents.mean(new long[] { 0 });
-        var std = latents.sub(centre).square().mean().sqrt().item<float>();
+        var std = latents.sub(centre).Squared().mean().sqrt().item<float>();
         if (!float.IsFinite(std) || std <= 0)
             throw new ArgumentException($"LatentStandardizer.Fit: the latents' spread is {std}; they must be finite and not all equal.", nameof(latents));
         mean.copy_(centre);
-        scale.fill_(std);
+        using Scalar spread = std;
+        scale.fill_(spread);
     }
 
     /// <summary>Autoencoder latents [B, latent...] → the diffusion's standardised space.</summary>
     public Tensor ToDiffusion(Tensor z) => z.sub(mean).div(scale);
 
     /// <summary>The diffusion's standardised latents [B, latent...] → the autoencoder's latent space.</summary>
-    public Tensor FromDiffusion(Tensor x) => x.mul(scale).add(mean);
+    public Tensor FromDiffusion(Tensor x) => x.mul(scale).Plus(mean);
 }

@@ -52,7 +52,6 @@ public sealed class PDiffModel : IDisposable
         if (condition is not null && condition.Kind != config.Condition)
             throw new ArgumentException($"The condition statistics are of {condition.Kind}; the configuration conditions on {config.Condition}.", nameof(condition));
         Condition = condition;
-        NativeHeap.KeepFreedMemory();   // process-wide: activations reuse mapped pages (see NativeHeap)
         (Config, Normalizer) = (config, normalizer);
         using var gen = new Generator((ulong)config.InitSeed);
         var n = normalizer.Length;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using PDiff.Engine;
 using PDiff.Zoo;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -138,7 +139,7 @@ public sealed partial class PDiffTrainer : IDisposable
                 var l = ae.TrainingLoss(x, aeGen, config.NoisyTarget);
                 ae.zero_grad();                    // set_to_none, as PyTorch 2: no zeroing kernels, fresh gradients
                 l.backward();
-                aeOpt.step();
+                OptimizerSteps.Step(aeOpt);            // not aeOpt.step(): its implicit Scalars race the GC (OptimizerSteps)
                 loss = l.item<float>();
             }
             aeLosses.Add(loss);
@@ -218,7 +219,7 @@ public sealed partial class PDiffTrainer : IDisposable
                         : m.Diffusion.ConditionalTrainingLoss(den, x0, conditions.index_select(0, idx), config.ConditionDropout, diffGen);
                 den.zero_grad();
                 l.backward();
-                diffOpt.step();
+                OptimizerSteps.Step(diffOpt);
                 loss = l.item<float>();
             }
             if (ema is not null)

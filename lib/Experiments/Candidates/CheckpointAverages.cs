@@ -1,3 +1,4 @@
+using PDiff.Engine;
 using PDiff.Evaluation;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -32,8 +33,9 @@ public static class CheckpointAverages
         // Prefix sums give every window's sum in one subtraction: S[i + w] − S[i].
         var x = checkpoints.to(ScalarType.Float64);
         var prefix = torch.cat(new[] { torch.zeros(1, x.size(1), dtype: ScalarType.Float64), x.cumsum(0) }, 0);
-        var starts = torch.arange(0, k - window + 1, stride, dtype: ScalarType.Int64);
-        var sums = prefix.index_select(0, starts.add(window)).sub(prefix.index_select(0, starts));
-        return sums.div(window).to(checkpoints.dtype).MoveToOuterDisposeScope();
+        using Scalar first = 0, end = k - window + 1, step = stride, width = window;
+        var starts = torch.arange(first, end, step, dtype: ScalarType.Int64);
+        var sums = prefix.index_select(0, starts.add(width, SafeOps.One)).sub(prefix.index_select(0, starts));
+        return sums.div(width).to(checkpoints.dtype).MoveToOuterDisposeScope();
     }
 }

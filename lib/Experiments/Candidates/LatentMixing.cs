@@ -1,3 +1,4 @@
+using PDiff.Engine;
 using PDiff.Evaluation;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -57,7 +58,8 @@ public sealed class LatentMixer
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         // The endpoints are passed through untouched, so α = 0 / 1 decode exactly the given latents.
-        var z = alpha == 0 ? latentsA : alpha == 1 ? latentsB : latentsA.mul(1 - alpha).add(latentsB.mul(alpha));
+        using Scalar keep = 1 - alpha, weight = alpha;
+        var z = alpha == 0 ? latentsA : alpha == 1 ? latentsB : latentsA.mul(keep).Plus(latentsB.mul(weight));
         return Decode(z).MoveToOuterDisposeScope();
     }
 

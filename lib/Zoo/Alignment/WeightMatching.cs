@@ -1,3 +1,4 @@
+using PDiff.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -122,7 +123,7 @@ public static class WeightMatching
         {
             var other = b[axis.Tensor];
             foreach (var (og, dim) in touches[axis.Tensor].Where(t => t.Group != g)) other = Permute(other, dim, perms[og], perms[og].Length);
-            total.add_(Unfold(a[axis.Tensor], axis.Dim, group.Size).matmul(Unfold(other, axis.Dim, group.Size).t()));
+            total.PlusInPlace(Unfold(a[axis.Tensor], axis.Dim, group.Size).matmul(Unfold(other, axis.Dim, group.Size).t()));
         }
         var flat = total.data<double>().ToArray();
         var score = new double[group.Size, group.Size];

@@ -1,3 +1,4 @@
+using PDiff.Engine;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;
@@ -6,9 +7,10 @@ using static TorchSharp.torch;
 namespace PDiff.Tests.Nn;
 
 /// <summary>
-/// TorchSharp's optimizers and schedules follow PyTorch's update rules and closed forms (reference §0),
-/// worked out by hand here; optimizer state saved mid-run resumes bit for bit. (The EMA of the weights is
-/// ours and is tested with lib/Diffusion/Training.)
+/// Our optimizer steps (OptimizerSteps, on TorchSharp's AdamW and SGD objects) and TorchSharp's schedules
+/// follow PyTorch's update rules and closed forms (reference §0), worked out by hand here; optimizer state
+/// saved mid-run resumes bit for bit. (That the steps equal TorchSharp's own: Engine/OptimizerStepsTests.
+/// The EMA of the weights is ours and is tested with lib/Diffusion/Training.)
 /// </summary>
 public class OptimizerTests
 {
@@ -30,7 +32,7 @@ public class OptimizerTests
         using var p = Param(1f, -2f);
         using var opt = torch.optim.AdamW(new[] { p }, lr: 0.1, weight_decay: 0.5);
         SetGrad(p, 0.3f, -4f);
-        opt.step();
+        OptimizerSteps.Step(opt);
         // Decoupled decay, then m̂ = g, v̂ = g²: θ ← θ(1 − lr·wd) − lr·g/(|g| + eps).
         var expected = new[] { 1 * (1 - 0.05) - 0.1 * 0.3 / (0.3 + 1e-8), -2 * (1 - 0.05) + 0.1 * 4 / (4 + 1e-8) };
         Assert.Equal(expected[0], Values(p)[0], 5);
@@ -43,9 +45,9 @@ public class OptimizerTests
         using var p = Param(1f);
         using var opt = torch.optim.AdamW(new[] { p }, lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.1);
         SetGrad(p, 0.5f);
-        opt.step();
+        OptimizerSteps.Step(opt);
         SetGrad(p, -1f);
-        opt.step();
+        OptimizerSteps.Step(opt);
         double theta = 1, m = 0, v = 0;
         foreach (var (g, t) in new[] { (0.5, 1), (-1.0, 2) })
         {
@@ -67,7 +69,7 @@ public class OptimizerTests
         using var p = Param(1f);
         using var opt = torch.optim.AdamW(new[] { p }, lr: 0.1);
         SetGrad(p, 0.3f);
-        opt.step();
+        OptimizerSteps.Step(opt);
         Assert.Equal(1 - 0.1 * 0.3 / (0.3 + 1e-8), Values(p)[0], 6);
     }
 
@@ -77,10 +79,10 @@ public class OptimizerTests
         using var p = Param(1f);
         using var opt = torch.optim.SGD(new[] { p }, 0.1, momentum: 0.9, weight_decay: 0.01);
         SetGrad(p, 2f);
-        opt.step();                      // g' = 2 + 0.01·1 = 2.01; buf = 2.01; θ = 1 − 0.201
+        OptimizerSteps.Step(opt);   // g' = 2 + 0.01·1 = 2.01; buf = 2.01; θ = 1 − 0.201
         Assert.Equal(0.799, Values(p)[0], 5);
         SetGrad(p, 2f);
-        opt.step();                      // g' = 2 + 0.00799; buf = 0.9·2.01 + 2.00799; θ -= 0.1·buf
+        OptimizerSteps.Step(opt);   // g' = 2 + 0.00799; buf = 0.9·2.01 + 2.00799; θ -= 0.1·buf
         Assert.Equal(0.799 - 0.1 * (0.9 * 2.01 + 2.00799), Values(p)[0], 5);
     }
 
@@ -93,7 +95,7 @@ public class OptimizerTests
         using var frozen = new Parameter(torch.tensor(new float[] { 1f }), requires_grad: false);
         using var opt = torch.optim.AdamW(new[] { trained, frozen }, lr: 0.1, weight_decay: 0.5);
         SetGrad(trained, 1f);
-        opt.step();
+        OptimizerSteps.Step(opt);
         Assert.NotEqual(1f, Values(trained)[0]);
         Assert.Equal(1f, Values(frozen)[0]);
     }
@@ -108,14 +110,14 @@ public class OptimizerTests
             using var b = Param(1f, 2f);
             using var oa = torch.optim.AdamW(new[] { a }, lr: 0.01, weight_decay: 0.01);
             using var ob = torch.optim.AdamW(new[] { b }, lr: 0.01, weight_decay: 0.01);
-            for (var i = 0; i < 3; i++) { SetGrad(a, 0.5f, -1f); oa.step(); }
+            for (var i = 0; i < 3; i++) { SetGrad(a, 0.5f, -1f); OptimizerSteps.Step(oa); }
             var path = Path.Combine(dir, "opt.bin");
             oa.save_state_dict(path);
             using (torch.no_grad()) b.copy_(a);
             ob.load_state_dict(path);
             // Without the moments and the step count the next step would differ (bias correction).
-            SetGrad(a, 0.2f, 0.2f); oa.step();
-            SetGrad(b, 0.2f, 0.2f); ob.step();
+            SetGrad(a, 0.2f, 0.2f); OptimizerSteps.Step(oa);
+            SetGrad(b, 0.2f, 0.2f); OptimizerSteps.Step(ob);
             Assert.Equal(Values(a), Values(b));
         }
         finally { Directory.Delete(dir, true); }
@@ -132,7 +134,7 @@ public class OptimizerTests
         for (var t = 0; t <= 10; t++)
         {
             Assert.Equal(0.001 + 0.099 * (1 + Math.Cos(Math.PI * t / 10)) / 2, group.LearningRate, 10);
-            opt.step();
+            OptimizerSteps.Step(opt);
             sched.step();
         }
     }
@@ -148,7 +150,7 @@ public class OptimizerTests
         for (var t = 0; t <= 30; t++)
         {
             seen.Add(group.LearningRate);
-            opt.step();
+            OptimizerSteps.Step(opt);
             sched.step();
         }
         Assert.Equal(0.1, seen[9], 12);
@@ -165,7 +167,7 @@ public class OptimizerTests
         using var opt = torch.optim.SGD(new[] { p }, 0.1);
         opt.ParamGroups.First().LearningRate = 0.5;
         SetGrad(p, 1f);
-        opt.step();
+        OptimizerSteps.Step(opt);
         Assert.Equal(0.5, Values(p)[0], 6);
     }
 }
