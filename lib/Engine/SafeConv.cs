@@ -8,7 +8,8 @@ namespace PDiff.Engine;
 
 /// <summary>
 /// Convolutions routed around wrong results of libtorch 2.10's float32 oneDNN kernels on our CPU (AMD EPYC,
-/// AVX-512; <c>ONEDNN_MAX_CPU_ISA=AVX</c> avoids them at ~1.6× the cost). Measured against float64 (which
+/// AVX-512; lower <c>ONEDNN_MAX_CPU_ISA</c> levels down to AVX fail other shapes, docs/upstream/onednn-conv-avx512).
+/// Measured against float64 (which
 /// does not use oneDNN) over channels 1–33 (and up to 140), kernels 1/3/7, strides 1/2, batch 1/4, sizes
 /// 4–32, 1-D and 2-D (<c>SafeConvTests</c>), for a convolution in [B, C, L] / [B, C, H, W] layout:
 /// <list type="bullet">
@@ -133,7 +134,7 @@ public static class SafeConv
     {
         var (cin, cout) = (weight.size(1), weight.size(0));
         // Inference (no gradients) on float32 activations with more than one channel runs channels-last: every measured
-        // case was right there, and oneDNN is far faster on that layout at small maps (ConvNet-3's 3×3 conv on 7×7 maps,
+        // case with a kernel wider than 1 was right there, and oneDNN is far faster on that layout at small maps (ConvNet-3's 3×3 conv on 7×7 maps,
         // batch 512: 318 against 39 GFLOP/s; bench/README.md). The output stays channels-last, and so do the batch
         // norms, activations and pools after it, so the next convolution's input needs no copy. Not in training: a
         // float32 channels-last backward corrupted the heap in libtorch 2.10 here ("free(): invalid next size", the
