@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using PDiff.Cli.Commands;
 using PDiff.Engine;
 
@@ -28,14 +29,6 @@ public static class Program
         .OrderBy(c => c.Name, StringComparer.Ordinal)
         .ToArray();
 
-    /// <summary>
-    /// Where this process's float32 convolutions are wrong (<see cref="ConvCheck"/>), one <c>pdiff: note:</c> line on
-    /// stderr says so and what p-diff does about it, once per process, when the first convolution that needs the
-    /// verdict runs: commands that run none (help, usage errors, zoo info, notebook new) never print it. A job that
-    /// fails after it has then printed the note and its one error line.
-    /// </summary>
-    static Program() => ConvCheck.WrongKernelsFound += line => Console.Error.WriteLine($"pdiff: note: {line}");
-
     public static int Main(string[] args)
     {
         var verbose = args.Contains("--verbose");
@@ -47,8 +40,6 @@ public static class Program
             CultureInfo.DefaultThreadCurrentUICulture = CultureInfo.InvariantCulture;
             CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
             CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
-            // Process-wide settings belong to the program, not the library: malloc keeps freed pages (ProcessSettings).
-            PDiff.Engine.ProcessSettings.Apply();
             args = args.Where(a => a != "--verbose").ToArray();
 
             if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
@@ -67,6 +58,9 @@ public static class Program
                 Console.Error.WriteLine($"pdiff: unknown command '{args[0]}' (commands: {string.Join(", ", Commands.Select(c => c.Name))}; pdiff --help lists them).");
                 return ExitCodes.Usage;
             }
+            // `notebook` runs the kernel in this process, and the kernel must be the one to load PDiff.Lib (its module
+            // initializer registers the kernel's formatters); the notebooks' first cell applies the settings there.
+            if (command.Name != "notebook") PrepareProcess();
             var rest = args[1..];
             var sub = rest.Length > 0 && command.Subcommands.Contains(rest[0]) ? rest[0] : null;
             where = sub is null ? $"pdiff {command.Name}" : $"pdiff {command.Name} {sub}";
@@ -81,6 +75,21 @@ public static class Program
         {
             return ReportError(where, e, verbose);
         }
+    }
+
+    /// <summary>
+    /// What the program, not the library, sets for the whole process before a command that runs the library here:
+    /// malloc keeps freed pages (<see cref="PDiff.Engine.ProcessSettings"/>); and, where this process's float32
+    /// convolutions are wrong (<see cref="PDiff.Engine.ConvCheck"/>), one <c>pdiff: note:</c> line on stderr says so and
+    /// what p-diff does about it, once per process, when the first convolution that needs the verdict runs: commands
+    /// that run none (help, usage errors, zoo info) never print it; a job that fails after it prints the note and
+    /// its one error line. Kept out of <see cref="Main"/> (no inlining) so that compiling Main loads no PDiff.Lib type.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static void PrepareProcess()
+    {
+        PDiff.Engine.ProcessSettings.Apply();
+        PDiff.Engine.ConvCheck.WrongKernelsFound += line => Console.Error.WriteLine($"pdiff: note: {line}");
     }
 
     /// <summary>
