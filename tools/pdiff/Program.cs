@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using PDiff.Cli.Commands;
-using PDiff.Engine;
 
 namespace PDiff.Cli;
 
