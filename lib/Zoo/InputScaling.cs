@@ -1,5 +1,6 @@
 using System.Globalization;
 using PDiff.Data;
+using PDiff.Engine;
 using PDiff.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -101,7 +102,7 @@ public static class InputScaling
             // From the chosen scaling back to pixels b/255 and on to this one: x·s0/s + (m0 − m)/s.
             using var a = (chosen.Std / norm.Std).ToScalar();
             using var b = ((chosen.Mean - norm.Mean) / norm.Std).ToScalar();
-            var scaled = x.mul(a).add(b);
+            using var scaled = x.mul(a).add_(b, SafeOps.One);   // alpha given: TorchSharp's default would be a Scalar left to the finalizer
             scores.Add(new ScalingScore(input, norm, Accuracy.Evaluate(model, new LabeledImages(scaled, y)).Accuracy));
         }
         var best = scores.Skip(1).MaxBy(s => s.Accuracy);
@@ -137,6 +138,6 @@ public static class InputScaling
     {
         using var mean = train.X.mean();
         using var std = train.X.std(unbiased: false);
-        return new Normalization(mean.ToDouble() * scaled.Std + scaled.Mean, std.ToDouble() * scaled.Std);
+        return new Normalization(mean.ReadDouble() * scaled.Std + scaled.Mean, std.ReadDouble() * scaled.Std);
     }
 }
