@@ -122,9 +122,9 @@ public sealed class FolderLock : IDisposable
         try
         {
             var text = File.ReadAllText(Path.Combine(dir, HolderFileName)).Trim();
-            if (text.StartsWith("pid ", StringComparison.Ordinal) &&
-                int.TryParse(text.AsSpan(4, text.IndexOf(' ', 4) is var e and > 4 ? e - 4 : text.Length - 4), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
-                && (pid == Environment.ProcessId || Alive(pid)))
+            // The file may still name an earlier holder that has died (the new one is about to rewrite it): then say no more.
+            var pid = text.Split(' ', 3) is ["pid", var p, ..] && int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1;
+            if (pid == Environment.ProcessId || pid > 0 && Alive(pid))
                 return "another pdiff process: " + (text.Length > 300 ? text[..300] + "…" : text);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
