@@ -350,10 +350,9 @@ public sealed class OwnedFolder
     static bool Inside(string path, string root) =>
         path.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal);
 
-    /// <summary>The full path with every symbolic link on the way (of the parts that exist) resolved: two paths name one file when theirs are equal.</summary>
-    public static string RealPath(string path)
+    /// <summary>The path with every symbolic link on the way (of the parts that exist) resolved.</summary>
+    static string RealPath(string full)
     {
-        var full = Path.GetFullPath(path);
         var parts = full.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
         var current = Path.GetPathRoot(full)!;
         foreach (var part in parts)
