@@ -99,7 +99,7 @@ public sealed class OwnedFolder
         {
             var m = Read(marker);
             if (m.Kind != kind)
-                throw new ForeignFolderException($"{full} holds a pdiff {m.Kind}, not a {kind}; choose another folder (nothing was written).");
+                throw new ForeignFolderException($"{full} holds a pdiff {m.Kind}, not a {kind} folder; choose another folder (nothing was written).");
             folder = new OwnedFolder(full, kind, m.Files, m.Tag);
         }
         else

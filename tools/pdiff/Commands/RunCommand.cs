@@ -24,7 +24,8 @@ public sealed class RunCommand : ICommand
               lists them (e.g. --ae-steps 300 --latent-noise 0.1 --sampler ddim). A results folder holds one
               configuration: a rerun of the same one rewrites its files, another goes to <out>-<fingerprint>
               (printed). A non-empty --out that pdiff did not write is refused unless --force (then only files
-              pdiff writes are touched).
+              pdiff writes are touched); a file of yours where pdiff writes one (main_row.json, run0/…) is
+              refused before any work, with or without --force (exit 2, naming it).
           pdiff run --zoo <zoo dir> [--preset ...] [--profile ...] [--runs N] [--generate M] [--out <dir>] [p-diff flags...]
               The same on an existing zoo folder, e.g. one made by `pdiff zoo import` (PyTorch checkpoints of a
               shipped architecture or of a TorchScript network): the base model is rebuilt from the folder, nothing
