@@ -135,7 +135,7 @@ public sealed partial class OwnedFolder : IDisposable
             var text = File.ReadAllText(marker);
             var m = Read(marker);
             if (m.Kind != kind)
-                throw new ForeignFolderException($"{full} holds a pdiff {m.Kind}, not a {kind}; choose another folder (nothing was written).");
+                throw new ForeignFolderException($"{full} holds a pdiff {m.Kind}, not a {kind} folder; choose another folder (nothing was written).");
             folder = new OwnedFolder(full, kind, m.Files, m.Tag);
         }
         else
@@ -397,10 +397,9 @@ public sealed partial class OwnedFolder : IDisposable
     static bool Inside(string path, string root) =>
         path.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal);
 
-    /// <summary>The full path with every symbolic link on the way (of the parts that exist) resolved: two paths name one file when theirs are equal.</summary>
-    public static string RealPath(string path)
+    /// <summary>The path with every symbolic link on the way (of the parts that exist) resolved.</summary>
+    static string RealPath(string full)
     {
-        var full = Path.GetFullPath(path);
         var parts = full.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
         var current = Path.GetPathRoot(full)!;
         foreach (var part in parts)

@@ -146,6 +146,20 @@ public sealed class OwnershipTests : IDisposable
     }
 
     [Fact]
+    public void AFolderOfAnotherKindIsRefusedAsAUsageProblem()
+    {
+        var zoo = TinyZoo(Folder("zoo"), withData: true);
+        var before = File.ReadAllText(Path.Combine(zoo.Directory, OwnedFolder.MarkerName));
+        foreach (var args in WithAndWithoutForce("run", "--zoo", zoo.Directory, "--profile", "smoke", "--out", zoo.Directory))
+        {
+            var (code, stdout, stderr, _) = Pdiff(args);
+            Assert.True(code == 2, stderr);
+            Assert.Equal($"pdiff run: {zoo.Directory} holds a pdiff zoo, not a results folder; choose another folder (nothing was written).", stderr.Trim());
+        }
+        Assert.Equal(before, File.ReadAllText(Path.Combine(zoo.Directory, OwnedFolder.MarkerName)));
+    }
+
+    [Fact]
     public void ForcedACommandWritesBesideTheUsersFilesAndListsOnlyItsOwn()
     {
         var dir = Folder("beside");

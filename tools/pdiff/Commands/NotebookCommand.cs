@@ -179,7 +179,7 @@ public sealed class NotebookCommand : ICommand
                 cell["execution_count"] = null;
             }
         if (!inPlace) NotebookOutput.Mark(nb, "pdiff notebook clear");
-        nb.Save(inPlace ? PDiff.Storage.OwnedFolder.RealPath(input) : output!);
+        nb.Save(inPlace ? NotebookOutput.RealPath(input) : output!);
         return ExitCodes.Ok;
     }
 

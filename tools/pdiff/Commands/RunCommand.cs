@@ -25,7 +25,9 @@ public sealed class RunCommand : ICommand
               lists them (e.g. --ae-steps 300 --latent-noise 0.1 --sampler ddim). A results folder holds one
               configuration: a rerun of the same one rewrites its files, another goes to <out>-<fingerprint>
               (printed). A non-empty --out that pdiff did not write is refused unless --force (then only files
-              pdiff writes are touched). A results folder another pdiff process is writing is refused at once; a
+              pdiff writes are touched); a file of yours where pdiff writes one (main_row.json, run0/…) is
+              refused before any work, with or without --force (exit 2, naming it).
+              A results folder another pdiff process is writing is refused at once; a
               zoo or trained model another process is making is waited for, then reused.
               Trained p-diff models are cached (the same configuration on the same zoo trains once): beside the zoo
               (<zoo>/pdiff/) when its folder is writable, else in $XDG_CACHE_HOME/pdiff/models (~/.cache/...);

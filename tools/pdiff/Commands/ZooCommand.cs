@@ -28,7 +28,9 @@ public sealed class ZooCommand : ICommand
               v1: SGD continued, a checkpoint every --save-every iterations. --frozen-norms-train and
               --eval-after-first-save reproduce the reference's BN-mode behaviour (off by default).
               A non-empty <dir> that pdiff did not write is refused; --force writes beside your files (pdiff
-              overwrites or deletes only files it wrote itself, listed in <dir>/.pdiff-folder.json).
+              overwrites or deletes only files it wrote itself, listed in <dir>/.pdiff-folder.json). A file of
+              yours where pdiff writes one (manifest.json, base.safetensors, checkpoints/0000.safetensors, …) is
+              refused before any work, with or without --force (exit 2, naming it).
           pdiff zoo import --checkpoints <dir of .pth> --base <state dict .pth|.safetensors>
                            (--arch <arch> [--width W] [--hidden 256,128] [--depth D] [--dim D] [--heads H] [--mlp-dim M]
                             | --torchscript <model.pt>)

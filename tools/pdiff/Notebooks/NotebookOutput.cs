@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -13,6 +14,7 @@ namespace PDiff.Notebooks;
 /// naming it (<see cref="ForeignFileException"/>). Updating the input notebook in place (`run` and `clear`
 /// without --output, or with an --output that is the input itself) is the documented exception: the user named
 /// that notebook to be updated, and it is written through its links, not over them.
+/// <para>Nothing here calls into PDiff.Lib unless it refuses (see <see cref="RealPath"/>).</para>
 /// </summary>
 public static class NotebookOutput
 {
@@ -27,8 +29,26 @@ public static class NotebookOutput
     }
 
     /// <summary>Whether <paramref name="a"/> and <paramref name="b"/> name one file (the same full path once every link on the way is resolved).</summary>
-    public static bool SameFile(string a, string b) =>
-        string.Equals(OwnedFolder.RealPath(a), OwnedFolder.RealPath(b), StringComparison.Ordinal);
+    public static bool SameFile(string a, string b) => string.Equals(RealPath(a), RealPath(b), StringComparison.Ordinal);
+
+    /// <summary>
+    /// The full path with every symbolic link on the way resolved. The same walk as PDiff.Lib's OwnedFolder.Confine, kept
+    /// here because a notebook run must not touch PDiff.Lib before its kernel starts: the library's module
+    /// initializer registers the chart and table formatters only when it first runs inside a kernel.
+    /// </summary>
+    public static string RealPath(string path)
+    {
+        var full = Path.GetFullPath(path);
+        var current = Path.GetPathRoot(full)!;
+        foreach (var part in full.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
+        {
+            current = Path.Combine(current, part);
+            FileSystemInfo info = Directory.Exists(current) ? new DirectoryInfo(current) : new FileInfo(current);
+            if (info.Exists && info.LinkTarget is not null)
+                current = Path.GetFullPath(info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? current);
+        }
+        return current;
+    }
 
     /// <summary>
     /// Throws <see cref="ForeignFileException"/> unless <paramref name="output"/> (given as <paramref name="flag"/>)
@@ -38,13 +58,17 @@ public static class NotebookOutput
     {
         var full = Path.GetFullPath(output);
         if (input is not null && SameFile(full, input))
-            throw new ForeignFileException(full, $"{flag} {full} is the input itself, which pdiff does not write over; give another output file.");
+            throw Refusal(full, $"{flag} {full} is the input itself, which pdiff does not write over; give another output file.");
         var info = new FileInfo(full);
         if (!info.Exists && info.LinkTarget is null) return;
         if (info.LinkTarget is not null || !WrittenByPdiff(full))
-            throw new ForeignFileException(full, $"{flag} {full} exists and was not written by pdiff (it is no notebook with a \"{MetadataKey}\" " +
+            throw Refusal(full, $"{flag} {full} exists and was not written by pdiff (it is no notebook with a \"{MetadataKey}\" " +
                 "entry in its metadata), so it is never replaced: give a new file name, or move yours.");
     }
+
+    /// <summary>The refusal, built apart so that compiling the checks does not load PDiff.Lib (see <see cref="RealPath"/>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static Exception Refusal(string path, string message) => new ForeignFileException(path, message);
 
     /// <summary>Whether the file at <paramref name="path"/> is a notebook that carries pdiff's metadata entry.</summary>
     public static bool WrittenByPdiff(string path)

@@ -65,7 +65,7 @@ public static class NotebookRunner
         // In place (no other output, or one that is the input itself): written through its links, once at the end.
         // Else the output must be free or a notebook pdiff wrote, checked before the kernel starts and at every save.
         var inPlace = NotebookOutput.SameFile(outputPath, inputPath);
-        var outPath = inPlace ? PDiff.Storage.OwnedFolder.RealPath(inputPath) : Path.GetFullPath(outputPath);
+        var outPath = inPlace ? NotebookOutput.RealPath(inputPath) : Path.GetFullPath(outputPath);
         if (!inPlace)
         {
             NotebookOutput.CheckReplaceable("--output", outPath);
