@@ -169,8 +169,6 @@ public sealed class BadInputTests(BadInputFiles files) : IClassFixture<BadInputF
         {
             Directory.Delete(outDir, recursive: true); // a job that failed while reading its inputs may have begun its folder
         }
-        // Nothing trains: every refusal comes within seconds (the first one also loads libtorch).
-        Assert.True(run.Took < TimeSpan.FromSeconds(30), $"{name} took {run.Took}");
     }
 
     /// <summary>
@@ -202,7 +200,6 @@ public sealed class BadInputTests(BadInputFiles files) : IClassFixture<BadInputF
             Assert.Contains("was not written by pdiff", run.Stderr);
             Assert.Contains("--force", run.Stderr);
             Assert.DoesNotContain("   at ", run.Stderr + run.Stdout);
-            Assert.True(run.Took < TimeSpan.FromSeconds(30), $"{context} took {run.Took}");
             Assert.Equal(before, Listing());
         }
         Assert.Equal("chapter 1", File.ReadAllText(Path.Combine(dir, "pdiff", "notes", "thesis.txt")));

@@ -33,7 +33,7 @@ public sealed class OwnershipTests : IDisposable
         return p;
     }
 
-    /// <summary>Exit 2 within seconds, one line on stderr naming <paramref name="file"/>, its bytes unchanged, pdiff's list (if any) without it.</summary>
+    /// <summary>Exit 2, one line on stderr naming <paramref name="file"/>, its bytes unchanged, pdiff's list (if any) without it.</summary>
     static void AssertRefused((int Code, string Stdout, string Stderr, TimeSpan Took) run, string file, string dir, string content = Bytes)
     {
         var context = $"exit {run.Code}\nstderr: {run.Stderr}\nstdout: {run.Stdout}";
@@ -46,7 +46,6 @@ public sealed class OwnershipTests : IDisposable
         Assert.Equal(content, File.ReadAllText(file));
         var marker = Path.Combine(dir, OwnedFolder.MarkerName);
         if (File.Exists(marker)) Assert.DoesNotContain(Path.GetRelativePath(dir, file).Replace('\\', '/'), File.ReadAllText(marker));
-        Assert.True(run.Took < TimeSpan.FromSeconds(60), $"took {run.Took}: refused after work? {context}");
     }
 
     static IEnumerable<string[]> WithAndWithoutForce(params string[] args) => new[] { args, args.Append("--force").ToArray() };
