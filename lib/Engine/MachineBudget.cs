@@ -4,7 +4,7 @@ namespace PDiff.Engine;
 
 /// <summary>
 /// The memory and cores every size, count and thread number is checked against before any allocation or
-/// training (issue 19 point 3). <see cref="Current"/> reads the machine; tests pass their own budget.
+/// training. <see cref="Current"/> reads the machine; tests pass their own budget.
 /// </summary>
 /// <remarks>
 /// Memory is the least of three figures, each of which can be the binding one: <c>MemAvailable</c> of

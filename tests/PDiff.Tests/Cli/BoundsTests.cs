@@ -8,7 +8,7 @@ namespace PDiff.Tests.Cli;
 
 /// <summary>
 /// Every size, count and thread number of the command line is bounded by this machine's memory and cores, checked
-/// before any work (issue 19 point 3): a value beyond its limit exits 2 with one line naming the flag, the value, the
+/// before any work: a value beyond its limit exits 2 with one line naming the flag, the value, the
 /// limit and why (then the pointer to --help), prints no progress and makes no folder. A failure that still happens
 /// in libtorch is one line too: its first meaningful line, never its C++ frames, which --verbose adds.
 /// </summary>

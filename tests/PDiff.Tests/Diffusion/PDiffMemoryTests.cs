@@ -7,8 +7,8 @@ using static TorchSharp.torch;
 namespace PDiff.Tests.Diffusion;
 
 /// <summary>
-/// p-diff's memory counted from its configuration and the zoo's shape, checked before the autoencoder exists (issue 19
-/// point 3): the autoencoder's count is the built one's, each flag's limit is accepted and one more refused.
+/// p-diff's memory counted from its configuration and the zoo's shape, checked before the autoencoder exists:
+/// the autoencoder's count is the built one's, each flag's limit is accepted and one more refused.
 /// </summary>
 public class PDiffMemoryTests
 {

@@ -4,7 +4,7 @@ using Xunit;
 namespace PDiff.Tests.Engine;
 
 /// <summary>
-/// The machine's budget (issue 19 point 3): memory read from the kernel, the cgroup and the GC; threads bounded by the
+/// The machine's budget: memory read from the kernel, the cgroup and the GC; threads bounded by the
 /// cores; a refusal names the setting, its value, the limit and why, and the limit itself is accepted.
 /// </summary>
 [Collection(NativeStateCollection.Name)] // one test reads libtorch's thread setting, which ThreadTests changes

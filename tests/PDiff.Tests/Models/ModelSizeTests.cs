@@ -5,7 +5,7 @@ using Xunit;
 namespace PDiff.Tests.Models;
 
 /// <summary>
-/// A network's size counted from its spec, without building it (issue 19 point 3): the count is the built network's,
+/// A network's size counted from its spec, without building it: the count is the built network's,
 /// a network that cannot fit is refused naming the size and the largest that fits, and that largest is accepted.
 /// </summary>
 public class ModelSizeTests

@@ -5,7 +5,7 @@ using Xunit;
 
 namespace PDiff.Tests.Zoo;
 
-/// <summary>A zoo's K × N matrix and its collection's iterations are bounded before a zoo is built (issue 19 point 3).</summary>
+/// <summary>A zoo's K × N matrix and its collection's iterations are bounded before a zoo is built.</summary>
 public class ZooLimitsTests
 {
     [Fact]
