@@ -235,20 +235,27 @@ public class HostileCorpusTests
         }
     }
 
-    static (int Code, string Stdout, string Stderr) RunPdiff(params string[] args)
+    static (int Code, string Stdout, string Stderr) RunPdiff(params string[] args) => RunPdiff(TimeSpan.FromMinutes(2), null, args);
+
+    /// <summary>
+    /// The built CLI as its own process, with <paramref name="environment"/> added to ours; a run longer than
+    /// <paramref name="patience"/> (a safety net against a hang, not a measurement) is killed and fails the test.
+    /// </summary>
+    internal static (int Code, string Stdout, string Stderr) RunPdiff(TimeSpan patience, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "pdiff.dll");
         Assert.True(File.Exists(dll), $"{dll} is missing: PDiff.Tests.csproj references tools/pdiff/pdiff.csproj");
         var psi = new ProcessStartInfo(TestHost.Dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(2)))
+        if (!p.WaitForExit(patience))
         {
             p.Kill(entireProcessTree: true);
-            Assert.Fail($"pdiff {string.Join(' ', args)} did not finish within 2 minutes");
+            Assert.Fail($"pdiff {string.Join(' ', args)} did not finish within {patience.TotalMinutes} minutes");
         }
         return (p.ExitCode, stdout.Result, stderr.Result);
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using PDiff.Data;
@@ -151,23 +150,8 @@ public class TorchScriptBoundaryTests
             yield return $"{c.File}: stderr quotes \"{f}\" from the file: {run.Stderr}";
     }
 
-    static (int Code, string Stdout, string Stderr) RunPdiff(HostileCorpusTests.Case c, params string[] args)
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "pdiff.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing: PDiff.Tests.csproj references tools/pdiff/pdiff.csproj");
-        var psi = new ProcessStartInfo(TestHost.Dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
+    static (int Code, string Stdout, string Stderr) RunPdiff(HostileCorpusTests.Case c, params string[] args) =>
         // The file that hangs is stopped after 5 s instead of the default 120 (the message is the same).
-        if (c.Class == "timeout") psi.Environment["PDIFF_TORCHSCRIPT_TIMEOUT"] = "5";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"pdiff {string.Join(' ', args)} did not finish within 3 minutes");
-        }
-        return (p.ExitCode, stdout.Result, stderr.Result);
-    }
+        HostileCorpusTests.RunPdiff(TimeSpan.FromMinutes(3),
+            c.Class == "timeout" ? new Dictionary<string, string> { ["PDIFF_TORCHSCRIPT_TIMEOUT"] = "5" } : null, args);
 }
