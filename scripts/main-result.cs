@@ -1,9 +1,9 @@
-#:project ../PDiff.Lib.csproj
+#:project ../notebooks/Studies/PDiff.Studies.csproj
 #:property PublishAot=false
 #:property JsonSerializerIsReflectionEnabledByDefault=true
 // The README's main result, generated from committed per-seed results, and the rerun check (issue 12).
 // Run through scripts/main-result.sh (see there for the usage). Reads files only: no torch, no training.
-using PDiff.Experiments;
+using PDiff.Studies;
 
 var repo = Path.GetFullPath(AppContext.GetData("EntryPointFileDirectoryPath") is string here ? Path.Combine(here, "..") : Directory.GetCurrentDirectory());
 string? compare = null, profile = null, results = null;

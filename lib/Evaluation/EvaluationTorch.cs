@@ -6,7 +6,7 @@ namespace PDiff.Evaluation;
 /// A helper our former binding had built in and TorchSharp lacks (seeds: PDiff.Engine.Seeds). Called by name (not as extension
 /// methods) so they cannot clash with a sibling folder's helpers of the same name.
 /// </summary>
-internal static class EvaluationTorch
+public static class EvaluationTorch
 {
     /// <summary>"[2, 3]": shapes in error messages.</summary>
     public static string Shape(long[] shape) => "[" + string.Join(", ", shape) + "]";

@@ -1,5 +1,5 @@
 using PDiff.Diffusion;
-using PDiff.Experiments;
+using PDiff.Studies;
 using PDiff.Zoo;
 using Xunit;
 

@@ -67,10 +67,9 @@ public class FreshProcessTests
             ["DefaultThreadCurrentCulture"] = Array.Empty<string>(),
         };
         var found = new List<string>();
-        foreach (var file in Directory.EnumerateFiles(lib, "*.cs", SearchOption.AllDirectories))
+        foreach (var (rel, text) in ScalarLint.LibrarySources())
         {
-            var rel = Path.GetRelativePath(root, file).Replace('\\', '/');
-            var lines = File.ReadAllLines(file);
+            var lines = text.Split('\n');
             for (var i = 0; i < lines.Length; i++)
             {
                 var code = lines[i].Split("//")[0];
@@ -79,10 +78,10 @@ public class FreshProcessTests
             }
         }
         Assert.True(found.Count == 0, "process-wide settings applied by the library itself (entry points call ProcessSettings.Apply):\n" + string.Join("\n", found));
-        // The static constructors a class could hide a setting in: none in lib/.
-        var constructors = Directory.EnumerateFiles(lib, "*.cs", SearchOption.AllDirectories)
-            .Where(f => System.Text.RegularExpressions.Regex.IsMatch(File.ReadAllText(f), @"^\s*static\s+[A-Z]\w*\s*\(\s*\)", System.Text.RegularExpressions.RegexOptions.Multiline))
-            .Select(f => Path.GetRelativePath(root, f)).ToList();
+        // The static constructors a class could hide a setting in: none in lib/ or the studies.
+        var constructors = ScalarLint.LibrarySources()
+            .Where(f => System.Text.RegularExpressions.Regex.IsMatch(f.Value, @"^\s*static\s+[A-Z]\w*\s*\(\s*\)", System.Text.RegularExpressions.RegexOptions.Multiline))
+            .Select(f => f.Key).ToList();
         Assert.Empty(constructors);
     }
 

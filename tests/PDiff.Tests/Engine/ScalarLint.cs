@@ -216,11 +216,17 @@ public static class ScalarLint
         _ => t.MetadataName,
     };
 
-    /// <summary>Every .cs file under lib/ of this repository, keyed by its path relative to the repository root.</summary>
+    /// <summary>
+    /// Every .cs file of the library (lib/) and of the studies beside the notebooks (notebooks/Studies/, without its build
+    /// output), keyed by its path relative to the repository root: both run tensors for a user.
+    /// </summary>
     public static IEnumerable<KeyValuePair<string, string>> LibrarySources()
     {
         var root = RepoRoot();
+        var studies = Path.Combine(root, "notebooks", "Studies");
         return Directory.EnumerateFiles(Path.Combine(root, "lib"), "*.cs", SearchOption.AllDirectories)
+            .Concat(Directory.EnumerateFiles(studies, "*.cs", SearchOption.AllDirectories)
+                .Where(f => Path.GetRelativePath(studies, f).Split(Path.DirectorySeparatorChar)[0] is not ("bin" or "obj")))
             .Order(StringComparer.Ordinal)
             .Select(f => KeyValuePair.Create(Path.GetRelativePath(root, f).Replace('\\', '/'), File.ReadAllText(f)));
     }

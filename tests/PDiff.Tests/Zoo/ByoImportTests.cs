@@ -3,7 +3,7 @@ using System.Text.Json;
 using PDiff.Data;
 using PDiff.Diffusion;
 using PDiff.Evaluation;
-using PDiff.Experiments;
+using PDiff.Studies;
 using PDiff.Models;
 using PDiff.Tests.Notebooks;
 using PDiff.Zoo;

@@ -4,7 +4,7 @@ using System.Text.Json;
 using PDiff.Checkpoints;
 using PDiff.Data;
 using PDiff.Diffusion;
-using PDiff.Experiments;
+using PDiff.Studies;
 using PDiff.Models;
 using PDiff.Storage;
 using PDiff.Tests.Data;

@@ -1,6 +1,6 @@
 using PDiff.Data;
 using PDiff.Diffusion;
-using PDiff.Experiments;
+using PDiff.Studies;
 using PDiff.Models;
 using PDiff.Tests.Data;
 using PDiff.Zoo;

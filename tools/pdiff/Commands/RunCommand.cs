@@ -1,5 +1,5 @@
 using PDiff.Diffusion;
-using PDiff.Experiments;
+using PDiff.Studies;
 using PDiff.Engine;
 using TorchSharp;
 using PDiff.Models;

@@ -156,7 +156,7 @@ public sealed partial class CellOutputBuilder(int executionCount, Func<DisplayEv
         var lines = message.Replace("\r\n", "\n").Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var evalue = lines.Length > 0 ? lines[0] : message;
         if (message.Contains("CS0006", StringComparison.Ordinal)) // metadata file not found: usually an unbuilt library
-            evalue += " (is the library built? dotnet build PDiff.Lib.csproj -c Release)";
+            evalue += " (is the library built? dotnet build notebooks/Studies/PDiff.Studies.csproj -c Release)";
         if (UnknownMagic().Match(message) is { Success: true } m && KernelMagics.Contains(m.Groups[1].Value))
             evalue += $" (`#!{m.Groups[1].Value}` switches to another kernel; the headless runner hosts the C# kernel only)";
         return MakeError(e == null ? "Error" : "CompilationError", evalue, lines);

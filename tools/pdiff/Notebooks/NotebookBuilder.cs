@@ -13,7 +13,7 @@ namespace PDiff.Notebooks;
 /// new NotebookBuilder()
 ///     .Markdown("# Section 4.2: ...")
 ///     .Parameters("var profile = \"quick\";")
-///     .Code("#r \"../bin/Release/net10.0/PDiff.Lib.dll\"\nPDiff.Plots.Interactive.Register();")
+///     .Code("#r \"Studies/bin/Release/net10.0/PDiff.Studies.dll\"\nPDiff.Plots.Interactive.Register();")
 ///     .Save("notebooks/04-2-....ipynb");
 /// </code>
 /// Or from a text file, with `pdiff notebook new` (see <see cref="FromCellScript"/>).

@@ -1,0 +1,297 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using PDiff.Diffusion;
+using PDiff.Evaluation;
+using PDiff.Models;
+using PDiff.Storage;
+using PDiff.Zoo;
+using static TorchSharp.torch;
+
+namespace PDiff.Studies;
+
+/// <summary>
+/// One stage of a timed run: its wall seconds, the multiply-adds it did (null where not counted) and what they
+/// were, and the rate that makes (2 floating-point operations a multiply-add) against the machine's peak.
+/// </summary>
+public sealed record StageTime(string Stage, double Seconds, double? MultiplyAdds, string Work)
+{
+    public double? GflopPerSecond => MultiplyAdds is { } m && Seconds > 0 ? 2 * m / Seconds / 1e9 : null;
+    public double? FractionOfPeak(double peakGflopPerSecond) => GflopPerSecond / peakGflopPerSecond;
+}
+
+/// <summary>Generated models of one sampler on the trained p-diff model, scored (validation and test) against the originals.</summary>
+public sealed record SamplerResult(string Name, SamplerOptions Options, EvaluationReport Report, StageTime Sampling, StageTime Evaluation) : IDisposable
+{
+    public void Dispose() => Report.Dispose();
+}
+
+/// <summary>
+/// A timed run of the whole pipeline on one task and pipeline seed (issue 12, point 3): each stage's wall time, its
+/// multiply-adds and its efficiency against the 2-core matrix-multiply peak, and the accuracy picture of one trained
+/// p-diff model sampled two ways (the 1,000-step DDPM chain and DDIM).
+/// </summary>
+public sealed record TimedRun(TaskSpec Task, ZooTask Zoo, IReadOnlyList<StageTime> Stages, IReadOnlyList<SamplerResult> Samplers,
+    double PeakGflopPerSecond, string Folder) : IDisposable
+{
+    /// <summary>The path to write a file of ours (a chart) into the run's folder, listed in its marker first.</summary>
+    public string Writable(string name)
+    {
+        using var folder = OwnedFolder.Claim(Folder, ResultsFolders.Kind);
+        return folder.Writable(name);
+    }
+
+    /// <summary>The stages every sampler shares (zoo and training); each sampler adds its sampling and evaluation.</summary>
+    public double SharedSeconds => Stages.Sum(s => s.Seconds);
+
+    /// <summary>Wall seconds of the whole pipeline with sampler <paramref name="i"/>: shared stages, its sampling and its evaluation.</summary>
+    public double PipelineSeconds(int i) => SharedSeconds + Samplers[i].Sampling.Seconds + Samplers[i].Evaluation.Seconds;
+
+    /// <summary>Every stage in order, the samplers' after the shared ones, with a total line per sampler.</summary>
+    public TextTable ToTable()
+    {
+        var t = new TextTable($"{Task}: stage wall times and multiply-adds (peak {PeakGflopPerSecond:F0} GFLOP/s, a 2048² sgemm here)", new[]
+        {
+            TableColumn.Text("stage"), TableColumn.Number("seconds", "s", "F1"), TableColumn.Number("gmac", "GMAC", "F1"),
+            TableColumn.Number("gflops", "GFLOP/s", "F1"), TableColumn.Percent("of_peak", "% of peak"), TableColumn.Text("work"),
+        });
+        void Add(StageTime s) => t.Add(s.Stage, s.Seconds, s.MultiplyAdds / 1e9 ?? double.NaN, s.GflopPerSecond ?? double.NaN,
+            s.FractionOfPeak(PeakGflopPerSecond) ?? double.NaN, s.Work);
+        foreach (var s in Stages) Add(s);
+        for (var i = 0; i < Samplers.Count; i++)
+        {
+            Add(Samplers[i].Sampling);
+            Add(Samplers[i].Evaluation);
+            t.Add($"whole pipeline with {Samplers[i].Name}", PipelineSeconds(i), double.NaN, double.NaN, double.NaN, "shared stages + its sampling + its evaluation");
+        }
+        return t;
+    }
+
+    public void Dispose()
+    {
+        foreach (var s in Samplers) s.Dispose();
+    }
+}
+
+/// <summary>Runs and times the pipeline stage by stage (notebook 11); writes <c>stage_times.csv</c>/<c>.json</c> and one run folder per sampler.</summary>
+public static class TimedPipeline
+{
+    /// <summary>
+    /// A PyTorch-eager implementation of the same budgets on this machine (issue 12, measured by whoever filed it; 46
+    /// minutes in all), in minutes per stage: the yardstick of the goals (whole pipeline ≤ 31 min with the 1,000-step
+    /// chain, ≤ 15 min with DDIM-50).
+    /// </summary>
+    public static IReadOnlyList<(string Stage, double Minutes)> PyTorchEagerMinutes { get; } = new[]
+    {
+        ("base training", 4.0), ("collection", 0.1), ("autoencoder training", 6.0), ("denoiser training", 9.0),
+        ("sampling (DDPM-1000)", 13.0), ("evaluation (200 + 200 models)", 14.0),
+    };
+
+    /// <summary>Our stages in the reference's six groups (the zoo's scoring counts as evaluation), in minutes, for sampler <paramref name="i"/>.</summary>
+    public static IReadOnlyList<(string Stage, double Minutes)> GroupedMinutes(TimedRun run, int i)
+    {
+        double Of(string stage) => run.Stages.Where(s => s.Stage == stage).Sum(s => s.Seconds) / 60;
+        return new[]
+        {
+            ("base training", Of("base training")), ("collection", Of("collection")), ("autoencoder training", Of("autoencoder training")),
+            ("denoiser training", Of("denoiser training")), ($"sampling ({run.Samplers[i].Name})", run.Samplers[i].Sampling.Seconds / 60),
+            ("evaluation (200 + 200 models)", run.Samplers[i].Evaluation.Seconds / 60 + Of("scoring the zoo")),
+        };
+    }
+
+    /// <summary>Horizontal bars of minutes per stage group: PyTorch eager against each of our samplers.</summary>
+    public static PDiff.Plots.Figure StageChart(TimedRun run)
+    {
+        var fig = new PDiff.Plots.Figure();
+        var groups = PyTorchEagerMinutes.Select(p => p.Stage.StartsWith("sampling", StringComparison.Ordinal) ? "sampling" : p.Stage).ToList();
+        void Add(string name, IReadOnlyList<(string Stage, double Minutes)> rows) => fig.Add(new PDiff.Plots.Bar
+        {
+            Name = $"{name}: {rows.Sum(r => r.Minutes):F1} min", Orientation = "h", Y = groups, X = rows.Select(r => Math.Round(r.Minutes, 2)).ToArray(),
+        });
+        Add("PyTorch eager (issue 12)", PyTorchEagerMinutes);
+        for (var i = 0; i < run.Samplers.Count; i++) Add($"PDiff.NET, {run.Samplers[i].Name}", GroupedMinutes(run, i));
+        fig.Layout.BarMode = "group";
+        return fig.WithTitles($"{run.Task}: minutes per stage on this machine", "minutes", null);
+    }
+
+    /// <summary>
+    /// Builds (or reuses) the zoo of <paramref name="task"/>, trains p-diff anew (no cached training: its time is
+    /// measured), generates <paramref name="generate"/> models with each sampler in <paramref name="samplers"/> and
+    /// scores them with the originals and their weight average (no baselines: the evaluation timed is the reference's
+    /// 200 + 200 models). A zoo reused from the cache reports the build times its manifest recorded.
+    /// </summary>
+    public static TimedRun Run(TaskSpec task, PDiffConfig preset, Profile profile, IReadOnlyList<(string Name, SamplerOptions Options)> samplers,
+        string resultsDir, TextWriter? log = null, int? generate = null, double? peakGflopPerSecond = null, bool force = false)
+    {
+        if (samplers.Count == 0) throw new ArgumentException("TimedPipeline.Run needs at least one sampler.", nameof(samplers));
+        var config = TaskRunner.SeedsFor(Workbench.SamplingFor(profile, preset.ForProfile(profile)), 0, task.Seed);
+        config.Validate();
+        var count = generate ?? Workbench.GeneratedCount(profile);
+        using var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
+        {
+            layout = "timed", task = task.ToString(), profile = profile.Name(), config = ConfigText.ToJson(config), count,
+            samplers = samplers.Select(s => $"{s.Name}:{s.Options}").ToArray(),
+        }), force, log);
+        var peak = peakGflopPerSecond ?? PDiff.Engine.MatmulPeak.GflopPerSecond();
+        log?.WriteLine($"[timed] matrix-multiply peak {peak:F0} GFLOP/s (2048² sgemm, {get_num_threads()} threads)");
+
+        var started = DateTime.UtcNow;
+        var zoo = Workbench.EnsureZoo(task, profile, log);
+        // Built by this call when its manifest's stamp is newer than the call (a cached zoo reports its build's times).
+        var zooBuiltNow = DateTime.TryParse(zoo.Manifest.Created, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var created)
+            && created.ToUniversalTime() >= started;
+        using var ctx = Workbench.OpenContext(zoo);
+        var stageMacs = ModelCost.PerStage(ctx.Model, ctx.Spec);
+        var cut = ctx.Scorer.CutStage;
+        double? F(double images, bool suffix = false) => ModelCost.Counted(stageMacs)
+            ? images * (suffix ? ModelCost.From(stageMacs, cut) : ModelCost.Forward(stageMacs)) : null;
+        var stages = new List<StageTime>();
+        var train = ZooProfiles.Train(profile, task.Arch);
+        var recipe = zoo.Manifest.Recipe;
+        long nTrain = ctx.Data.Train.Count, nVal = ctx.Data.Validation.Count, nTest = ctx.Data.Test.Count;
+        var from = zooBuiltNow ? "" : " (zoo from the cache: the times its build recorded)";
+        double Seconds(string key) => zoo.Manifest.Seconds.TryGetValue(key, out var s) ? s : double.NaN;
+        // Training an image costs about three forwards (forward, input gradients, weight gradients); each epoch also scores validation and test.
+        stages.Add(new StageTime("base training", Seconds("base"), F(3.0 * nTrain * train.Epochs + (double)(nVal + nTest) * train.Epochs),
+            $"{train.Epochs} epochs × {nTrain:N0} images (×3 for the backward) + validation and test each epoch{from}"));
+        if (recipe is not null)
+        {
+            var iterations = (double)(recipe.SkipFirst + recipe.K * recipe.SaveEvery);
+            // Gradients flow back only to the subset: the forward pass plus the suffix's input gradients.
+            stages.Add(new StageTime("collection", Seconds("collect"),
+                F(iterations * recipe.BatchSize) + F(iterations * recipe.BatchSize, suffix: true),
+                $"{iterations:N0} iterations × batch {recipe.BatchSize}, backward through the layers from the subset on{from}"));
+        }
+        stages.Add(new StageTime("scoring the zoo", Seconds("score"), F(nVal + nTest) + F((double)zoo.K * (nVal + nTest), suffix: true),
+            $"{zoo.K} checkpoints on validation and test for the manifest (prefix once, suffix per checkpoint){from}"));
+
+        using var originals = zoo.LoadMatrix();
+        var model = (PDiffModel?)null;
+        var results = new List<SamplerResult>();
+        try
+        {
+            using var trainer = new PDiffTrainer(config, originals, zoo.Layout, new TrainerOptions { Scorer = ctx.Scorer, Log = log });
+            model = trainer.Train();
+            var aeMacs = model.Autoencoder.MultiplyAddsPerVector;
+            var denMacs = model.SamplingDenoiser.MultiplyAddsPerSample;
+            stages.Add(new StageTime("autoencoder training", trainer.PhaseSeconds[PDiffTrainer.AePhase],
+                aeMacs is { } a ? 3.0 * config.AeSteps * config.AeBatch * (a.Encode + a.Decode) : null,
+                $"{config.AeSteps} steps × batch {config.AeBatch} (×3 for the backward)"));
+            stages.Add(new StageTime("denoiser training", trainer.PhaseSeconds[PDiffTrainer.DiffusionPhase],
+                denMacs is { } d && aeMacs is { } a2 ? 3.0 * config.DiffSteps * config.DiffBatch * d + (double)zoo.K * a2.Encode : null,
+                $"{config.DiffSteps} steps × batch {config.DiffBatch} (×3 for the backward) + encoding the {zoo.K} vectors"));
+
+            var evaluation = Workbench.EvaluationFor(profile) with { Baselines = BaselineOptions.None, Tsne = false, WriteIouMatrix = false };
+            foreach (var (name, options) in samplers)
+            {
+                log?.WriteLine($"[timed] sampling {count} models with {name}");
+                var clock = Stopwatch.StartNew();
+                using var g = new Generator((ulong)config.SampleSeed);
+                var chainSteps = options.Kind == SamplerKind.Ddim ? options.Steps : config.Timesteps;
+                var chains = (count + 99) / 100;
+                var progress = log is null ? null : new ProgressLog(log, "sample", (long)chainSteps * chains) { Interval = TimeSpan.FromSeconds(10) };
+                var stepsDone = 0L;
+                var gen = model.Generate(count, g, options, chunk: 100, progress: (_, _) => progress?.Step(++stepsDone, $"{name}, {count} models in {chains} chain(s)"));
+                var sampleSeconds = clock.Elapsed.TotalSeconds;
+                var sampling = new StageTime($"sampling, {name}", sampleSeconds,
+                    denMacs is { } dm && aeMacs is { } am ? (double)count * chainSteps * dm + (double)count * am.Decode : null,
+                    $"{count} models × {chainSteps} denoiser steps + decoding");
+                var run = new PDiffRun(config, model, originals, gen, trainer.AeLosses.ToArray(), trainer.DiffusionLosses.ToArray(),
+                    trainer.Validations.ToList(), trainer.PhaseSeconds.Values.Sum(), sampleSeconds);
+                var imagesBefore = ctx.Scorer.ImagesScored;
+                EvaluationReport report;
+                try
+                {
+                    report = Workbench.Evaluate(ctx, run, evaluation, log);
+                }
+                finally
+                {
+                    gen.Dispose();
+                }
+                var evalSeconds = report.Seconds.GetValueOrDefault("scoring") + report.Seconds.GetValueOrDefault("similarity");
+                var scored = report.Models.Count;
+                // Only the rows the scorer ran count: the originals' scores usually come from the zoo (ZooScores).
+                var images = ctx.Scorer.ImagesScored - imagesBefore;
+                var modelsRun = images / (double)(nVal + nTest);
+                var evaluationStage = new StageTime($"evaluation, {name}", evalSeconds, F(nVal + nTest) + F(images, suffix: true),
+                    $"{scored} models ({zoo.K} originals, {count} generated, their weight average) on validation and test, {modelsRun:N0} of them run " +
+                    "(the others' scores kept from the zoo's build or an earlier sampler), and the IoU of their wrong-prediction sets");
+                var result = new SamplerResult(name, options, report, sampling, evaluationStage);
+                results.Add(result);
+                ResultsFolders.WriteRun(folder, name.ToLowerInvariant().Replace(' ', '-'), report, config with { Sampler = options.Kind, DdimSteps = options.Steps },
+                    new { ae = trainer.AeLosses, diffusion = trainer.DiffusionLosses, validations = trainer.Validations });
+                log?.WriteLine($"[timed] {name}: sampled in {sampleSeconds:F1}s, evaluated in {evalSeconds:F1}s; generated test mean {100 * report.Summary(Evaluator.Generated).Test.Mean:F2}%");
+            }
+            var timed = new TimedRun(task, zoo, stages, results, peak, folder.Directory);
+            Write(folder, timed);
+            log?.WriteLine(timed.ToTable().ToPlain());
+            return timed;
+        }
+        catch
+        {
+            foreach (var r in results) r.Dispose();
+            throw;
+        }
+        finally
+        {
+            model?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Run"/> once per pipeline seed into <c>&lt;results&gt;/seed&lt;s&gt;/</c>, then the spread over seeds of every
+    /// sampler's accuracy picture (<see cref="SeedSummary"/>, one a sampler, in the order given); the first sampler's
+    /// (the reference's DDPM chain) is written as <c>seeds_summary.*</c> beside the seed folders.
+    /// </summary>
+    public static (IReadOnlyList<TimedRun> Runs, IReadOnlyList<SeedSummary> Summaries) RunSeeds(TaskSpec task, PDiffConfig preset, Profile profile,
+        IReadOnlyList<int> seeds, IReadOnlyList<(string Name, SamplerOptions Options)> samplers, string resultsDir, TextWriter? log = null,
+        int? generate = null, double? peakGflopPerSecond = null, bool force = false)
+    {
+        TaskRunner.CheckSeeds(seeds);
+        var baseTask = task.WithSeed(0);
+        using var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
+        {
+            layout = "timed-seeds", task = baseTask.ToString(), profile = profile.Name(), preset = ConfigText.ToJson(preset), generate,
+            samplers = samplers.Select(s => $"{s.Name}:{s.Options}").ToArray(),
+        }), force, log);
+        var peak = peakGflopPerSecond ?? PDiff.Engine.MatmulPeak.GflopPerSecond();
+        var runs = new List<TimedRun>();
+        try
+        {
+            foreach (var s in seeds)
+            {
+                log?.WriteLine($"=== {baseTask}, pipeline seed {s} ===");
+                runs.Add(Run(baseTask.WithSeed(s), preset, profile, samplers, folder.Sub($"seed{s}"), log, generate, peak, force));
+            }
+            var summaries = samplers.Select((sampler, i) => SeedSummary.From(baseTask.ToString(), $"{profile.Name()}, {sampler.Name}", seeds,
+                runs.Select(r => (IReadOnlyList<IReadOnlyList<GroupSummary>>)new[] { r.Samplers[i].Report.Summaries }).ToList(),
+                runs.Select(r => r.Zoo.Manifest.BaseTestAccuracy ?? double.NaN).ToList(),
+                runs.Select(r => Path.GetRelativePath(folder.Directory, r.Folder)).ToList())).ToList();
+            summaries[0].Write(folder);
+            RunEnvironment.Capture().Write(folder);
+            return (runs, summaries);
+        }
+        catch
+        {
+            foreach (var r in runs) r.Dispose();
+            throw;
+        }
+    }
+
+    static void Write(OwnedFolder folder, TimedRun run)
+    {
+        AtomicFile.WriteAllText(folder.Writable("stage_times.csv"), run.ToTable().ToCsv());
+        var json = new
+        {
+            task = run.Task.ToString(), peak_gflop_per_second = run.PeakGflopPerSecond, threads = get_num_threads(),
+            stages = run.Stages.Concat(run.Samplers.SelectMany(s => new[] { s.Sampling, s.Evaluation }))
+                .Select(s => new { stage = s.Stage, seconds = s.Seconds, multiply_adds = s.MultiplyAdds, gflop_per_second = s.GflopPerSecond, work = s.Work }),
+            pipelines = run.Samplers.Select((s, i) => new { sampler = s.Name, seconds = run.PipelineSeconds(i) }),
+        };
+        AtomicFile.WriteAllText(folder.Writable("stage_times.json"), JsonSerializer.Serialize(json, new JsonSerializerOptions
+        {
+            WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        }));
+        RunEnvironment.Capture().Write(folder);
+    }
+}
