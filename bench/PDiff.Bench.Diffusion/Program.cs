@@ -7,7 +7,7 @@
 // channels-last activations instead of the default [B, C, L]), PDIFF_NATIVE_HEAP=default (glibc's malloc
 // defaults instead of NativeHeap's), PDIFF_BENCH_VERBOSE=1 (generation progress on stderr).
 // The engine before TorchSharp had the same program (git history); bench/README.md runs the two side by side.
-using PDiff.Engine;
+using PDiff.TorchFixes;
 using System.Diagnostics;
 using System.Globalization;
 using PDiff.Diffusion;
@@ -216,7 +216,7 @@ if (Want("ab_conv_im2col"))
         Action Step(bool im2col) => () =>
         {
             using var scope = torch.NewDisposeScope();
-            var y = im2col ? Im2Col(x, w, b, 3) : PDiff.Engine.SafeConv.Conv(x, w, b, 1, 3, 1, 1);
+            var y = im2col ? Im2Col(x, w, b, 3) : PDiff.TorchFixes.SafeConv.Conv(x, w, b, 1, 3, 1, 1);
             y.mul(up).sum().backward();
             x.grad!.zero_(); w.grad!.zero_(); b.grad!.zero_();
         };

@@ -7,7 +7,8 @@
 // Usage: dotnet bench/PDiff.Bench.Scoring/bin/Release/net10.0/PDiff.Bench.Scoring.dll [images=2000] [threads=2]
 // PDIFF_NATIVE_HEAP=default keeps glibc's own malloc settings (the zoo build before NativeHeap served it).
 using System.Diagnostics;
-using PDiff.Engine;
+using PDiff.Studies;
+using PDiff.TorchFixes;
 using PDiff.Models;
 using PDiff.Zoo;
 using static TorchSharp.torch;

@@ -1,4 +1,4 @@
-using PDiff.Engine;
+using PDiff.TorchFixes;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;

@@ -3,7 +3,7 @@ using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
-using PDiff.Engine;
+using PDiff.TorchFixes;
 using PDiff.Models;
 using PDiff.Zoo;
 using TorchSharp;

@@ -1,5 +1,6 @@
 using System.Globalization;
-using PDiff.Engine;
+using PDiff.Models;
+using PDiff.TorchFixes;
 using PDiff.Zoo;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -152,7 +153,7 @@ public static class Baselines
         if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "Fine-tuning needs at least one step.");
         using var g = new Generator(seed);
         var picks = PickCyclic(k, count, g);
-        var seeds = picks.Select(_ => PDiff.Engine.Seeds.Next(g)).ToArray();
+        var seeds = picks.Select(_ => PDiff.Models.Seeds.Next(g)).ToArray();
         var rows = new List<Tensor>();
         try
         {

@@ -1,6 +1,6 @@
+using PDiff.TorchFixes;
 using MathNet.Numerics.LinearAlgebra;
 using MathNet.Numerics.LinearAlgebra.Factorization;
-using PDiff.Engine;
 using TorchSharp;
 using static TorchSharp.torch;
 

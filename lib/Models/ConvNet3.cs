@@ -1,4 +1,4 @@
-using PDiff.Engine;
+using PDiff.TorchFixes;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

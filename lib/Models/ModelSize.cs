@@ -1,4 +1,4 @@
-using PDiff.Engine;
+using PDiff.Storage;
 
 namespace PDiff.Models;
 

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using PDiff.Checkpoints;
 using PDiff.Data;
-using PDiff.Engine;
+using PDiff.TorchFixes;
 using PDiff.Models;
 using PDiff.Storage;
 using TorchSharp;
@@ -74,8 +74,8 @@ public static class BaseTrainer
             throw;
         }
         // Drawn after the weights, in this order: the same config seed gives the same run.
-        var shuffleSeed = PDiff.Engine.Seeds.Next(gen);
-        var augmentSeed = PDiff.Engine.Seeds.Next(gen);
+        var shuffleSeed = PDiff.Models.Seeds.Next(gen);
+        var augmentSeed = PDiff.Models.Seeds.Next(gen);
         using var shuffleGen = new Generator(shuffleSeed);
         using var augmentGen = new Generator(augmentSeed);
         var val = new LabeledImages(data.Validation.X, data.Validation.Y);

@@ -66,9 +66,9 @@ public sealed record CollectionRecipe
         name ??= p => $"CollectionRecipe.{p}";
         var iterations = SkipFirst + (double)K * SaveEvery;
         if (K >= 1 && SaveEvery >= 1 && iterations > int.MaxValue)
-            throw new PDiff.Engine.BudgetExceededException(nameof(SaveEvery), SaveEvery, Math.Max(1, (int.MaxValue - SkipFirst) / K),
-                $"{name(nameof(SaveEvery))} {SaveEvery}: {K} checkpoints {SaveEvery} iterations apart make {PDiff.Engine.MachineBudget.FormatCount(iterations)} iterations, more than the " +
-                $"collector counts ({PDiff.Engine.MachineBudget.FormatCount(int.MaxValue)}); use at most {name(nameof(SaveEvery))} {Math.Max(1, (int.MaxValue - SkipFirst) / K)} or a smaller {name(nameof(K))}.");
+            throw new PDiff.Storage.BudgetExceededException(nameof(SaveEvery), SaveEvery, Math.Max(1, (int.MaxValue - SkipFirst) / K),
+                $"{name(nameof(SaveEvery))} {SaveEvery}: {K} checkpoints {SaveEvery} iterations apart make {PDiff.Storage.MachineBudget.FormatCount(iterations)} iterations, more than the " +
+                $"collector counts ({PDiff.Storage.MachineBudget.FormatCount(int.MaxValue)}); use at most {name(nameof(SaveEvery))} {Math.Max(1, (int.MaxValue - SkipFirst) / K)} or a smaller {name(nameof(K))}.");
         if (K < 1) throw new ArgumentException($"CollectionRecipe.K must be at least 1; got {K}.");
         if (SaveEvery < 1) throw new ArgumentException($"CollectionRecipe.SaveEvery must be at least 1; got {SaveEvery}.");
         if (SkipFirst < 0) throw new ArgumentException($"CollectionRecipe.SkipFirst must be ≥ 0; got {SkipFirst}.");

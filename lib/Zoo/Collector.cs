@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using PDiff.Data;
-using PDiff.Engine;
+using PDiff.TorchFixes;
 using PDiff.Models;
 using TorchSharp;
 using static TorchSharp.torch;

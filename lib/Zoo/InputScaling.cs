@@ -1,6 +1,6 @@
 using System.Globalization;
 using PDiff.Data;
-using PDiff.Engine;
+using PDiff.TorchFixes;
 using PDiff.Models;
 using TorchSharp;
 using static TorchSharp.torch;

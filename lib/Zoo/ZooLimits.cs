@@ -1,5 +1,5 @@
 using PDiff.Data;
-using PDiff.Engine;
+using PDiff.Storage;
 using PDiff.Models;
 
 namespace PDiff.Zoo;

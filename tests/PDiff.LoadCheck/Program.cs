@@ -16,5 +16,5 @@ using var b = torch.tensor(new float[] { 5, 6, 7, 8 }, new long[] { 2, 2 });
 using var c = a.matmul(b);
 Console.WriteLine($"torch.__version__={torch.__version__}");
 Console.WriteLine($"matmul={string.Join(",", c.data<float>().ToArray())}");
-Console.WriteLine($"engine={PDiff.Engine.TorchRuntime.Describe()}");
+Console.WriteLine($"engine={PDiff.TorchFixes.TorchRuntime.Describe()}");
 return 0;

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using PDiff.Diffusion;
-using PDiff.Engine;
+using PDiff.TorchFixes;
 using PDiff.Zoo;
 using TorchSharp;
 

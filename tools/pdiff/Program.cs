@@ -78,8 +78,8 @@ public static class Program
 
     /// <summary>
     /// What the program, not the library, sets for the whole process before a command that runs the library here:
-    /// malloc keeps freed pages (<see cref="PDiff.Engine.ProcessSettings"/>); and, where this process's float32
-    /// convolutions are wrong (<see cref="PDiff.Engine.ConvCheck"/>), one <c>pdiff: note:</c> line on stderr says so and
+    /// malloc keeps freed pages (<see cref="PDiff.TorchFixes.ProcessSettings"/>); and, where this process's float32
+    /// convolutions are wrong (<see cref="PDiff.TorchFixes.ConvCheck"/>), one <c>pdiff: note:</c> line on stderr says so and
     /// what p-diff does about it, once per process, when the first convolution that needs the verdict runs: commands
     /// that run none (help, usage errors, zoo info) never print it; a job that fails after it prints the note and
     /// its one error line. Kept out of <see cref="Main"/> (no inlining) so that compiling Main loads no PDiff.Lib type.
@@ -87,8 +87,8 @@ public static class Program
     [MethodImpl(MethodImplOptions.NoInlining)]
     static void PrepareProcess()
     {
-        PDiff.Engine.ProcessSettings.Apply();
-        PDiff.Engine.ConvCheck.WrongKernelsFound += line => Console.Error.WriteLine($"pdiff: note: {line}");
+        PDiff.TorchFixes.ProcessSettings.Apply();
+        PDiff.TorchFixes.ConvCheck.WrongKernelsFound += line => Console.Error.WriteLine($"pdiff: note: {line}");
     }
 
     /// <summary>

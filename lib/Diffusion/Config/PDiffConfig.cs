@@ -36,7 +36,7 @@ public enum AutocastKind
     /// <summary>
     /// The V2 denoiser's convolutions, norms and activations in bfloat16 (float32 weights, optimiser, loss and sampler
     /// arithmetic), in training and in the sampling chain, as the reference V2 runs under bf16 autocast
-    /// (<see cref="PDiff.Engine.SafeConv.BFloat16Scope"/>). The autoencoder, encoding, decoding and scoring stay float32:
+    /// (<see cref="PDiff.TorchFixes.SafeConv.BFloat16Scope"/>). The autoencoder, encoding, decoding and scoring stay float32:
     /// the autoencoder's strided and transposed convolutions ran several times slower in bfloat16 here.
     /// </summary>
     BFloat16,

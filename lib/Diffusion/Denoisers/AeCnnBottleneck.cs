@@ -1,4 +1,5 @@
-using PDiff.Engine;
+using PDiff.Models;
+using PDiff.TorchFixes;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using PDiff.Engine;
+using PDiff.TorchFixes;
 using PDiff.Zoo;
 using TorchSharp;
 using static TorchSharp.torch;

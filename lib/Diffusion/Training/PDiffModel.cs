@@ -1,4 +1,4 @@
-using PDiff.Engine;
+using PDiff.TorchFixes;
 using PDiff.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -109,7 +109,7 @@ public sealed class PDiffModel : IDisposable
     }
 
     /// <summary>A scope running the denoiser in the configured precision (<see cref="PDiffConfig.Autocast"/>); null: float32.</summary>
-    internal IDisposable? DenoiserPrecision() => Config.Autocast == AutocastKind.BFloat16 ? PDiff.Engine.SafeConv.BFloat16Scope() : null;
+    internal IDisposable? DenoiserPrecision() => Config.Autocast == AutocastKind.BFloat16 ? PDiff.TorchFixes.SafeConv.BFloat16Scope() : null;
 
     /// <summary>Vectors [M, N] in the original parameter space from latents [M, D].</summary>
     public Tensor DecodeLatents(Tensor latents)

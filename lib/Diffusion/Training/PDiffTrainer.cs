@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using PDiff.Engine;
+using PDiff.TorchFixes;
 using PDiff.Zoo;
 using TorchSharp;
 using TorchSharp.Modules;

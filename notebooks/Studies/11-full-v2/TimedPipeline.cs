@@ -132,7 +132,7 @@ public static class TimedPipeline
             layout = "timed", task = task.ToString(), profile = profile.Name(), config = ConfigText.ToJson(config), count,
             samplers = samplers.Select(s => $"{s.Name}:{s.Options}").ToArray(),
         }), force, log);
-        var peak = peakGflopPerSecond ?? PDiff.Engine.MatmulPeak.GflopPerSecond();
+        var peak = peakGflopPerSecond ?? PDiff.Studies.MatmulPeak.GflopPerSecond();
         log?.WriteLine($"[timed] matrix-multiply peak {peak:F0} GFLOP/s (2048² sgemm, {get_num_threads()} threads)");
 
         var started = DateTime.UtcNow;
@@ -254,7 +254,7 @@ public static class TimedPipeline
             layout = "timed-seeds", task = baseTask.ToString(), profile = profile.Name(), preset = ConfigText.ToJson(preset), generate,
             samplers = samplers.Select(s => $"{s.Name}:{s.Options}").ToArray(),
         }), force, log);
-        var peak = peakGflopPerSecond ?? PDiff.Engine.MatmulPeak.GflopPerSecond();
+        var peak = peakGflopPerSecond ?? PDiff.Studies.MatmulPeak.GflopPerSecond();
         var runs = new List<TimedRun>();
         try
         {

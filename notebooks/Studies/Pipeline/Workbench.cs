@@ -256,7 +256,7 @@ public static class Workbench
             using var fresh = work is null ? ctx.Zoo.LoadBaseModel() : null;
             var model = work ?? fresh!;
             Subsets.WriteBack(model, ctx.Zoo.Layout, start);
-            var recipe = zooRecipe with { K = 1, SaveEvery = steps, SkipFirst = 0, Seed = PDiff.Engine.Seeds.Next(g) };
+            var recipe = zooRecipe with { K = 1, SaveEvery = steps, SkipFirst = 0, Seed = PDiff.Models.Seeds.Next(g) };
             using var result = Collector.Collect(model, ctx.Zoo.Layout, ctx.Data.Train, recipe);
             return result.Vectors.select(0, 0).clone();
         };

@@ -40,7 +40,7 @@ public static class CliKit
 
     /// <summary>
     /// Stderr without pdiff's <c>pdiff: note:</c> lines. The convolution verdict's note comes once per process, at the
-    /// first convolution (PDiff.Engine.ConvCheck): in this shared test process whichever test runs one first would get
+    /// first convolution (PDiff.TorchFixes.ConvCheck): in this shared test process whichever test runs one first would get
     /// it. A fresh process shows it (ByoConv24Tests.CliImportScoresAndPrintsTheVerdictOnce).
     /// </summary>
     public static string WithoutNotes(string stderr) =>

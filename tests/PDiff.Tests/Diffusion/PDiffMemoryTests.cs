@@ -1,5 +1,5 @@
 using PDiff.Diffusion;
-using PDiff.Engine;
+using PDiff.Storage;
 using PDiff.Models;
 using Xunit;
 using static TorchSharp.torch;

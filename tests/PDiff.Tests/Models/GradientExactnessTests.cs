@@ -12,7 +12,7 @@ namespace PDiff.Tests.Models;
 /// float64 (where libtorch does not use oneDNN), at the widths of the smoke and quick profiles. On our
 /// AVX-512 CPU libtorch 2.10's float32 convolutions give wrong or NaN input gradients for output channels
 /// that are not a multiple of 16 (ResNet-18 at width 4 and 8, ConvNet-3 at width 8): these pass only
-/// because the models run their convolutions through PDiff.Engine.SafeConv (with the plain
+/// because the models run their convolutions through PDiff.TorchFixes.SafeConv (with the plain
 /// <c>conv.forward</c>, ResNet-18 at widths 4 and 8 and ConvNet-3 at width 8 got NaN gradients here).
 /// </summary>
 public class GradientExactnessTests
@@ -82,7 +82,7 @@ public class GradientExactnessTests
         Tensor y32, y64;
         using (inference_mode())
         {
-            PDiff.Engine.ConvCheck.DirtyHeap();   // the wrong kernels read memory they did not write
+            PDiff.TorchFixes.ConvCheck.DirtyHeap();   // the wrong kernels read memory they did not write
             y32 = model.forward(x).to(ScalarType.Float64);
             y64 = model64.forward(x.to(ScalarType.Float64));
         }

@@ -9,7 +9,7 @@ namespace PDiff.Tests.Notebooks;
 /// <summary>
 /// TorchSharp inside the real .NET Interactive kernel, with no line of set-up in the notebook: `#r` of the
 /// library and straight to <c>torch</c>. TorchSharp's own loader fails for a `#r` assembly in the kernel;
-/// PDiff.Lib's module initializer loads the natives first (lib/Engine/TorchRuntime.cs). The kernel runs in
+/// PDiff.Lib's module initializer loads the natives first (lib/TorchFixes/TorchRuntime.cs). The kernel runs in
 /// a fresh process, so nothing this test host loaded can help: our runner (pdiff hosts the kernel), and
 /// dotnet-repl 0.3.259 (the repository's local tool, restored by scripts/setup.sh), whose kernel is
 /// dotnet-interactive's as in VS Code and knows nothing of PDiff.Lib's dependencies.
@@ -31,7 +31,7 @@ public sealed class KernelTorchTests : IDisposable
         new NotebookBuilder()
             // The first statement after #r is a TorchSharp call: no PDiff type is touched before it.
             .Code($"{LibReference(_dir)}\nusing TorchSharp;\nvar m = torch.ones(2, 2).matmul(torch.ones(2, 2)).sum().item<float>();\nConsole.WriteLine($\"sum={{m}} libtorch={{torch.__version__}}\");")
-            .Code("Console.WriteLine(PDiff.Engine.TorchRuntime.Describe());")
+            .Code("Console.WriteLine(PDiff.TorchFixes.TorchRuntime.Describe());")
             .Save(path);
         var (code, stdout, stderr) = RunNotebook(path);
         Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");

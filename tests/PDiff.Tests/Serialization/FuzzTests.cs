@@ -12,7 +12,7 @@ namespace PDiff.Tests.Serialization;
 /// exception fails the test; a native crash or a hang would stop the test run. Each attempt is also
 /// held to a small managed allocation, and no native tensor may outlive it.
 /// </summary>
-[Collection(PDiff.Tests.Engine.NativeStateCollection.Name)]
+[Collection(PDiff.Tests.TorchFixes.NativeStateCollection.Name)]
 public class FuzzTests
 {
     const long MaxAllocationPerAttempt = 1 << 20; // the inputs are a few kB: nothing bigger is needed

@@ -19,7 +19,7 @@ namespace PDiff.Tests.Serialization;
 /// TorchScript files (reader "torchscript") go through TorchScriptModel.Load, whose probe process takes the
 /// crashes; TorchScriptBoundaryTests runs them through the CLI.
 /// </summary>
-[Collection(PDiff.Tests.Engine.NativeStateCollection.Name)]
+[Collection(PDiff.Tests.TorchFixes.NativeStateCollection.Name)]
 public class HostileCorpusTests
 {
     internal sealed record Case(string File, string Reader, string Exception, string Class, string Expect, string[] Forbid, bool NonFinite);

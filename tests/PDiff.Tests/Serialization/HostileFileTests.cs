@@ -10,7 +10,7 @@ namespace PDiff.Tests.Serialization;
 /// globals that run code in Python's unpickler, and data that disagrees with its checksum. Each must
 /// end in InvalidDataException naming the file; nothing may run, crash the process or leak a tensor.
 /// </summary>
-[Collection(PDiff.Tests.Engine.NativeStateCollection.Name)]
+[Collection(PDiff.Tests.TorchFixes.NativeStateCollection.Name)]
 public class HostileFileTests
 {
     static byte[] Floats(params float[] v) => v.SelectMany(BitConverter.GetBytes).ToArray();

@@ -7,7 +7,7 @@ using Xunit;
 namespace PDiff.Tests.Serialization;
 
 /// <summary>LoadInto: a checked checkpoint copied into a TorchSharp module by PyTorch's names.</summary>
-[Collection(PDiff.Tests.Engine.NativeStateCollection.Name)]
+[Collection(PDiff.Tests.TorchFixes.NativeStateCollection.Name)]
 public class ModuleLoadTests
 {
     // The Net of make_fixtures.py, with the same names: features.{0,1}.{conv,bn}, head.

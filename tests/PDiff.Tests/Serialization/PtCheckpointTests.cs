@@ -7,7 +7,7 @@ using Xunit;
 
 namespace PDiff.Tests.Serialization;
 
-[Collection(PDiff.Tests.Engine.NativeStateCollection.Name)]
+[Collection(PDiff.Tests.TorchFixes.NativeStateCollection.Name)]
 public class PtCheckpointTests
 {
     [Fact]

@@ -8,7 +8,7 @@ using Xunit;
 
 namespace PDiff.Tests.Serialization;
 
-[Collection(PDiff.Tests.Engine.NativeStateCollection.Name)]
+[Collection(PDiff.Tests.TorchFixes.NativeStateCollection.Name)]
 public class SafetensorsTests
 {
     static Dictionary<string, Tensor> AllDtypes()

@@ -15,7 +15,7 @@ namespace PDiff.Tests.Serialization;
 /// before the folder is created. In-process, the same files throw <see cref="InvalidDataException"/> and the test
 /// host lives on (HostileCorpusTests runs each through <see cref="TorchScriptModel.Load"/>).
 /// </summary>
-[Collection(PDiff.Tests.Engine.NativeStateCollection.Name)]
+[Collection(PDiff.Tests.TorchFixes.NativeStateCollection.Name)]
 public class TorchScriptBoundaryTests
 {
     static string ByoFixture(string name) => Path.Combine(AppContext.BaseDirectory, "fixtures", "byo_cnn", name);

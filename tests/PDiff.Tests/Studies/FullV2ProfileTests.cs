@@ -1,5 +1,4 @@
 using PDiff.Diffusion;
-using PDiff.Engine;
 using PDiff.Studies;
 using PDiff.Models;
 using PDiff.Tests.Diffusion;

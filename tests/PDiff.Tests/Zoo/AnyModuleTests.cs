@@ -1,5 +1,5 @@
 using PDiff.Data;
-using PDiff.Engine;
+using PDiff.TorchFixes;
 using PDiff.Models;
 using PDiff.Zoo;
 using TorchSharp;
@@ -112,7 +112,7 @@ public class AnyModuleTests
     }
 
     /// <summary>
-    /// Where no exact route is left for this process's float32 convolutions (PDiff.Engine.ConvCheck), lib/Zoo
+    /// Where no exact route is left for this process's float32 convolutions (PDiff.TorchFixes.ConvCheck), lib/Zoo
     /// refuses to train a TorchScript CNN instead (ForeignConvolutionsTests); then there is nothing to check here.
     /// </summary>
     [Fact]

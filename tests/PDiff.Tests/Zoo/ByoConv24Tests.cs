@@ -1,5 +1,5 @@
 using PDiff.Data;
-using PDiff.Engine;
+using PDiff.TorchFixes;
 using PDiff.Models;
 using PDiff.Tests.Data;
 using PDiff.Tests.Notebooks;

@@ -1,5 +1,5 @@
 using PDiff.Data;
-using PDiff.Engine;
+using PDiff.TorchFixes;
 using PDiff.Models;
 using PDiff.Zoo;
 using TorchSharp;

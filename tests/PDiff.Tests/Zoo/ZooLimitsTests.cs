@@ -1,4 +1,4 @@
-using PDiff.Engine;
+using PDiff.Storage;
 using PDiff.Models;
 using PDiff.Zoo;
 using Xunit;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using PDiff.Data;
 using PDiff.Diffusion;
-using PDiff.Engine;
+using PDiff.Storage;
 using PDiff.Models;
 using PDiff.Zoo;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using PDiff.Data;
-using PDiff.Engine;
+using PDiff.Storage;
 
 namespace PDiff.Cli.Commands;
 

@@ -1,6 +1,6 @@
 using PDiff.Diffusion;
 using PDiff.Studies;
-using PDiff.Engine;
+using PDiff.TorchFixes;
 using TorchSharp;
 using PDiff.Models;
 using PDiff.Zoo;

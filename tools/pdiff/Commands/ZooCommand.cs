@@ -1,7 +1,6 @@
 using System.Globalization;
 using PDiff.Data;
 using PDiff.Models;
-using PDiff.Engine;
 using TorchSharp;
 using PDiff.Zoo;
 
