@@ -1,5 +1,5 @@
 using System.Globalization;
-using MathNet.Numerics.Distributions;
+using PDiff.Data;
 
 namespace PDiff.Evaluation;
 
@@ -14,9 +14,8 @@ public sealed record SeedSpread(IReadOnlyList<double> Values, double Mean, doubl
     public static SeedSpread Of(IReadOnlyList<double> values)
     {
         if (values.Count == 0) throw new ArgumentException("A statistic over seeds needs at least one seed.", nameof(values));
-        var mean = values.Average();
-        var std = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) : double.NaN;
-        return new SeedSpread(values.ToArray(), mean, std);
+        var mean = Statistics.Mean(values);
+        return new SeedSpread(values.ToArray(), mean, Statistics.SampleStd(values, mean));
     }
 
     /// <summary>
@@ -24,21 +23,14 @@ public sealed record SeedSpread(IReadOnlyList<double> Values, double Mean, doubl
     /// if they come from the same distribution as these: mean ± t(df = n − 1)·s·√(1/n + 1/m) (a prediction
     /// interval, wider than the confidence interval of the mean). Null with fewer than two seeds.
     /// </summary>
-    public (double Low, double High)? PredictionInterval(int newSeeds = 1, double level = 0.95)
-    {
-        if (Count < 2 || newSeeds < 1) return null;
-        var half = SeedStatistics.TQuantile((1 + level) / 2, Count - 1) * Std * Math.Sqrt(1.0 / Count + 1.0 / newSeeds);
-        return (Mean - half, Mean + half);
-    }
+    public (double Low, double High)? PredictionInterval(int newSeeds = 1, double level = 0.95) =>
+        Statistics.PredictionInterval(Values, newSeeds, level) is { } i ? (i.Low, i.High) : null;
 
     /// <summary>"87.20 ± 0.15" (scaled, e.g. 100 for percent); a single seed prints its value alone.</summary>
     public string Format(double scale = 100, int digits = 2) => Count > 1
         ? string.Create(CultureInfo.InvariantCulture, $"{(scale * Mean).ToString($"F{digits}", CultureInfo.InvariantCulture)} ± {(scale * Std).ToString($"F{digits}", CultureInfo.InvariantCulture)}")
         : (scale * Mean).ToString($"F{digits}", CultureInfo.InvariantCulture);
 }
-
-/// <summary>What a paired difference over seeds says about the sign of the true difference.</summary>
-public enum DifferenceVerdict { Higher, Lower, Indistinguishable, OneSeed }
 
 /// <summary>
 /// A − B measured on the same seeds (same base model and zoo for both, so the seed-to-seed variation they
@@ -52,21 +44,15 @@ public sealed record PairedDifference(string Name, IReadOnlyList<double> Differe
 
     public static PairedDifference Of(string name, IReadOnlyList<double> a, IReadOnlyList<double> b, double level = 0.95)
     {
-        if (a.Count != b.Count) throw new ArgumentException($"Paired difference '{name}': {a.Count} values against {b.Count}; pair them seed by seed.");
-        if (a.Count == 0) throw new ArgumentException($"Paired difference '{name}' has no seeds.");
-        if (!(level > 0 && level < 1)) throw new ArgumentOutOfRangeException(nameof(level), level, "The interval's level must lie in (0, 1).");
-        var d = a.Zip(b, (x, y) => x - y).ToArray();
-        var s = SeedSpread.Of(d);
-        if (d.Length < 2) return new PairedDifference(name, d, s.Mean, double.NaN, double.NaN, double.NaN, level);
-        var half = SeedStatistics.TQuantile((1 + level) / 2, d.Length - 1) * s.Std / Math.Sqrt(d.Length);
-        return new PairedDifference(name, d, s.Mean, s.Std, s.Mean - half, s.Mean + half, level);
+        if (a.Count == 0 && b.Count == 0) throw new ArgumentException($"Paired difference '{name}' has no seeds.");
+        var d = Statistics.PairedDifferences(a, b, $"Paired difference '{name}'");
+        var mean = Statistics.Mean(d);
+        return Statistics.MeanInterval(d, level) is { } i
+            ? new PairedDifference(name, d, mean, Statistics.SampleStd(d, mean), i.Low, i.High, level)
+            : new PairedDifference(name, d, mean, double.NaN, double.NaN, double.NaN, level);
     }
 
-    public DifferenceVerdict Verdict =>
-        Count < 2 ? DifferenceVerdict.OneSeed
-        : Low > 0 ? DifferenceVerdict.Higher
-        : High < 0 ? DifferenceVerdict.Lower
-        : DifferenceVerdict.Indistinguishable;
+    public DifferenceVerdict Verdict => Count < 2 ? DifferenceVerdict.OneSeed : new Interval(Low, High, Level).Verdict;
 
     /// <summary>"higher", "lower", "indistinguishable (95 % interval spans 0)" or "one seed: no interval".</summary>
     public string VerdictText => Verdict switch
@@ -95,15 +81,4 @@ public sealed record PairedDifference(string Name, IReadOnlyList<double> Differe
 
     public static string Signed(double v, int digits = 2) =>
         (v >= 0 ? "+" : "−") + Math.Abs(v).ToString($"F{digits}", CultureInfo.InvariantCulture);
-}
-
-/// <summary>Student-t quantiles for the small numbers of seeds these intervals use.</summary>
-public static class SeedStatistics
-{
-    /// <summary>The p-quantile of Student's t with <paramref name="df"/> degrees of freedom (t(0.975, 2) = 4.303).</summary>
-    public static double TQuantile(double p, int df)
-    {
-        if (df < 1) throw new ArgumentOutOfRangeException(nameof(df), df, "Student's t needs at least one degree of freedom (two seeds).");
-        return StudentT.InvCDF(0, 1, df, p);
-    }
 }

@@ -1,4 +1,3 @@
-using PDiff.Diffusion;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -45,7 +44,7 @@ public static class SafeConv
     /// Until the result is disposed, convolutions on this thread compute in bfloat16 and return bfloat16, as in PyTorch's
     /// CPU autocast (the reference V2 trains and samples under bf16 autocast, pdiff-reference §3.2): float32 or bfloat16
     /// input, the kernel and bias cast to bfloat16, gradients reaching the float32 weights through the casts. The caller
-    /// keeps what follows in bfloat16 or casts back (<see cref="PDiff.Diffusion.OneDimCNN"/> does both: norms and
+    /// keeps what follows in bfloat16 or casts back (the V2 denoiser, `OneDimCNN`, does both: norms and
     /// activations on bfloat16, its output float32). On this machine's AVX-512-BF16 cores the full V2 pipeline's 1,000
     /// denoiser training steps took 223 s so against 506 s in float32; casting back to float32 after every convolution
     /// instead gained only 1.3× (docs/design-notes.md). Scopes nest.

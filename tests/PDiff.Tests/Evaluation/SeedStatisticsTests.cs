@@ -1,3 +1,4 @@
+using PDiff.Data;
 using PDiff.Evaluation;
 using Xunit;
 
@@ -11,7 +12,7 @@ public class SeedStatisticsTests
     [InlineData(4, 2.776)]
     [InlineData(30, 2.042)]
     public void StudentQuantilesMatchTheTables(int df, double expected) =>
-        Assert.Equal(expected, SeedStatistics.TQuantile(0.975, df), 3);
+        Assert.Equal(expected, Statistics.TQuantile(0.975, df), 3);
 
     [Fact]
     public void SpreadIsMeanAndSampleStd()

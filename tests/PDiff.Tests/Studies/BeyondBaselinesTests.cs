@@ -1,3 +1,4 @@
+using PDiff.Data;
 using PDiff.Evaluation;
 using PDiff.Studies;
 using PDiff.Tests.Evaluation;

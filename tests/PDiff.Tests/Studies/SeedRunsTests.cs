@@ -1,3 +1,4 @@
+using PDiff.Data;
 using System.Text.Json;
 using PDiff.Diffusion;
 using PDiff.Evaluation;

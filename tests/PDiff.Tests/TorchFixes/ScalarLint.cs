@@ -32,14 +32,8 @@ public static class ScalarLint
     /// </summary>
     public static IReadOnlyList<Finding> Analyze(IEnumerable<KeyValuePair<string, string>> sources)
     {
-        var parse = new CSharpParseOptions(LanguageVersion.Preview);
-        var trees = sources.Select(kv => CSharpSyntaxTree.ParseText(kv.Value, parse, kv.Key)).ToList();
-        // The SDK's implicit usings (ImplicitUsings=enable in PDiff.Lib.csproj).
-        trees.Add(CSharpSyntaxTree.ParseText(
-            "global using System; global using System.Collections.Generic; global using System.IO; global using System.Linq; " +
-            "global using System.Net.Http; global using System.Threading; global using System.Threading.Tasks;", parse, "GlobalUsings.g.cs"));
-        var compilation = CSharpCompilation.Create("ScalarLint", trees, References.Value,
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, allowUnsafe: true, nullableContextOptions: NullableContextOptions.Disable));
+        var compilation = Compile(sources);
+        var trees = compilation.SyntaxTrees;
         var scalar = compilation.GetTypeByMetadataName("TorchSharp.Scalar") ?? throw new InvalidOperationException("TorchSharp.Scalar not found among the references.");
         var optimizer = compilation.GetTypeByMetadataName("TorchSharp.torch+optim+Optimizer") ?? throw new InvalidOperationException("torch.optim.Optimizer not found among the references.");
         var findings = new List<Finding>();
@@ -233,6 +227,21 @@ public static class ScalarLint
 
     public static string RepoRoot([CallerFilePath] string here = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));
+
+    /// <summary>
+    /// <paramref name="sources"/> (path → text) as one library against PDiff.Lib's references, with the SDK's implicit
+    /// usings (ImplicitUsings=enable in PDiff.Lib.csproj) as a last tree named GlobalUsings.g.cs. Not checked for errors.
+    /// </summary>
+    public static CSharpCompilation Compile(IEnumerable<KeyValuePair<string, string>> sources)
+    {
+        var parse = new CSharpParseOptions(LanguageVersion.Preview);
+        var trees = sources.Select(kv => CSharpSyntaxTree.ParseText(kv.Value, parse, kv.Key)).ToList();
+        trees.Add(CSharpSyntaxTree.ParseText(
+            "global using System; global using System.Collections.Generic; global using System.IO; global using System.Linq; " +
+            "global using System.Net.Http; global using System.Threading; global using System.Threading.Tasks;", parse, "GlobalUsings.g.cs"));
+        return CSharpCompilation.Create("PDiffSources", trees, References.Value,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, allowUnsafe: true, nullableContextOptions: NullableContextOptions.Disable));
+    }
 
     /// <summary>The framework's assemblies, then PDiff.Lib's references and theirs, from the built files beside the tests.</summary>
     static readonly Lazy<IReadOnlyList<MetadataReference>> References = new(() =>

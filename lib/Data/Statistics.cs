@@ -1,0 +1,108 @@
+using MathNet.Numerics.Distributions;
+
+namespace PDiff.Data;
+
+/// <summary>
+/// The statistics every reported spread and interval uses, in one place: mean, sample standard deviation (n − 1,
+/// the spread over seeds or runs), population standard deviation (n, numpy's default, which the reference's
+/// evaluate.py reports for a group of models), median, paired differences, Student-t intervals and the verdict of
+/// an interval. Sums run in the order given, so a caller that passes the same values in the same order gets the
+/// same bits as any other caller.
+/// </summary>
+public static class Statistics
+{
+    /// <summary>The arithmetic mean; throws on no values.</summary>
+    public static double Mean(IReadOnlyList<double> values)
+    {
+        if (values.Count == 0) throw new ArgumentException("The mean of no values is undefined.", nameof(values));
+        return values.Average();
+    }
+
+    /// <summary>Σ (v − mean)², summed in the order given.</summary>
+    static double SquaredDeviations(IReadOnlyList<double> values, double mean) => values.Sum(v => (v - mean) * (v - mean));
+
+    /// <summary>The sample standard deviation √(Σ(v − mean)² / (n − 1)); NaN for fewer than two values (no spread to estimate).</summary>
+    public static double SampleStd(IReadOnlyList<double> values) => SampleStd(values, Mean(values));
+
+    /// <summary><see cref="SampleStd(IReadOnlyList{double})"/> around a mean the caller already has.</summary>
+    public static double SampleStd(IReadOnlyList<double> values, double mean) =>
+        values.Count < 2 ? double.NaN : Math.Sqrt(SquaredDeviations(values, mean) / (values.Count - 1));
+
+    /// <summary>The population standard deviation √(Σ(v − mean)² / n) (numpy's <c>std</c> default).</summary>
+    public static double PopulationStd(IReadOnlyList<double> values) => PopulationStd(values, Mean(values));
+
+    /// <summary><see cref="PopulationStd(IReadOnlyList{double})"/> around a mean the caller already has.</summary>
+    public static double PopulationStd(IReadOnlyList<double> values, double mean)
+    {
+        if (values.Count == 0) throw new ArgumentException("The spread of no values is undefined.", nameof(values));
+        return Math.Sqrt(SquaredDeviations(values, mean) / values.Count);
+    }
+
+    /// <summary>The median; of an even count the mean of the two middle values (numpy), not the lower one (torch.median).</summary>
+    public static double Median(IReadOnlyList<double> values)
+    {
+        if (values.Count == 0) throw new ArgumentException("The median of no values is undefined.", nameof(values));
+        var sorted = values.Order().ToArray();
+        var n = sorted.Length;
+        return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+    }
+
+    /// <summary>a[i] − b[i], seed by seed; throws when the counts differ.</summary>
+    public static double[] PairedDifferences(IReadOnlyList<double> a, IReadOnlyList<double> b, string what = "paired difference")
+    {
+        if (a.Count != b.Count) throw new ArgumentException($"{what}: {a.Count} values against {b.Count}; pair them seed by seed.");
+        return a.Zip(b, (x, y) => x - y).ToArray();
+    }
+
+    /// <summary>The p-quantile of Student's t with <paramref name="df"/> degrees of freedom (t(0.975, 2) = 4.303).</summary>
+    public static double TQuantile(double p, int df)
+    {
+        if (df < 1) throw new ArgumentOutOfRangeException(nameof(df), df, "Student's t needs at least one degree of freedom (two values).");
+        return StudentT.InvCDF(0, 1, df, p);
+    }
+
+    /// <summary>
+    /// The two-sided Student-t confidence interval of the mean at <paramref name="level"/>: mean ± t((1 + level)/2, n − 1)·s/√n.
+    /// Null for fewer than two values.
+    /// </summary>
+    public static Interval? MeanInterval(IReadOnlyList<double> values, double level = 0.95)
+    {
+        CheckLevel(level);
+        if (values.Count < 2) return null;
+        var mean = Mean(values);
+        var half = TQuantile((1 + level) / 2, values.Count - 1) * SampleStd(values, mean) / Math.Sqrt(values.Count);
+        return new Interval(mean - half, mean + half, level);
+    }
+
+    /// <summary>
+    /// Where the mean of <paramref name="newValues"/> fresh draws should land with probability <paramref name="level"/> if they
+    /// come from the same distribution: mean ± t((1 + level)/2, n − 1)·s·√(1/n + 1/m), wider than the confidence interval.
+    /// Null for fewer than two values or no new ones.
+    /// </summary>
+    public static Interval? PredictionInterval(IReadOnlyList<double> values, int newValues = 1, double level = 0.95)
+    {
+        CheckLevel(level);
+        if (values.Count < 2 || newValues < 1) return null;
+        var mean = Mean(values);
+        var half = TQuantile((1 + level) / 2, values.Count - 1) * SampleStd(values, mean) * Math.Sqrt(1.0 / values.Count + 1.0 / newValues);
+        return new Interval(mean - half, mean + half, level);
+    }
+
+    static void CheckLevel(double level)
+    {
+        if (!(level > 0 && level < 1)) throw new ArgumentOutOfRangeException(nameof(level), level, "An interval's level must lie in (0, 1).");
+    }
+}
+
+/// <summary>What an interval of a difference says about its sign.</summary>
+public enum DifferenceVerdict { Higher, Lower, Indistinguishable, OneSeed }
+
+/// <summary>A two-sided interval at <see cref="Level"/> (e.g. 0.95).</summary>
+public readonly record struct Interval(double Low, double High, double Level)
+{
+    /// <summary>Higher when the interval lies above 0, lower when below, indistinguishable when it holds 0.</summary>
+    public DifferenceVerdict Verdict => Low > 0 ? DifferenceVerdict.Higher : High < 0 ? DifferenceVerdict.Lower : DifferenceVerdict.Indistinguishable;
+
+    /// <summary>Whether <paramref name="value"/> lies inside, ends included.</summary>
+    public bool Contains(double value) => value >= Low && value <= High;
+}
