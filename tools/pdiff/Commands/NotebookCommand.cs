@@ -57,6 +57,26 @@ public sealed class NotebookCommand : ICommand
 
     static int RunNotebook(string[] args)
     {
+        var (input, output, options) = ParseRun(args);
+        if (!File.Exists(input))
+            throw new UsageException($"no such notebook: {Path.GetFullPath(input)}");
+        CheckWritable("--output", output ?? input);
+
+        RunResult result;
+        try
+        {
+            result = NotebookRunner.RunAsync(input, output ?? input, options).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException)
+        {
+            throw new UsageException(e.Message); // a parameter the notebook does not declare, a file that is no notebook
+        }
+        return ReportRun(result, Path.GetFullPath(output ?? input));
+    }
+
+    /// <summary>The notebook, the output (null: in place) and the run's options from <c>notebook run</c>'s arguments.</summary>
+    static (string Input, string? Output, RunOptions Options) ParseRun(string[] args)
+    {
         string? input = null, output = null;
         var parameters = new List<KeyValuePair<string, string>>();
         TimeSpan? timeout = null;
@@ -66,10 +86,7 @@ public sealed class NotebookCommand : ICommand
             switch (args[i])
             {
                 case "--param" or "-p":
-                    var kv = Value(args, ref i);
-                    var eq = kv.IndexOf('=');
-                    if (eq <= 0 || kv[..eq].Trim().Length == 0) throw new UsageException($"--param expects name=value (e.g. --param profile=smoke), got '{kv}'.");
-                    parameters.Add(new(kv[..eq].Trim(), kv[(eq + 1)..]));
+                    parameters.Add(ParseParameter(Value(args, ref i)));
                     break;
                 case "--output" or "-o":
                     if (output is not null) throw new UsageException("--output is given twice; give it once.");
@@ -78,9 +95,7 @@ public sealed class NotebookCommand : ICommand
                 case "--timeout-per-cell":
                     var s = Value(args, ref i);
                     if (timeout is not null) throw new UsageException("--timeout-per-cell is given twice; give it once.");
-                    if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var secs) || !double.IsFinite(secs) || secs <= 0 || secs > TimeSpan.MaxValue.TotalSeconds / 2)
-                        throw new UsageException($"--timeout-per-cell expects a positive number of seconds, got '{s}'.");
-                    timeout = TimeSpan.FromSeconds(secs);
+                    timeout = ParseTimeout(s);
                     break;
                 case "--no-png":
                     png = false;
@@ -99,28 +114,29 @@ public sealed class NotebookCommand : ICommand
             }
         }
         if (input == null) throw new UsageException("missing the notebook to run.");
-        if (!File.Exists(input))
-            throw new UsageException($"no such notebook: {Path.GetFullPath(input)}");
-        CheckWritable("--output", output ?? input);
+        return (input, output, new RunOptions
+        {
+            Parameters = parameters, TimeoutPerCell = timeout, RenderPng = png, InlinePlotlyJs = plotlyJs, Echo = !quiet, Log = Console.Error,
+        });
+    }
 
-        RunResult result;
-        try
-        {
-            result = NotebookRunner.RunAsync(input, output ?? input, new RunOptions
-            {
-                Parameters = parameters,
-                TimeoutPerCell = timeout,
-                RenderPng = png,
-                InlinePlotlyJs = plotlyJs,
-                Echo = !quiet,
-                Log = Console.Error,
-            }).GetAwaiter().GetResult();
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException)
-        {
-            throw new UsageException(e.Message); // a parameter the notebook does not declare, a file that is no notebook
-        }
-        var written = Path.GetFullPath(output ?? input);
+    static KeyValuePair<string, string> ParseParameter(string kv)
+    {
+        var eq = kv.IndexOf('=');
+        if (eq <= 0 || kv[..eq].Trim().Length == 0) throw new UsageException($"--param expects name=value (e.g. --param profile=smoke), got '{kv}'.");
+        return new(kv[..eq].Trim(), kv[(eq + 1)..]);
+    }
+
+    static TimeSpan ParseTimeout(string s)
+    {
+        if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var secs) || !double.IsFinite(secs) || secs <= 0 || secs > TimeSpan.MaxValue.TotalSeconds / 2)
+            throw new UsageException($"--timeout-per-cell expects a positive number of seconds, got '{s}'.");
+        return TimeSpan.FromSeconds(secs);
+    }
+
+    /// <summary>The run's outcome on stderr: where the notebook went, and the failing cell when one failed.</summary>
+    static int ReportRun(RunResult result, string written)
+    {
         if (!result.Succeeded)
         {
             Console.Error.WriteLine(result.Error);

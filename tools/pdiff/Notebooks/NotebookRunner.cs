@@ -10,7 +10,7 @@ public sealed class RunOptions
     public IReadOnlyList<KeyValuePair<string, string>> Parameters { get; init; } = Array.Empty<KeyValuePair<string, string>>();
     /// <summary>Wall-clock limit per cell; null for none.</summary>
     public TimeSpan? TimeoutPerCell { get; init; }
-    /// <summary>Render image/png for figures (needs Chromium; 1–2 s a chart).</summary>
+    /// <summary>Render image/png for figures (needs Chromium, and time for every chart).</summary>
     public bool RenderPng { get; init; } = true;
     /// <summary>
     /// Put plotly.js (4.5 MB) into the first chart output so the notebook's charts are interactive offline.
@@ -61,86 +61,141 @@ public static class NotebookRunner
     {
         options ??= new RunOptions();
         var nb = NotebookDocument.Load(inputPath);
-        var notebookDir = Path.GetDirectoryName(Path.GetFullPath(inputPath))!;
-        // In place (no other output, or one that is the input itself): written through its links, once at the end.
-        // Else the output must be free or a notebook pdiff wrote, checked before the kernel starts and at every save.
-        var inPlace = NotebookOutput.SameFile(outputPath, inputPath);
-        var outPath = inPlace ? NotebookOutput.RealPath(inputPath) : Path.GetFullPath(outputPath);
-        if (!inPlace)
-        {
-            NotebookOutput.CheckReplaceable("--output", outPath);
-            NotebookOutput.Mark(nb, "pdiff notebook run");
-        }
-        void Save()
-        {
-            if (!inPlace) NotebookOutput.CheckReplaceable("--output", outPath);
-            nb.Save(outPath);
-        }
+        var output = new OutputFile(nb, inputPath, outputPath);
+        ClearOutputs(nb);
+        Parameters.Inject(nb, options.Parameters); // refuses bad parameters before the kernel starts
 
+        await OneRunAtATime.WaitAsync();
+        try
+        {
+            using var settings = KernelProcessSettings.Apply(options, Path.GetDirectoryName(Path.GetFullPath(inputPath))!);
+            // The kernel redirects Console while a cell runs; an abandoned cell leaves it redirected.
+            var consoles = (Out: Console.Out, Error: Console.Error);
+            var name = Path.GetFileName(inputPath);
+            var watch = Stopwatch.StartNew();
+            using var session = new KernelSession();
+            var kernelStart = watch.Elapsed;
+            options.Log?.WriteLine($"[notebook] {name}: kernel ready ({kernelStart.TotalSeconds:0.0} s)");
+            return await RunCellsAsync(nb, session, options, output, consoles, name, kernelStart);
+        }
+        finally
+        {
+            OneRunAtATime.Release();
+        }
+    }
+
+    /// <summary>Every non-empty code cell in order, its outputs stored as it ends; stops at the first failing cell.</summary>
+    static async Task<RunResult> RunCellsAsync(NotebookDocument nb, KernelSession session, RunOptions options, OutputFile output,
+        (TextWriter Out, TextWriter Error) consoles, string name, TimeSpan kernelStart)
+    {
+        var echoOut = options.Echo ? consoles.Out : null;
+        var echoErr = options.Echo ? consoles.Error : null;
+        var plotlyInlined = !options.InlinePlotlyJs;
+        var count = 0;
+        for (var i = 0; i < nb.Cells.Count; i++)
+        {
+            var cell = (JsonObject)nb.Cells[i]!;
+            if (NotebookDocument.CellType(cell) != "code") continue;
+            var source = NotebookDocument.Source(cell);
+            if (string.IsNullOrWhiteSpace(source)) continue; // Jupyter and VS Code skip empty cells too
+            cell["execution_count"] = ++count;
+
+            var watch = Stopwatch.StartNew();
+            var outcome = await session.RunCellAsync(source, NotebookDocument.Language(cell), count, options.TimeoutPerCell, echoOut, echoErr);
+            if (!plotlyInlined) plotlyInlined = InlinePlotlyJs(outcome.Outputs, options.Log);
+            cell["outputs"] = outcome.Outputs;
+            if (outcome.Abandoned)
+            {
+                Console.SetOut(consoles.Out);
+                Console.SetError(consoles.Error);
+            }
+            if (outcome.Error is { } error)
+            {
+                output.Save();
+                return new RunResult(false, i + 1, $"cell {i + 1} failed: {error["ename"]}: {error["evalue"]}", count, nb,
+                    FirstLine(source), kernelStart);
+            }
+            output.SaveProgress();
+            options.Log?.WriteLine($"[notebook] {name}: cell {i + 1} ok ({watch.Elapsed.TotalSeconds:0.0} s)");
+        }
+        output.Save();
+        return new RunResult(true, null, null, count, nb, null, kernelStart);
+    }
+
+    /// <summary>Code cells start without outputs or execution counts, as a fresh run in VS Code or Jupyter.</summary>
+    static void ClearOutputs(NotebookDocument nb)
+    {
         foreach (var cell in nb.Cells.Cast<JsonObject>())
             if (NotebookDocument.CellType(cell) == "code")
             {
                 cell["outputs"] = new JsonArray();
                 cell["execution_count"] = null;
             }
-        Parameters.Inject(nb, options.Parameters); // refuses bad parameters before the kernel starts
+    }
 
-        await OneRunAtATime.WaitAsync();
-        var previousDir = Environment.CurrentDirectory;
-        var previousPng = Environment.GetEnvironmentVariable(PngVariable);
-        var previousPlotly = Environment.GetEnvironmentVariable(PlotlyJsVariable);
-        try
+    /// <summary>
+    /// Where the run is saved. In place (no other output, or one that is the input itself): written through its links,
+    /// once at the end. Else the output must be free or a notebook pdiff wrote, checked now (before the kernel starts)
+    /// and at every save, and it is saved after every cell.
+    /// </summary>
+    sealed class OutputFile
+    {
+        readonly NotebookDocument nb;
+        readonly bool inPlace;
+        readonly string path;
+
+        public OutputFile(NotebookDocument nb, string inputPath, string outputPath)
         {
-            if (options.UseNotebookDirectory) Environment.CurrentDirectory = notebookDir;
-            Environment.SetEnvironmentVariable(PngVariable, options.RenderPng ? null : "0");
-            Environment.SetEnvironmentVariable(PlotlyJsVariable, "host");
-            // The kernel redirects Console while a cell runs; an abandoned cell leaves it redirected.
-            var (stdout, stderr) = (Console.Out, Console.Error);
-            var echoOut = options.Echo ? stdout : null;
-            var echoErr = options.Echo ? stderr : null;
-
-            var name = Path.GetFileName(inputPath);
-            var watch = Stopwatch.StartNew();
-            using var session = new KernelSession();
-            var kernelStart = watch.Elapsed;
-            options.Log?.WriteLine($"[notebook] {name}: kernel ready ({kernelStart.TotalSeconds:0.0} s)");
-            var plotlyInlined = !options.InlinePlotlyJs;
-            var count = 0;
-            for (var i = 0; i < nb.Cells.Count; i++)
-            {
-                var cell = (JsonObject)nb.Cells[i]!;
-                if (NotebookDocument.CellType(cell) != "code") continue;
-                var source = NotebookDocument.Source(cell);
-                if (string.IsNullOrWhiteSpace(source)) continue; // Jupyter and VS Code skip empty cells too
-                cell["execution_count"] = ++count;
-
-                watch.Restart();
-                var outcome = await session.RunCellAsync(source, NotebookDocument.Language(cell), count, options.TimeoutPerCell, echoOut, echoErr);
-                if (!plotlyInlined) plotlyInlined = InlinePlotlyJs(outcome.Outputs, options.Log);
-                cell["outputs"] = outcome.Outputs;
-                if (outcome.Abandoned)
-                {
-                    Console.SetOut(stdout);
-                    Console.SetError(stderr);
-                }
-                if (outcome.Error is { } error)
-                {
-                    Save();
-                    return new RunResult(false, i + 1, $"cell {i + 1} failed: {error["ename"]}: {error["evalue"]}", count, nb,
-                        FirstLine(source), kernelStart);
-                }
-                if (!inPlace) Save();
-                options.Log?.WriteLine($"[notebook] {name}: cell {i + 1} ok ({watch.Elapsed.TotalSeconds:0.0} s)");
-            }
-            Save();
-            return new RunResult(true, null, null, count, nb, null, kernelStart);
+            this.nb = nb;
+            inPlace = NotebookOutput.SameFile(outputPath, inputPath);
+            path = inPlace ? NotebookOutput.RealPath(inputPath) : Path.GetFullPath(outputPath);
+            if (inPlace) return;
+            NotebookOutput.CheckReplaceable("--output", path);
+            NotebookOutput.Mark(nb, "pdiff notebook run");
         }
-        finally
+
+        public void Save()
+        {
+            if (!inPlace) NotebookOutput.CheckReplaceable("--output", path);
+            nb.Save(path);
+        }
+
+        /// <summary>After a cell: saved to a separate output only, so a run killed half-way leaves the input as it was.</summary>
+        public void SaveProgress()
+        {
+            if (!inPlace) Save();
+        }
+    }
+
+    /// <summary>The process-wide settings a run changes (current directory, the chart variables), put back on dispose.</summary>
+    sealed class KernelProcessSettings : IDisposable
+    {
+        readonly string previousDir = Environment.CurrentDirectory;
+        readonly string? previousPng = Environment.GetEnvironmentVariable(PngVariable);
+        readonly string? previousPlotly = Environment.GetEnvironmentVariable(PlotlyJsVariable);
+
+        public static KernelProcessSettings Apply(RunOptions options, string notebookDir)
+        {
+            var saved = new KernelProcessSettings();
+            try
+            {
+                if (options.UseNotebookDirectory) Environment.CurrentDirectory = notebookDir;
+                Environment.SetEnvironmentVariable(PngVariable, options.RenderPng ? null : "0");
+                Environment.SetEnvironmentVariable(PlotlyJsVariable, "host");
+                return saved;
+            }
+            catch
+            {
+                saved.Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose()
         {
             Environment.CurrentDirectory = previousDir;
             Environment.SetEnvironmentVariable(PngVariable, previousPng);
             Environment.SetEnvironmentVariable(PlotlyJsVariable, previousPlotly);
-            OneRunAtATime.Release();
         }
     }
 
