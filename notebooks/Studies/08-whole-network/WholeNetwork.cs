@@ -90,12 +90,47 @@ public sealed record WholeNetworkRow(string Task, long Length, string Group, See
     public static DataFrame ToDataFrame(IEnumerable<WholeNetworkRow> rows) => ToTable(rows).ToDataFrame();
 }
 
-/// <summary>Cost and size of one whole-network configuration on one seed.</summary>
+/// <summary>Cost and size of one whole-network configuration on one seed; the multiply-adds counted from the models' shapes, and the cost table.</summary>
 public sealed record WholeNetworkCost(string Task, int Seed, long Length, int Networks, double ZooSeconds, double TrainSeconds,
-    double GenerateSeconds, long AeMultiplyAddsPerVector, long DenoiserMultiplyAddsPerSample);
+    double GenerateSeconds, long AeMultiplyAddsPerVector, long DenoiserMultiplyAddsPerSample)
+{
+    /// <summary>Encode + decode multiply-adds of one vector of <paramref name="length"/> numbers under <paramref name="config"/>'s autoencoder (0 where not counted).</summary>
+    public static long AeMultiplyAdds(long length, PDiffConfig config)
+    {
+        using var g = new Generator(0);
+        using var ae = PDiffModel.CreateAutoencoder(config, length, g);
+        return ae.MultiplyAddsPerVector is { } m ? m.Encode + m.Decode : 0;
+    }
+
+    /// <summary>Multiply-adds of one V2 denoiser call on one latent (0 for another kind).</summary>
+    public static long DenoiserMultiplyAdds(PDiffConfig config)
+    {
+        if (config.Denoiser != DenoiserKind.V2OneDimCnn) return 0;
+        using var g = new Generator(0);
+        using var d = new OneDimCNN(config.LatentDim, g);
+        return d.MultiplyAddsPerSample ?? 0;
+    }
+
+    public static TextTable ToTable(IEnumerable<WholeNetworkCost> costs)
+    {
+        var t = new TextTable("Whole-network cost per seed", new[]
+        {
+            TableColumn.Text("task"), TableColumn.Number("seed", format: "F0"), TableColumn.Number("n", "N", "N0"), TableColumn.Number("networks", format: "F0"),
+            TableColumn.Number("zoo_seconds", "zoo s", "F1"), TableColumn.Number("pdiff_train_seconds", "p-diff train s", "F1"),
+            TableColumn.Number("generate_seconds", "generate s", "F1"), TableColumn.Number("ae_mmac_per_vector", "AE MMAC/vector", "F1"),
+            TableColumn.Number("denoiser_mmac_per_sample", "denoiser MMAC/call", "F1"),
+        });
+        foreach (var c in costs)
+            t.Add(c.Task, c.Seed, c.Length, c.Networks, c.ZooSeconds, c.TrainSeconds, c.GenerateSeconds,
+                c.AeMultiplyAddsPerVector / 1e6, c.DenoiserMultiplyAddsPerSample / 1e6);
+        return t;
+    }
+
+    public static DataFrame ToDataFrame(IEnumerable<WholeNetworkCost> costs) => ToTable(costs).ToDataFrame();
+}
 
 /// <summary>
-/// Generating whole small networks (issue 11): zoos of networks trained from scratch with their own seeds
+/// Generating whole small networks: zoos of networks trained from scratch with their own seeds
 /// (<see cref="SeedZoo"/>), every parameter and running statistic (<c>whole</c>), per-tensor normalisation, and
 /// the chunked autoencoder (<see cref="Config"/>), evaluated against the originals, their weight average
 /// and the critique's baselines over pipeline seeds.
@@ -123,8 +158,8 @@ public static class WholeNetwork
     /// The autoencoder for whole networks: <see cref="ChunkAutoencoder"/> with chunks of 64 numbers embedded in 64
     /// (<see cref="AutoencoderKind.Chunked"/>, <c>AeChannels</c> = [64, 64]): about 384 multiply-adds a number, all matrix
     /// products, linear in N, and the same 128-number latent for every N. V2's convolutional autoencoder costs about
-    /// 162,000 a number at its widths, and narrowed to [8, 16, 32, 32, 8] (2,700 a number) it ran at about 1 GFLOP/s
-    /// here, so a 50,000-parameter network took over 10 s a training step (the design notes).
+    /// 162,000 a number at its widths, and narrowed to [8, 16, 32, 32, 8] (2,700 a number) its small convolutions ran far
+    /// below the machine's matrix-multiply rate, too slow a training step for 50,000-parameter networks (the design notes).
     /// </summary>
     public static readonly long[] AeChannels = { 64, 64 };
 
@@ -152,7 +187,7 @@ public static class WholeNetwork
         c = preset.KeepExplicit(c with { AeSteps = AeSteps(p) });
         // Marked as set, so the pipeline's own ForProfile (TaskRunner) keeps them instead of the subset budgets.
         c = c.WithExplicit(c.Explicit.Concat(new[] { nameof(PDiffConfig.Autoencoder), nameof(PDiffConfig.AeChannels), nameof(PDiffConfig.AeLr), nameof(PDiffConfig.AeSteps) }));
-        return TaskRunner.SeedsFor(Workbench.SamplingFor(p, c), 0, seed);
+        return TaskRunner.SeedsFor(ProfileDefaults.SamplingFor(p, c), 0, seed);
     }
 
     /// <summary>
@@ -178,7 +213,7 @@ public static class WholeNetwork
     {
         var k = networks ?? Networks(p);
         var train = Train(p);
-        var dir = Path.Combine(Workbench.ZooCacheDir(p), "whole-network", $"{task.Name}_k{k}{(seed == 0 ? "" : $"_seed{seed}")}");
+        var dir = Path.Combine(ZooCache.Folder(p), "whole-network", $"{task.Name}_k{k}{(seed == 0 ? "" : $"_seed{seed}")}");
         var zoo = SeedZoo.Ensure(new SeedZooOptions
         {
             Dataset = task.Dataset, Model = task.Model, Data = Data(p), Models = k, Out = dir,
@@ -196,70 +231,46 @@ public static class WholeNetwork
     public static (SeedsResult Result, IReadOnlyList<WholeNetworkCost> Costs) RunSeeds(WholeNetworkTask task, PDiffConfig preset, Profile p,
         IReadOnlyList<int> seeds, string resultsDir, TextWriter? log = null, int? networks = null, int? generate = null, bool align = false)
     {
-        TaskRunner.CheckSeeds(seeds);
+        SeedRunner.Check(seeds);
         // Named only when on, so the folders of earlier runs keep their fingerprints.
         object identity = align
             ? new { layout = "whole-network", task = task.ToString(), profile = p.Name(), preset = ConfigText.ToJson(preset), networks, generate, align }
             : new { layout = "whole-network", task = task.ToString(), profile = p.Name(), preset = ConfigText.ToJson(preset), networks, generate };
         using var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(identity), log: log);
-        var results = new List<TaskResult>();
-        var costs = new List<WholeNetworkCost>();
+        return SeedRunner.Run(seeds, s => RunSeed(task, preset, p, s, folder, log, networks, generate, align), perSeed =>
+        {
+            var results = perSeed.Select(x => x.Result).ToList();
+            var costs = perSeed.Select(x => x.Cost).ToList();
+            var summary = TaskRunner.SummariseSeeds(task.ToString(), p, seeds, results, folder);
+            PDiff.Storage.AtomicFile.WriteAllText(folder.Writable("costs.csv"), WholeNetworkCost.ToTable(costs).ToCsv());
+            return (new SeedsResult(new TaskSpec(task.Dataset, task.Model.Arch, "whole"), results, summary) { Folder = folder.Directory }, (IReadOnlyList<WholeNetworkCost>)costs);
+        }, log, task.ToString());
+    }
+
+    /// <summary>One pipeline seed of <see cref="RunSeeds"/>: its zoo, p-diff and evaluation in <c>seed&lt;s&gt;/</c>, and what they cost.</summary>
+    static WholeNetworkSeed RunSeed(WholeNetworkTask task, PDiffConfig preset, Profile p, int seed, PDiff.Storage.OwnedFolder folder, TextWriter? log,
+        int? networks, int? generate, bool align)
+    {
+        var zoo = EnsureZoo(task, p, seed, log, networks, align);
+        var config = Config(preset, p, seed);
+        // Twice K generated models; each baseline as many models as there are originals.
+        var count = generate ?? Math.Min(ProfileDefaults.GeneratedCount(p), 2 * zoo.K);
+        var r = TaskRunner.RunOnZoo(zoo, config, p, 1, folder.Sub($"seed{seed}"), log, Evaluation(zoo.K, zoo.K), count);
         try
         {
-            foreach (var s in seeds)
-            {
-                log?.WriteLine($"=== {task}, pipeline seed {s} ===");
-                var zoo = EnsureZoo(task, p, s, log, networks, align);
-                var config = Config(preset, p, s);
-                // Twice K generated models; each baseline as many models as there are originals.
-                var count = generate ?? Math.Min(Workbench.GeneratedCount(p), 2 * zoo.K);
-                var r = TaskRunner.RunOnZoo(zoo, config, p, 1, folder.Sub($"seed{s}"), log, Evaluation(zoo.K, zoo.K), count);
-                results.Add(r);
-                costs.Add(new WholeNetworkCost(task.Name, s, zoo.Layout.Length, zoo.K, zoo.Manifest.Seconds.GetValueOrDefault("total"),
-                    r.Runs[0].TrainSeconds, r.Runs[0].GenerateSeconds, AeCost(zoo.Layout.Length, config), DenoiserCost(config)));
-            }
-            var summary = TaskRunner.SummariseSeeds(task.ToString(), p, seeds, results, folder);
-            PDiff.Storage.AtomicFile.WriteAllText(folder.Writable("costs.csv"), CostTable(costs).ToCsv());
-            return (new SeedsResult(new TaskSpec(task.Dataset, task.Model.Arch, "whole"), results, summary) { Folder = folder.Directory }, costs);
+            return new WholeNetworkSeed(r, new WholeNetworkCost(task.Name, seed, zoo.Layout.Length, zoo.K, zoo.Manifest.Seconds.GetValueOrDefault("total"),
+                r.Runs[0].TrainSeconds, r.Runs[0].GenerateSeconds, WholeNetworkCost.AeMultiplyAdds(zoo.Layout.Length, config), WholeNetworkCost.DenoiserMultiplyAdds(config)));
         }
         catch
         {
-            foreach (var r in results) r.Dispose();
+            r.Dispose();
             throw;
         }
     }
 
-    /// <summary>Encode + decode multiply-adds of one vector of <paramref name="length"/> numbers under <paramref name="config"/>'s autoencoder (0 where not counted).</summary>
-    public static long AeCost(long length, PDiffConfig config)
+    /// <summary>A seed's results and costs; disposing it disposes the results.</summary>
+    sealed record WholeNetworkSeed(TaskResult Result, WholeNetworkCost Cost) : IDisposable
     {
-        using var g = new Generator(0);
-        using var ae = PDiffModel.CreateAutoencoder(config, length, g);
-        return ae.MultiplyAddsPerVector is { } m ? m.Encode + m.Decode : 0;
+        public void Dispose() => Result.Dispose();
     }
-
-    /// <summary>Multiply-adds of one V2 denoiser call on one latent (0 for another kind).</summary>
-    public static long DenoiserCost(PDiffConfig config)
-    {
-        if (config.Denoiser != DenoiserKind.V2OneDimCnn) return 0;
-        using var g = new Generator(0);
-        using var d = new OneDimCNN(config.LatentDim, g);
-        return d.MultiplyAddsPerSample ?? 0;
-    }
-
-    public static TextTable CostTable(IEnumerable<WholeNetworkCost> costs)
-    {
-        var t = new TextTable("Whole-network cost per seed", new[]
-        {
-            TableColumn.Text("task"), TableColumn.Number("seed", format: "F0"), TableColumn.Number("n", "N", "N0"), TableColumn.Number("networks", format: "F0"),
-            TableColumn.Number("zoo_seconds", "zoo s", "F1"), TableColumn.Number("pdiff_train_seconds", "p-diff train s", "F1"),
-            TableColumn.Number("generate_seconds", "generate s", "F1"), TableColumn.Number("ae_mmac_per_vector", "AE MMAC/vector", "F1"),
-            TableColumn.Number("denoiser_mmac_per_sample", "denoiser MMAC/call", "F1"),
-        });
-        foreach (var c in costs)
-            t.Add(c.Task, c.Seed, c.Length, c.Networks, c.ZooSeconds, c.TrainSeconds, c.GenerateSeconds,
-                c.AeMultiplyAddsPerVector / 1e6, c.DenoiserMultiplyAddsPerSample / 1e6);
-        return t;
-    }
-
-    public static DataFrame CostFrame(IEnumerable<WholeNetworkCost> costs) => CostTable(costs).ToDataFrame();
 }

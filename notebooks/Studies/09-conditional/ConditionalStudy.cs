@@ -60,7 +60,7 @@ public sealed record ConditionalSeedResult(int Seed, ConditionalZooRow Zoo, IRea
     IReadOnlyList<ConditionalSettingRow> Settings, double TrainSeconds, double GenerateSeconds, double ScoreSeconds);
 
 /// <summary>
-/// Generation on demand (issue 11): p-diff's denoiser conditioned on each checkpoint's validation accuracy,
+/// Generation on demand: p-diff's denoiser conditioned on each checkpoint's validation accuracy,
 /// with classifier-free guidance. Per pipeline seed: the zoo (cached), the unconditional p-diff model of
 /// notebooks 01/06 (cached; it also lends its trained autoencoder, which the condition does not change),
 /// the conditional denoiser (trained once per configuration, cached beside the zoo), then models for every
@@ -77,37 +77,86 @@ public static class ConditionalStudy
 
     /// <summary>The unconditional configuration of notebooks 01 and 06 for a seed (so their trained model is reused).</summary>
     public static PDiffConfig UnconditionalConfig(Profile profile, int seed) =>
-        TaskRunner.SeedsFor(Workbench.SamplingFor(profile, PDiffConfig.Default.ForProfile(profile)), 0, seed);
+        TaskRunner.SeedsFor(ProfileDefaults.SamplingFor(profile, PDiffConfig.Default.ForProfile(profile)), 0, seed);
 
+    /// <summary>
+    /// The study over pipeline seeds (<see cref="SeedRunner"/>): <see cref="RunSeed"/> for each seed of
+    /// <paramref name="task"/>, then the summary over seeds, written into <paramref name="results"/> beside the seed folders.
+    /// </summary>
+    public static ConditionalSummary RunSeeds(TaskSpec task, Profile profile, ConditionalPlan plan, IReadOnlyList<int> seeds, OwnedFolder results,
+        TextWriter? log = null) =>
+        SeedRunner.Run(seeds, s => RunSeed(task.WithSeed(s), profile, plan, results, log), perSeed =>
+        {
+            var summary = ConditionalSummary.From(perSeed, plan);
+            summary.Write(results);
+            return summary;
+        }, log);
+
+    /// <summary>One pipeline seed: the zoo, both p-diff models, every setting's models scored, written into <c>seed&lt;s&gt;/</c>.</summary>
     public static ConditionalSeedResult RunSeed(TaskSpec task, Profile profile, ConditionalPlan plan, OwnedFolder results, TextWriter? log = null)
     {
         plan.Validate();
-        var zoo = Workbench.EnsureZoo(task, profile, log);
-        using var ctx = Workbench.OpenContext(zoo);
+        var zoo = ZooCache.Ensure(task, profile, log);
+        using var ctx = TaskContext.Open(zoo);
         var seed = task.Seed;
         var clock = Stopwatch.StartNew();
         var plainConfig = UnconditionalConfig(profile, seed);
         // (ValidateEvery = DiffSteps is part of the cached models' configuration; the trainer gets no scorer, so nothing is monitored.)
         var config = plainConfig.Conditioned(ConditionKind.ValAccuracy, plan.Dropout, plan.Guidance) with { ValidateEvery = plainConfig.DiffSteps };
-        using var plain = Workbench.Train(ctx, plainConfig, log);
-        var accuracies = zoo.Manifest.Checkpoints.Select(c => c.ValAccuracy).ToList();
-        using var trainer = new PDiffTrainer(config, plain.Originals, zoo.Layout, new TrainerOptions
-        {
-            // No monitoring: it samples unconditionally, which says little about a conditional model, and costs minutes.
-            CheckpointDir = Workbench.TrainedModelDir(zoo, config, zoo.K), Log = log,
-        }, accuracies);
-        trainer.AdoptAutoencoder(plain.Model, plain.AeLosses);
+        using var plain = Training.Train(ctx, plainConfig, log);
+        using var trainer = ConditionalTrainer(ctx, config, plain, log);
         using var model = trainer.Train();
         var trainSeconds = clock.Elapsed.TotalSeconds;
 
         // Originals: test wrong-sets for the IoU, and what "the best original" means (chosen on validation).
         clock.Restart();
         var originalTest = ctx.Scorer.Score(plain.Originals, EvalSplit.Test);
+        var (rows, generateSeconds) = GenerateEverySetting(ctx, model, plain.Model, config, plan, seed, originalTest, log);
+        var scoreSeconds = clock.Elapsed.TotalSeconds - generateSeconds;
+
+        var zooRow = ZooRow(seed, zoo, ctx, originalTest);
+        var settings = rows.GroupBy(m => m.Setting).Select(Summarise).ToList();
+        var result = new ConditionalSeedResult(seed, zooRow, rows, settings, trainSeconds, generateSeconds, scoreSeconds);
+        Write(results, result, config, trainer);
+        log?.WriteLine($"[conditional] seed {seed}: trained in {trainSeconds:F0}s, generated in {generateSeconds:F0}s, scored in {scoreSeconds:F0}s");
+        return result;
+    }
+
+    /// <summary>
+    /// The conditional model's trainer on the unconditional model's training vectors, conditioned on each checkpoint's
+    /// validation accuracy, with the unconditional model's trained autoencoder (the condition does not change it).
+    /// </summary>
+    static PDiffTrainer ConditionalTrainer(TaskContext ctx, PDiffConfig config, TrainedPDiff plain, TextWriter? log)
+    {
+        var accuracies = ctx.Zoo.Manifest.Checkpoints.Select(c => c.ValAccuracy).ToList();
+        var trainer = new PDiffTrainer(config, plain.Originals, ctx.Zoo.Layout, new TrainerOptions
+        {
+            // No monitoring: it samples unconditionally, which says little about a conditional model, and costs minutes.
+            CheckpointDir = Training.TrainedModelDir(ctx.Zoo, config, ctx.Zoo.K), Log = log,
+        }, accuracies);
+        try
+        {
+            trainer.AdoptAutoencoder(plain.Model, plain.AeLosses);
+            return trainer;
+        }
+        catch
+        {
+            trainer.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Models for every (target, w) of the plan, then the unconditional model's, each from the sample seed's noise,
+    /// scored on validation and test with their max IoU to the originals; and the seconds spent generating.
+    /// </summary>
+    static (List<ConditionalModelRow> Rows, double GenerateSeconds) GenerateEverySetting(TaskContext ctx, PDiffModel model, PDiffModel plainModel,
+        PDiffConfig config, ConditionalPlan plan, int seed, IReadOnlyList<ModelScore> originalTest, TextWriter? log)
+    {
         var scaler = model.Condition!;
         var options = new SamplerOptions(SamplerKind.Ddim, Steps: plan.DdimSteps);
         var rows = new List<ConditionalModelRow>();
         double generateSeconds = 0;
-        var w0 = new Dictionary<int, List<ConditionalModelRow>>();   // w = 0 ignores the target: generated once
         void Score(string name, double z, double w, GenerationResult r)
         {
             var val = ctx.Scorer.Score(r.Vectors, EvalSplit.Validation);
@@ -128,18 +177,11 @@ public static class ConditionalStudy
         {
             var gen = Stopwatch.StartNew();
             using var g = new Generator((ulong)config.SampleSeed);
-            using var r = plain.Model.Generate(plan.Models, g, options);
+            using var r = plainModel.Generate(plan.Models, g, options);
             generateSeconds += gen.Elapsed.TotalSeconds;
             Score(Unconditional, double.NaN, double.NaN, r);
         }
-        var scoreSeconds = clock.Elapsed.TotalSeconds - generateSeconds;
-
-        var zooRow = ZooRow(seed, zoo, ctx, originalTest);
-        var settings = rows.GroupBy(m => m.Setting).Select(Summarise).ToList();
-        var result = new ConditionalSeedResult(seed, zooRow, rows, settings, trainSeconds, generateSeconds, scoreSeconds);
-        Write(results, result, config, trainer);
-        log?.WriteLine($"[conditional] seed {seed}: trained in {trainSeconds:F0}s, generated in {generateSeconds:F0}s, scored in {scoreSeconds:F0}s");
-        return result;
+        return (rows, generateSeconds);
     }
 
     static ConditionalZooRow ZooRow(int seed, ZooTask zoo, TaskContext ctx, IReadOnlyList<ModelScore> originalTest)

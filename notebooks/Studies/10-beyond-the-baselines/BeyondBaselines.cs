@@ -2,12 +2,13 @@ using System.Diagnostics;
 using PDiff.Diffusion;
 using PDiff.Evaluation;
 using PDiff.Storage;
+using PDiff.Zoo;
 using static TorchSharp.torch;
 
 namespace PDiff.Studies;
 
 /// <summary>
-/// Settings of notebook 10's comparison (issue 11, item 3). Every group holds <see cref="PerGroup"/> models so
+/// Settings of notebook 10's comparison. Every group holds <see cref="PerGroup"/> models so
 /// that group means are equally noisy; the baselines are Zeng et al.'s average of <see cref="AverageOf"/> and
 /// per-coordinate Gaussian.
 /// </summary>
@@ -81,6 +82,34 @@ public static class BeyondBaselines
     };
 
     /// <summary>
+    /// The comparison over pipeline seeds (<see cref="SeedRunner"/>): for each seed of <paramref name="task"/>, its zoo
+    /// (cached), every group built and measured (<see cref="RunSeed"/>) with the preset's configuration for the profile
+    /// and seed, and written into <c>seed&lt;s&gt;/</c> of <paramref name="folder"/>; then the report over seeds,
+    /// written beside them. The average baseline's group is named after the first seed's K.
+    /// </summary>
+    public static BeyondReport RunSeeds(TaskSpec task, PDiffConfig preset, Profile profile, BeyondOptions o, IReadOnlyList<int> seeds,
+        OwnedFolder folder, TextWriter? log = null)
+    {
+        string? averageGroup = null;
+        return SeedRunner.Run(seeds, seed =>
+        {
+            var zoo = ZooCache.Ensure(task.WithSeed(seed), profile, log);
+            using var ctx = TaskContext.Open(zoo);
+            var config = TaskRunner.SeedsFor(ProfileDefaults.SamplingFor(profile, preset.ForProfile(profile)), 0, seed);
+            var result = RunSeed(ctx, config, o, seed, log);
+            Write(result, folder, o, config, zoo.Manifest.Task);
+            averageGroup ??= AverageGroup(o, zoo.K);
+            foreach (var n in result.Notes) log?.WriteLine($"  note: {n}");
+            return result;
+        }, perSeed =>
+        {
+            var report = new BeyondReport(perSeed, averageGroup!);
+            report.Write(folder);
+            return report;
+        }, log);
+    }
+
+    /// <summary>
     /// Builds and measures every group on one seed's zoo. <paramref name="config"/> is the p-diff configuration (its
     /// trained model is reused from the zoo's cache when there); the SWA candidate trains the same configuration on
     /// the windowed averages (cached the same way, keyed by the window).
@@ -90,62 +119,97 @@ public static class BeyondBaselines
         ArgumentNullException.ThrowIfNull(ctx);
         ArgumentNullException.ThrowIfNull(o);
         o.Validate();
-        var seconds = new Dictionary<string, double>();
+        var laps = new Laps(log);
         var notes = new List<string>();
-        var clock = Stopwatch.StartNew();
-        void Lap(string what) { seconds[what] = clock.Elapsed.TotalSeconds; clock.Restart(); log?.WriteLine($"[beyond] {what}: {seconds[what]:F1}s"); }
-
         var groups = new List<(string Name, Tensor Vectors)>();
         try
         {
-            using var pdiff = Workbench.TrainAndGenerate(ctx, config, o.PerGroup, log);
+            using var pdiff = Training.TrainAndGenerate(ctx, config, o.PerGroup, log);
             var originals = pdiff.Originals;
             var k = (int)originals.size(0);
             groups.Add((PDiffGroup, pdiff.Generation.Vectors.alias()));
-            Lap("p-diff (generate)");
+            laps.Lap("p-diff (generate)");
 
             var of = Math.Min(o.AverageOf, k);
-            using (var avg = Baselines.Average(originals, o.PerGroup, of, o.Seed + 1)) groups.Add((AverageGroup(o, k), avg.Vectors.alias()));
-            using (var gauss = Baselines.Gaussian(originals, o.PerGroup, o.Seed + 2)) groups.Add((Gaussian, gauss.Vectors.alias()));
-            Lap("baselines");
+            AddBaselines(groups, originals, o, k);
+            laps.Lap("baselines");
 
             if (o.SwaGenerator)
             {
-                var window = Math.Min(o.Window, k - 1);
-                if (window != o.Window) notes.Add($"SWA window capped at K − 1 = {window} (asked {o.Window}) so that there are at least two windows.");
-                using var averages = CheckpointAverages.Windowed(originals, window);
-                using var swa = Workbench.TrainAndGenerate(ctx, config, o.PerGroup, log, trainOn: averages, trainOnTag: $"windowed-average:{window}");
-                groups.Add((SwaPDiff, swa.Generation.Vectors.alias()));
-                notes.Add($"{SwaPDiff}: p-diff trained on {averages.size(0)} running means of {window} consecutive checkpoints.");
-                Lap("SWA p-diff (train or reuse, generate)");
+                AddSwaPDiff(groups, notes, ctx, config, o, originals, log);
+                laps.Lap("SWA p-diff (train or reuse, generate)");
             }
             else notes.Add($"{SwaPDiff} skipped (SwaGenerator = false).");
 
-            using var work = o.FineTuneSteps > 0 && ctx.Zoo.Manifest.Recipe is not null ? ctx.Zoo.LoadBaseModel() : null;
-            if (work is not null && Workbench.FineTuner(ctx, work) is { } fineTune)
-            {
-                using var tuned = Baselines.FineTuned(pdiff.Generation.Vectors, fineTune, o.PerGroup, o.FineTuneSteps, o.Seed + 3);
-                groups.Add((FineTuned, tuned.Vectors.alias()));
-                Lap("fine-tune");
-            }
+            if (AddFineTuned(groups, ctx, pdiff, o)) laps.Lap("fine-tune");
             else notes.Add($"{FineTuned} skipped: " + (o.FineTuneSteps == 0 ? "FineTuneSteps = 0." : "the zoo records no collection recipe."));
 
-            var mixer = new LatentMixer(pdiff.Model.EncodeVectors, pdiff.Model.DecodeLatents);
-            using (var z = mixer.Encode(originals))
-            using (var mix = mixer.Average(z, o.PerGroup, of, o.Seed + 4))
-                groups.Add((LatentAverageOriginals, mix.Vectors.alias()));
-            var m = (int)pdiff.Generation.Latents.size(0);
-            using (var mix = mixer.Average(pdiff.Generation.Latents, o.PerGroup, Math.Min(of, m), o.Seed + 5))
-                groups.Add((LatentAverageGenerated, mix.Vectors.alias()));
-            Lap("latent means");
+            AddLatentMeans(groups, pdiff, o, of);
+            laps.Lap("latent means");
 
             var rows = GroupNovelty.Measure(ctx.Scorer, originals, groups);
-            Lap("scoring and novelty");
-            return new BeyondSeed(seed, rows, GroupNovelty.Summarise(rows), seconds, notes);
+            laps.Lap("scoring and novelty");
+            return new BeyondSeed(seed, rows, GroupNovelty.Summarise(rows), laps.Seconds, notes);
         }
         finally
         {
             foreach (var (_, v) in groups) v.Dispose();
+        }
+    }
+
+    /// <summary>Zeng et al.'s baselines: averages of min(<see cref="BeyondOptions.AverageOf"/>, K) originals and the per-coordinate Gaussian.</summary>
+    static void AddBaselines(List<(string Name, Tensor Vectors)> groups, Tensor originals, BeyondOptions o, int k)
+    {
+        var of = Math.Min(o.AverageOf, k);
+        using (var avg = Baselines.Average(originals, o.PerGroup, of, o.Seed + 1)) groups.Add((AverageGroup(o, k), avg.Vectors.alias()));
+        using (var gauss = Baselines.Gaussian(originals, o.PerGroup, o.Seed + 2)) groups.Add((Gaussian, gauss.Vectors.alias()));
+    }
+
+    /// <summary>p-diff trained on windowed averages of consecutive checkpoints (window capped at K − 1, so at least two windows).</summary>
+    static void AddSwaPDiff(List<(string Name, Tensor Vectors)> groups, List<string> notes, TaskContext ctx, PDiffConfig config, BeyondOptions o,
+        Tensor originals, TextWriter? log)
+    {
+        var window = Math.Min(o.Window, (int)originals.size(0) - 1);
+        if (window != o.Window) notes.Add($"SWA window capped at K − 1 = {window} (asked {o.Window}) so that there are at least two windows.");
+        using var averages = CheckpointAverages.Windowed(originals, window);
+        using var swa = Training.TrainAndGenerate(ctx, config, o.PerGroup, log, trainOn: averages, trainOnTag: $"windowed-average:{window}");
+        groups.Add((SwaPDiff, swa.Generation.Vectors.alias()));
+        notes.Add($"{SwaPDiff}: p-diff trained on {averages.size(0)} running means of {window} consecutive checkpoints.");
+    }
+
+    /// <summary>p-diff's models fine-tuned with the zoo's own recipe; false (nothing added) when the steps are 0 or the zoo records no recipe.</summary>
+    static bool AddFineTuned(List<(string Name, Tensor Vectors)> groups, TaskContext ctx, PDiffRun pdiff, BeyondOptions o)
+    {
+        using var work = o.FineTuneSteps > 0 && ctx.Zoo.Manifest.Recipe is not null ? ctx.Zoo.LoadBaseModel() : null;
+        if (work is null || RunEvaluation.FineTuner(ctx, work) is not { } fineTune) return false;
+        using var tuned = Baselines.FineTuned(pdiff.Generation.Vectors, fineTune, o.PerGroup, o.FineTuneSteps, o.Seed + 3);
+        groups.Add((FineTuned, tuned.Vectors.alias()));
+        return true;
+    }
+
+    /// <summary>Decodes of means of <paramref name="of"/> encoded originals, and of as many of p-diff's sampled latents (at most all of them).</summary>
+    static void AddLatentMeans(List<(string Name, Tensor Vectors)> groups, PDiffRun pdiff, BeyondOptions o, int of)
+    {
+        var mixer = new LatentMixer(pdiff.Model.EncodeVectors, pdiff.Model.DecodeLatents);
+        using (var z = mixer.Encode(pdiff.Originals))
+        using (var mix = mixer.Average(z, o.PerGroup, of, o.Seed + 4))
+            groups.Add((LatentAverageOriginals, mix.Vectors.alias()));
+        var m = (int)pdiff.Generation.Latents.size(0);
+        using (var mix = mixer.Average(pdiff.Generation.Latents, o.PerGroup, Math.Min(of, m), o.Seed + 5))
+            groups.Add((LatentAverageGenerated, mix.Vectors.alias()));
+    }
+
+    /// <summary>Wall seconds of a seed's steps, each from the end of the one before, in the order they ran (and on the log).</summary>
+    sealed class Laps(TextWriter? log)
+    {
+        readonly Stopwatch clock = Stopwatch.StartNew();
+        public Dictionary<string, double> Seconds { get; } = new();
+
+        public void Lap(string what)
+        {
+            Seconds[what] = clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            log?.WriteLine($"[beyond] {what}: {Seconds[what]:F1}s");
         }
     }
 

@@ -4,9 +4,9 @@ using static TorchSharp.torch;
 namespace PDiff.Studies;
 
 /// <summary>
-/// This machine's float32 matrix-multiply rate, the yardstick for every stage's efficiency (issue 12): the best of
+/// This machine's float32 matrix-multiply rate, the yardstick for every stage's efficiency: the best of
 /// <c>repeats</c> products of two n×n matrices (2n³ floating-point operations each) at the current thread count,
-/// after two warm-ups (the first products of a process run slower while its threads and pages settle). On the 2-core CI machine a 2048² product reaches about 195 GFLOP/s.
+/// after two warm-ups (the first products of a process run slower while its threads and pages settle).
 /// </summary>
 public static class MatmulPeak
 {

@@ -51,14 +51,14 @@ public static class TaskRunner
     /// Builds or reuses the zoo, then for each run trains p-diff with seeds offset by the run index, generates,
     /// evaluates and writes <c>&lt;results&gt;/run&lt;i&gt;/</c> (the report, the configuration, the losses and the
     /// generated vectors as a zoo folder, <c>generated_zoo/</c>); returns the reports of every run and the table row.
-    /// <paramref name="zooDir"/> overrides the zoo cache folder (<see cref="Workbench.ZooCacheDir"/>).
+    /// <paramref name="zooDir"/> overrides the zoo cache folder (<see cref="ZooCache.Folder"/>).
     /// </summary>
     public static TaskResult Run(TaskSpec task, PDiffConfig preset, Profile profile, int runs, string resultsDir,
         TextWriter? log = null, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, string? zooDir = null, bool force = false)
     {
         // The results folder is claimed (and locked) and the model cache checked before any compute: a folder of someone
         // else's files, one another process writes, or a model cache that cannot be written fails now.
-        var zooFolder = zooDir ?? Path.Combine(Workbench.ZooCacheDir(profile), task.ZooName(profile));
+        var zooFolder = zooDir ?? Path.Combine(ZooCache.Folder(profile), task.ZooName(profile));
         ModelCache.FolderFor(zooFolder, ZooStore.TaskName(task.Dataset, task.Arch, task.Subset));
         using var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
         {
@@ -67,7 +67,7 @@ public static class TaskRunner
         }), force, log, ResultsFolders.TaskFiles(runs));
         return AbandonOnFailure(folder, () =>
         {
-            var zoo = Workbench.EnsureZoo(task, profile, log, zooDir);
+            var zoo = ZooCache.Ensure(task, profile, log, zooDir);
             return RunOn(task, zoo, preset, profile, runs, folder, log, evaluation, generate, useK);
         });
     }
@@ -109,7 +109,7 @@ public static class TaskRunner
         var task = new TaskSpec(m.Dataset, m.Model.Arch, m.Subset.Selector, m.K);
         if (evaluation is null)
         {
-            var e = Workbench.EvaluationFor(profile);
+            var e = ProfileDefaults.EvaluationFor(profile);
             var k = Math.Min(useK ?? zoo.K, zoo.K);
             evaluation = e with { Baselines = e.Baselines with { AverageOf = Math.Min(e.Baselines.AverageOf, k) } };
         }
@@ -119,19 +119,19 @@ public static class TaskRunner
     static TaskResult RunOn(TaskSpec task, ZooTask zoo, PDiffConfig preset, Profile profile, int runs, OwnedFolder folder,
         TextWriter? log, EvaluationOptions? evaluation, int? generate, int? useK)
     {
-        using var ctx = Workbench.OpenContext(zoo);
+        using var ctx = TaskContext.Open(zoo);
         // Every run's generated models and kept report are counted before the first run trains.
-        PDiffMemory.CheckFits(Workbench.SamplingFor(profile, preset.ForProfile(profile)), new PDiffMemory.Job(zoo.Layout.Length,
-            Math.Min(useK ?? zoo.K, zoo.K), generate ?? Workbench.GeneratedCount(profile), Math.Max(ctx.Data.Info.Validation, ctx.Data.Info.Test),
+        PDiffMemory.CheckFits(ProfileDefaults.SamplingFor(profile, preset.ForProfile(profile)), new PDiffMemory.Job(zoo.Layout.Length,
+            Math.Min(useK ?? zoo.K, zoo.K), generate ?? ProfileDefaults.GeneratedCount(profile), Math.Max(ctx.Data.Info.Validation, ctx.Data.Info.Test),
             ctx.Data.Train.Classes, runs));
         var reports = new List<EvaluationReport>();
         var runInfos = new List<RunSummary>();
         for (var r = 0; r < runs; r++)
         {
-            var config = SeedsFor(Workbench.SamplingFor(profile, preset.ForProfile(profile)), r, task.Seed);
+            var config = SeedsFor(ProfileDefaults.SamplingFor(profile, preset.ForProfile(profile)), r, task.Seed);
             log?.WriteLine($"[run {r + 1}/{runs}] {task}, profile {profile.Name()}, seeds init {config.InitSeed} ae {config.AeSeed} diffusion {config.DiffusionSeed} sample {config.SampleSeed}");
-            using var run = Workbench.TrainAndGenerate(ctx, config, generate ?? Workbench.GeneratedCount(profile), log, useK: useK);
-            var report = Workbench.Evaluate(ctx, run, evaluation ?? Workbench.EvaluationFor(profile), log);
+            using var run = Training.TrainAndGenerate(ctx, config, generate ?? ProfileDefaults.GeneratedCount(profile), log, useK: useK);
+            var report = RunEvaluation.Evaluate(ctx, run, evaluation ?? ProfileDefaults.EvaluationFor(profile), log);
             var dir = ResultsFolders.WriteRun(folder, r, report, config, new { ae = run.AeLosses, diffusion = run.DiffusionLosses, validations = run.Validations });
             var generated = report.ModelsOf(Evaluator.Generated).OrderBy(m => m.Index).ToList();
             ZooStore.SaveDerived(zoo, folder.Sub($"{dir}/generated_zoo"), run.Generation.Vectors,
@@ -173,33 +173,24 @@ public static class TaskRunner
         TextWriter? log = null, int runs = 1, EvaluationOptions? evaluation = null, int? generate = null, int? useK = null, bool force = false,
         string? zooRoot = null)
     {
-        CheckSeeds(seeds);
+        SeedRunner.Check(seeds);
         var baseTask = task.WithSeed(0);
         using var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
         {
             layout = "seeds", task = baseTask.ToString(), profile = profile.Name(), preset = ConfigText.ToJson(preset), runs, generate, useK,
             evaluation = evaluation?.ToString(),
         }), force, log, seeds.Select(s => $"seed{s}/").Concat(SeedSummary.FileNames).Append(RunEnvironment.FileName));
-        var results = new List<TaskResult>();
-        try
+        return SeedRunner.Run(seeds, s =>
         {
-            for (var i = 0; i < seeds.Count; i++)
-            {
-                var s = seeds[i];
-                log?.WriteLine($"=== pipeline seed {s} ({i + 1}/{seeds.Count}) ===");
-                var seeded = baseTask.WithSeed(s);
-                results.Add(Run(seeded, preset, profile, runs, folder.Sub($"seed{s}"), log, evaluation, generate, useK,
-                    zooDir: zooRoot is null ? null : Path.Combine(zooRoot, seeded.ZooName(profile)), force: force));
-            }
+            var seeded = baseTask.WithSeed(s);
+            return Run(seeded, preset, profile, runs, folder.Sub($"seed{s}"), log, evaluation, generate, useK,
+                zooDir: zooRoot is null ? null : Path.Combine(zooRoot, seeded.ZooName(profile)), force: force);
+        }, results =>
+        {
             var summary = SummariseSeeds(baseTask.ToString(), profile, seeds, results, folder);
             log?.WriteLine(summary.ToText());
             return new SeedsResult(baseTask, results, summary) { Folder = folder.Directory };
-        }
-        catch
-        {
-            foreach (var r in results) r.Dispose();
-            throw;
-        }
+        }, log);
     }
 
     /// <summary>
@@ -215,13 +206,6 @@ public static class TaskRunner
         summary.Write(folder);
         RunEnvironment.Capture().Write(folder);
         return summary;
-    }
-
-    /// <summary>Throws unless <paramref name="seeds"/> holds at least one pipeline seed, all distinct and ≥ 0.</summary>
-    public static void CheckSeeds(IReadOnlyList<int> seeds)
-    {
-        if (seeds.Count == 0) throw new ArgumentException("RunSeeds needs at least one pipeline seed.", nameof(seeds));
-        if (seeds.Distinct().Count() != seeds.Count || seeds.Any(s => s < 0)) throw new ArgumentException($"Pipeline seeds must be distinct and ≥ 0; got {string.Join(", ", seeds)}.", nameof(seeds));
     }
 
     public static MainResultRow Aggregate(TaskSpec task, ZooTask zoo, IReadOnlyList<EvaluationReport> reports)

@@ -13,7 +13,7 @@ namespace PDiff.Tests.Cli;
 public sealed class ProfileFlagsTests
 {
     static PDiffConfig AsRun(PDiffConfig preset, Profile profile, int run = 0) =>
-        TaskRunner.SeedsFor(Workbench.SamplingFor(profile, preset.ForProfile(profile)), run);
+        TaskRunner.SeedsFor(ProfileDefaults.SamplingFor(profile, preset.ForProfile(profile)), run);
 
     [Fact]
     public void ExplicitStepsSurviveTheSmokeProfile()

@@ -36,16 +36,16 @@ public class FullV2ProfileTests
     {
         var c = PDiffConfig.Preset(preset).ForProfile(Profile.FullV2);
         Assert.Equal((500, 50, 1000, 50, 1000), (c.AeSteps, c.AeBatch, c.DiffSteps, c.DiffBatch, c.Timesteps));
-        var s = Workbench.SamplingFor(Profile.FullV2, c);
+        var s = ProfileDefaults.SamplingFor(Profile.FullV2, c);
         Assert.Equal(SamplerKind.Ddpm, s.Sampler);
-        Assert.Equal(200, Workbench.GeneratedCount(Profile.FullV2));
+        Assert.Equal(200, ProfileDefaults.GeneratedCount(Profile.FullV2));
     }
 
     [Fact]
     public void AFlagTheUserGaveWinsOverTheProfile()
     {
         var c = ConfigText.FromArgs(new[] { "--ae-steps", "40", "--sampler", "ddim" }, PDiffConfig.Default);
-        var p = Workbench.SamplingFor(Profile.FullV2, c.ForProfile(Profile.FullV2));
+        var p = ProfileDefaults.SamplingFor(Profile.FullV2, c.ForProfile(Profile.FullV2));
         Assert.Equal(40, p.AeSteps);
         Assert.Equal(1000, p.DiffSteps);
         Assert.Equal(SamplerKind.Ddim, p.Sampler);

@@ -25,8 +25,8 @@ public class SeedRunsTests
         Assert.Equal("fashion-mnist × resnet18 × last-two-norms", task.ToString());
         Assert.Equal(task, task.WithSeed(0));
         Assert.Equal("fashion-mnist_resnet18_last-two-norms_k10_v2_seed2", task.WithSeed(2).ZooName(Profile.Smoke));
-        Assert.Equal(2, Workbench.SeedOfZooName(task.WithSeed(2).ZooName(Profile.Smoke)));
-        Assert.Equal(0, Workbench.SeedOfZooName(task.ZooName(Profile.Smoke)));
+        Assert.Equal(2, ZooCache.SeedOfZooName(task.WithSeed(2).ZooName(Profile.Smoke)));
+        Assert.Equal(0, ZooCache.SeedOfZooName(task.ZooName(Profile.Smoke)));
         Assert.Throws<ArgumentOutOfRangeException>(() => task.WithSeed(-1));
 
         var c = PDiffConfig.Default;

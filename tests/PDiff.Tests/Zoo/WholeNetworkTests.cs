@@ -111,7 +111,7 @@ public class WholeNetworkTests
         var v2 = PDiffConfig.Default.WithExplicit(new[] { nameof(PDiffConfig.Autoencoder), nameof(PDiffConfig.AeChannels) });
         Assert.Equal(AutoencoderKind.V2OneDim, WholeNetwork.Config(v2, Profile.Quick, 0).Autoencoder);
         // 2w + 2w·d/c = 128 + 256 multiply-adds a number at c = 64, w = 64, d = 128 (N a multiple of 64).
-        Assert.Equal(384L * 6400, WholeNetwork.AeCost(6400, c));
+        Assert.Equal(384L * 6400, WholeNetworkCost.AeMultiplyAdds(6400, c));
         Assert.Equal(WholeNetwork.AeLr, quick.AeLr);
     }
 

@@ -88,7 +88,7 @@ public class ZooBuildTests
                 Assert.Equal(val[k].Accuracy, kept.Validation[k].Accuracy);
                 Assert.Equal(test[k].Accuracy, kept.Test[k].Accuracy);
             }
-            using (var ctx = PDiff.Studies.Workbench.OpenContext(task))
+            using (var ctx = PDiff.Studies.TaskContext.Open(task))
             {
                 var primed = ctx.Scorer.Score(matrix, EvalSplit.Test);
                 Assert.Equal(0, ctx.Scorer.ImagesScored);

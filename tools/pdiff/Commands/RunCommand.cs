@@ -42,65 +42,79 @@ public sealed class RunCommand : ICommand
 
     static readonly string[] Own = { "dataset", "arch", "subset", "k", "recipe", "preset", "profile", "runs", "generate", "out", "threads", "zoo", "model-cache" };
 
+    /// <summary>What both forms of <c>pdiff run</c> take, parsed and checked.</summary>
+    sealed record Common(bool Force, int? Threads, Profile Profile, PDiffConfig Preset, string PresetName, int Runs, int? Generate);
+
     public int Run(string[] args)
     {
-        if (args.Contains("--help-config"))
-        {
-            if (args.Length > 1) throw new UsageException("--help-config takes nothing else.");
-            Console.WriteLine("p-diff flags (pdiff run ... --ae-steps 300 --sampler ddim; a profile never overrides a flag given):");
-            foreach (var (flag, type, dflt) in ConfigText.Flags()) Console.WriteLine($"  {flag,-24} {type,-10} default {dflt}");
-            return ExitCodes.Ok;
-        }
+        if (args.Contains("--help-config")) return HelpConfig(args);
         // Everything is checked before any work: names, numbers, the p-diff flags, the subset, the results folder.
         var o = CliArgs.Parse(args, Own, new[] { "force" }, passUnknown: true);
         var force = o.Flag("force");
         var threads = o.Threads();
         var profile = Check.ParseProfile(o.Get("profile"));
         var preset = Check.PDiffFlags(o.Passthrough, Check.ParsePreset(o.Get("preset")));
-        var runs = o.Int("runs") ?? 1;
-        var generate = o.Int("generate");
-        var presetName = o.Get("preset") ?? "default";
+        var common = new Common(force, threads, profile, preset, o.Get("preset") ?? "default", o.Int("runs") ?? 1, o.Int("generate"));
         if (o.Get("model-cache") is { } cache) ModelCache.Setting = cache.Length > 0 ? cache : throw new UsageException("--model-cache takes a folder, or off.");
-        if (o.Get("zoo") is { } zooDir)
-        {
-            var clash = new[] { "dataset", "arch", "subset", "k", "recipe" }.Where(o.Has).ToList();
-            if (clash.Count > 0) throw new UsageException($"--zoo takes the task from the zoo's manifest; drop {string.Join(", ", clash.Select(c => "--" + c))}.");
-            var outZoo = o.Get("out") ?? Path.Combine(Workbench.RepoRoot, "runs", profile.Name(), new DirectoryInfo(Path.GetFullPath(zooDir)).Name);
-            Check.WritableFolder("--out", outZoo);
-            Check.FolderExists("--zoo", zooDir, "a zoo folder made by `pdiff zoo build` or `pdiff zoo import`");
-            var zoo = ZooTask.Open(zooDir);
-            var data = zoo.Manifest.Data;
-            // The zoo's K is not a flag here: its limit names the zoo.
-            Check.Fits(() => PDiffMemory.CheckFits(Workbench.SamplingFor(profile, preset.ForProfile(profile)),
-                new PDiffMemory.Job(zoo.Layout.Length, zoo.K, generate ?? Workbench.GeneratedCount(profile),
-                    data is null ? 0 : Math.Max(data.Validation, data.Test), zoo.Manifest.Model.Classes, runs),
-                name: p => p == "K" ? $"the zoo's K (its checkpoints, {Path.GetFullPath(zooDir)})" : Check.FlagName(p)));
-            CacheWritable(zooDir, zoo.Manifest.Task);
-            if (threads is { } tz) Threads.Set(tz);
-            return RunZoo(zoo, preset, presetName, profile, runs, generate, outZoo, force);
-        }
+        return o.Get("zoo") is { } zooDir ? RunOnZooFolder(o, zooDir, common) : RunOnTask(o, common);
+    }
+
+    static int HelpConfig(string[] args)
+    {
+        if (args.Length > 1) throw new UsageException("--help-config takes nothing else.");
+        Console.WriteLine("p-diff flags (pdiff run ... --ae-steps 300 --sampler ddim; a profile never overrides a flag given):");
+        foreach (var (flag, type, dflt) in ConfigText.Flags()) Console.WriteLine($"  {flag,-24} {type,-10} default {dflt}");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary><c>pdiff run --zoo</c>: the task is the zoo's; its size is checked against this machine before any work.</summary>
+    static int RunOnZooFolder(CliArgs o, string zooDir, Common c)
+    {
+        var clash = new[] { "dataset", "arch", "subset", "k", "recipe" }.Where(o.Has).ToList();
+        if (clash.Count > 0) throw new UsageException($"--zoo takes the task from the zoo's manifest; drop {string.Join(", ", clash.Select(x => "--" + x))}.");
+        var outZoo = o.Get("out") ?? Path.Combine(ZooCache.RepoRoot, "runs", c.Profile.Name(), new DirectoryInfo(Path.GetFullPath(zooDir)).Name);
+        Check.WritableFolder("--out", outZoo);
+        Check.FolderExists("--zoo", zooDir, "a zoo folder made by `pdiff zoo build` or `pdiff zoo import`");
+        var zoo = ZooTask.Open(zooDir);
+        var data = zoo.Manifest.Data;
+        // The zoo's K is not a flag here: its limit names the zoo.
+        Check.Fits(() => PDiffMemory.CheckFits(ProfileDefaults.SamplingFor(c.Profile, c.Preset.ForProfile(c.Profile)),
+            new PDiffMemory.Job(zoo.Layout.Length, zoo.K, c.Generate ?? ProfileDefaults.GeneratedCount(c.Profile),
+                data is null ? 0 : Math.Max(data.Validation, data.Test), zoo.Manifest.Model.Classes, c.Runs),
+            name: p => p == "K" ? $"the zoo's K (its checkpoints, {Path.GetFullPath(zooDir)})" : Check.FlagName(p)));
+        CacheWritable(zooDir, zoo.Manifest.Task);
+        if (c.Threads is { } tz) Threads.Set(tz);
+        return RunZoo(zoo, c.Preset, c.PresetName, c.Profile, c.Runs, c.Generate, outZoo, c.Force);
+    }
+
+    /// <summary>
+    /// <c>pdiff run</c> on a task: sizes beyond this machine's memory are refused before anything is built (the base
+    /// network trained in batches, the zoo's K × N matrix and its collection, then p-diff with the models it generates
+    /// and scores), then the whole pipeline runs.
+    /// </summary>
+    static int RunOnTask(CliArgs o, Common c)
+    {
+        var profile = c.Profile;
         var recipe = Check.ParseRecipe(o.Get("recipe"));
         var dataset = Check.ParseDataset(o.Get("dataset"));
         var arch = ZooCommand.ShippedArch(o.Get("arch") ?? "resnet18");
         var subset = o.Get("subset") ?? Subsets.DefaultPreset;
         var task = new TaskSpec(dataset, arch, subset, o.Int("k"), recipe);
-        var outDir = o.Get("out") ?? Path.Combine(Workbench.RepoRoot, "runs", profile.Name(), task.ZooName(profile));
+        var outDir = o.Get("out") ?? Path.Combine(ZooCache.RepoRoot, "runs", profile.Name(), task.ZooName(profile));
         Check.WritableFolder("--out", outDir);
-        // Sizes beyond this machine's memory are refused before anything is built: the base network trained in batches,
-        // the zoo's K × N matrix and its collection, then p-diff on it with the models it generates and scores.
         var length = Check.Subset(ZooProfiles.Model(profile, arch), subset, ModelUse.Train, ZooProfiles.Train(profile, arch).BatchSize);
         var k = task.KFor(profile);
         Check.Fits(() => ZooLimits.CheckVectors("K", k, length, "checkpoints", name: Check.FlagName));
         try { ZooProfiles.Collection(profile, recipe, arch, k).Validated(Check.FlagName); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
-        Check.Fits(() => PDiffMemory.CheckFits(Workbench.SamplingFor(profile, preset.ForProfile(profile)),
-            new PDiffMemory.Job(length, k, generate ?? Workbench.GeneratedCount(profile), ZooLimits.ScoredImages(ZooProfiles.Data(profile)), 10, runs),
+        Check.Fits(() => PDiffMemory.CheckFits(ProfileDefaults.SamplingFor(profile, c.Preset.ForProfile(profile)),
+            new PDiffMemory.Job(length, k, c.Generate ?? ProfileDefaults.GeneratedCount(profile), ZooLimits.ScoredImages(ZooProfiles.Data(profile)), 10, c.Runs),
             name: Check.FlagName));
-        CacheWritable(Path.Combine(Workbench.ZooCacheDir(profile), task.ZooName(profile)), ZooStore.TaskName(dataset, arch, subset));
-        if (threads is { } t) Threads.Set(t);
+        CacheWritable(Path.Combine(ZooCache.Folder(profile), task.ZooName(profile)), ZooStore.TaskName(dataset, arch, subset));
+        if (c.Threads is { } t) Threads.Set(t);
 
-        Console.WriteLine($"[run] {task}, profile {profile.Name()}, preset {presetName}, {runs} run(s), {TorchRuntime.Describe()}");
-        using var result = TaskRunner.Run(task, preset, profile, runs, outDir, Console.Out, generate: generate, force: force);
+        Console.WriteLine($"[run] {task}, profile {profile.Name()}, preset {c.PresetName}, {c.Runs} run(s), {TorchRuntime.Describe()}");
+        using var result = TaskRunner.Run(task, c.Preset, profile, c.Runs, outDir, Console.Out, generate: c.Generate, force: c.Force);
         Print(result, result.Folder ?? outDir);
         return ExitCodes.Ok;
     }
