@@ -10,7 +10,7 @@ namespace PDiff.Zoo;
 
 /// <summary>
 /// A zoo of <see cref="Models"/> networks each trained from scratch with its own seed (init, shuffle), as the
-/// reference's whole-network table (§1.3 <c>full/</c>, issue #11: "200 models trained from scratch"), instead of
+/// reference's whole-network table (§1.3 <c>full/</c>; in its authors' words "200 models trained from scratch"), instead of
 /// K checkpoints of one trajectory. Model i trains with seed <c>Train.Seed + i</c>; each keeps its best epoch on
 /// validation.
 /// </summary>

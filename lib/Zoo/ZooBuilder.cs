@@ -175,7 +175,7 @@ public static class ZooBuilder
         var k = o.K ?? ZooProfiles.K(o.Profile);
         static string J<T>(T x) => JsonSerializer.Serialize(x);
         if (m.K != k) return $"K {m.K}, wanted {k}";
-        // A zoo trained by another libtorch (e.g. 1.13 under our former binding) is not what a fresh run gives today.
+        // A zoo trained by another libtorch is not what a fresh run gives today.
         if (m.Torch != torch.__version__) return $"made with libtorch {(m.Torch.Length > 0 ? m.Torch : "?")}, this is {torch.__version__}";
         if (m.Profile != o.Profile.Name()) return $"profile {m.Profile}, wanted {o.Profile.Name()}";
         if (m.Subset.Selector != o.Subset) return $"subset '{m.Subset.Selector}', wanted '{o.Subset}'";
