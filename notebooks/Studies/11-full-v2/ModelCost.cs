@@ -1,7 +1,8 @@
+using PDiff.Models;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace PDiff.Models;
+namespace PDiff.Studies;
 
 /// <summary>Multiply-adds of one stage of a network's forward pass on one image.</summary>
 public sealed record StageMultiplyAdds(string Stage, long MultiplyAdds);
