@@ -79,62 +79,102 @@ internal sealed class TorchPickle
             if (pos >= b.Length) throw Bad("the pickle ends without a STOP opcode (truncated?)");
             var at = pos;
             var op = b[pos++];
-            switch (op)
+            if (op == (byte)'.') // STOP
             {
-                case 0x80: { var v = U8(); if (v < 2 || v > 5) throw Bad($"pickle protocol {v} is not one torch.save writes"); break; } // PROTO
-                case 0x95: Take(8); break; // FRAME: a length hint only
-                case (byte)'.': // STOP
-                    if (stack.Count != 1 || marks.Count != 0) throw Bad($"the pickle stops with {stack.Count} values and {marks.Count} marks on its stack (expected one value)");
-                    return stack[0];
-                case (byte)'(': marks.Add(stack.Count); break; // MARK
-                case (byte)'0': Pop(at); break; // POP
-                case (byte)'1': PopMark(at); break; // POP_MARK
-                case (byte)'2': Push(Peek(at)); break; // DUP
-                case (byte)'N': Push(null); break;
-                case 0x88: Push(true); break;
-                case 0x89: Push(false); break;
-                case (byte)'K': Push((long)U8()); break; // BININT1
-                case (byte)'M': Push((long)BinaryPrimitives.ReadUInt16LittleEndian(Take(2))); break; // BININT2
-                case (byte)'J': Push((long)BinaryPrimitives.ReadInt32LittleEndian(Take(4))); break; // BININT
-                case 0x8a: Push(Long(U8(), at)); break; // LONG1
-                case 0x8b: Push(Long(Length(BinaryPrimitives.ReadInt32LittleEndian(Take(4))), at)); break; // LONG4
-                case (byte)'G': Push(BinaryPrimitives.ReadDoubleBigEndian(Take(8))); break; // BINFLOAT
-                case (byte)'X': Push(Utf8(Length(BinaryPrimitives.ReadUInt32LittleEndian(Take(4))), at)); break; // BINUNICODE
-                case 0x8c: Push(Utf8(U8(), at)); break; // SHORT_BINUNICODE
-                case 0x8d: Push(Utf8(Length(BinaryPrimitives.ReadUInt64LittleEndian(Take(8))), at)); break; // BINUNICODE8
-                case (byte)'T': Push(Encoding.Latin1.GetString(Take(Length(BinaryPrimitives.ReadInt32LittleEndian(Take(4)))))); break; // BINSTRING
-                case (byte)'U': Push(Encoding.Latin1.GetString(Take(U8()))); break; // SHORT_BINSTRING
-                case (byte)'B': Push(Take(Length(BinaryPrimitives.ReadUInt32LittleEndian(Take(4)))).ToArray()); break; // BINBYTES
-                case (byte)'C': Push(Take(U8()).ToArray()); break; // SHORT_BINBYTES
-                case 0x8e: Push(Take(Length(BinaryPrimitives.ReadUInt64LittleEndian(Take(8)))).ToArray()); break; // BINBYTES8
-                case (byte)')': Push(Array.Empty<object?>()); break; // EMPTY_TUPLE
-                case (byte)'t': Push(PopMark(at).ToArray()); break; // TUPLE
-                case 0x85: Push(PopN(1, at)); break; // TUPLE1
-                case 0x86: Push(PopN(2, at)); break; // TUPLE2
-                case 0x87: Push(PopN(3, at)); break; // TUPLE3
-                case (byte)']': Push(new PyList()); break; // EMPTY_LIST
-                case (byte)'l': Push(new PyList(PopMark(at))); break; // LIST
-                case (byte)'}': Push(new PyDict()); break; // EMPTY_DICT
-                case (byte)'d': { var d = new PyDict(); SetItems(d, PopMark(at), at); Push(d); break; } // DICT
-                case (byte)'a': { var x = Pop(at); Append(Peek(at), new[] { x }, at); break; } // APPEND
-                case (byte)'e': { var xs = PopMark(at); Append(Peek(at), xs, at); break; } // APPENDS
-                case (byte)'s': { var v = Pop(at); var k = Pop(at); SetItems(Peek(at), new[] { k, v }, at); break; } // SETITEM
-                case (byte)'u': { var xs = PopMark(at); SetItems(Peek(at), xs, at); break; } // SETITEMS
-                case (byte)'q': memo[U8()] = Peek(at); break; // BINPUT
-                case (byte)'r': memo[BinaryPrimitives.ReadUInt32LittleEndian(Take(4))] = Peek(at); break; // LONG_BINPUT
-                case 0x94: memo[memo.Count] = Peek(at); break; // MEMOIZE
-                case (byte)'h': Push(Memo(U8(), at)); break; // BINGET
-                case (byte)'j': Push(Memo(BinaryPrimitives.ReadUInt32LittleEndian(Take(4)), at)); break; // LONG_BINGET
-                case (byte)'c': { var m = Line(at); var n = Line(at); Push(Global(m, n, at)); break; } // GLOBAL
-                case 0x93: { var n = Pop(at); var m = Pop(at); Push(m is string ms && n is string ns ? Global(ms, ns, at) : throw Bad($"STACK_GLOBAL at byte {at} needs two strings")); break; }
-                case (byte)'R': { var args = Pop(at); var f = Pop(at); Push(Call(f, args, at)); break; } // REDUCE
-                case 0x81: { Pop(at); var cls = Pop(at); Push(New(cls, at)); break; } // NEWOBJ (arguments unused)
-                case 0x92: { Pop(at); Pop(at); var cls = Pop(at); Push(New(cls, at)); break; } // NEWOBJ_EX
-                case (byte)'b': { Pop(at); Build(Peek(at), at); break; } // BUILD (state dropped, see Build)
-                case (byte)'Q': Push(Persistent(Pop(at), at)); break; // BINPERSID
-                default: throw Bad($"unsupported pickle opcode 0x{op:x2} at byte {at}");
+                if (stack.Count != 1 || marks.Count != 0) throw Bad($"the pickle stops with {stack.Count} values and {marks.Count} marks on its stack (expected one value)");
+                return stack[0];
             }
+            if (!Control(op, at) && !PushLiteral(op, at) && !BuildContainer(op, at) && !MemoOrObject(op, at))
+                throw Bad($"unsupported pickle opcode 0x{op:x2} at byte {at}");
         }
+    }
+
+    /// <summary>Runs the opcodes that steer the reader and the stack (protocol, frame, marks, pop, dup); false when <paramref name="op"/> is not one of them.</summary>
+    bool Control(byte op, int at)
+    {
+        switch (op)
+        {
+            case 0x80: { var v = U8(); if (v < 2 || v > 5) throw Bad($"pickle protocol {v} is not one torch.save writes"); break; } // PROTO
+            case 0x95: Take(8); break; // FRAME: a length hint only
+            case (byte)'(': marks.Add(stack.Count); break; // MARK
+            case (byte)'0': Pop(at); break; // POP
+            case (byte)'1': PopMark(at); break; // POP_MARK
+            case (byte)'2': Push(Peek(at)); break; // DUP
+            default: return false;
+        }
+        return true;
+    }
+
+    /// <summary>Pushes the value an opcode holds in the file (None, booleans, integers, floats, strings, bytes); false when <paramref name="op"/> is not one of them.</summary>
+    bool PushLiteral(byte op, int at)
+    {
+        switch (op)
+        {
+            case (byte)'N': Push(null); break;
+            case 0x88: Push(true); break;
+            case 0x89: Push(false); break;
+            case (byte)'K': Push((long)U8()); break; // BININT1
+            case (byte)'M': Push((long)BinaryPrimitives.ReadUInt16LittleEndian(Take(2))); break; // BININT2
+            case (byte)'J': Push((long)BinaryPrimitives.ReadInt32LittleEndian(Take(4))); break; // BININT
+            case 0x8a: Push(Long(U8(), at)); break; // LONG1
+            case 0x8b: Push(Long(Length(BinaryPrimitives.ReadInt32LittleEndian(Take(4))), at)); break; // LONG4
+            case (byte)'G': Push(BinaryPrimitives.ReadDoubleBigEndian(Take(8))); break; // BINFLOAT
+            case (byte)'X': Push(Utf8(Length(BinaryPrimitives.ReadUInt32LittleEndian(Take(4))), at)); break; // BINUNICODE
+            case 0x8c: Push(Utf8(U8(), at)); break; // SHORT_BINUNICODE
+            case 0x8d: Push(Utf8(Length(BinaryPrimitives.ReadUInt64LittleEndian(Take(8))), at)); break; // BINUNICODE8
+            case (byte)'T': Push(Encoding.Latin1.GetString(Take(Length(BinaryPrimitives.ReadInt32LittleEndian(Take(4)))))); break; // BINSTRING
+            case (byte)'U': Push(Encoding.Latin1.GetString(Take(U8()))); break; // SHORT_BINSTRING
+            case (byte)'B': Push(Take(Length(BinaryPrimitives.ReadUInt32LittleEndian(Take(4)))).ToArray()); break; // BINBYTES
+            case (byte)'C': Push(Take(U8()).ToArray()); break; // SHORT_BINBYTES
+            case 0x8e: Push(Take(Length(BinaryPrimitives.ReadUInt64LittleEndian(Take(8)))).ToArray()); break; // BINBYTES8
+            default: return false;
+        }
+        return true;
+    }
+
+    /// <summary>Builds or fills a tuple, list or dict from the stack; false when <paramref name="op"/> is not one of them.</summary>
+    bool BuildContainer(byte op, int at)
+    {
+        switch (op)
+        {
+            case (byte)')': Push(Array.Empty<object?>()); break; // EMPTY_TUPLE
+            case (byte)'t': Push(PopMark(at).ToArray()); break; // TUPLE
+            case 0x85: Push(PopN(1, at)); break; // TUPLE1
+            case 0x86: Push(PopN(2, at)); break; // TUPLE2
+            case 0x87: Push(PopN(3, at)); break; // TUPLE3
+            case (byte)']': Push(new PyList()); break; // EMPTY_LIST
+            case (byte)'l': Push(new PyList(PopMark(at))); break; // LIST
+            case (byte)'}': Push(new PyDict()); break; // EMPTY_DICT
+            case (byte)'d': { var d = new PyDict(); SetItems(d, PopMark(at), at); Push(d); break; } // DICT
+            case (byte)'a': { var x = Pop(at); Append(Peek(at), new[] { x }, at); break; } // APPEND
+            case (byte)'e': { var xs = PopMark(at); Append(Peek(at), xs, at); break; } // APPENDS
+            case (byte)'s': { var v = Pop(at); var k = Pop(at); SetItems(Peek(at), new[] { k, v }, at); break; } // SETITEM
+            case (byte)'u': { var xs = PopMark(at); SetItems(Peek(at), xs, at); break; } // SETITEMS
+            default: return false;
+        }
+        return true;
+    }
+
+    /// <summary>Runs the memo opcodes and those that name, call, build or load an object (globals, REDUCE, NEWOBJ, BUILD, persistent ids); false when <paramref name="op"/> is not one of them.</summary>
+    bool MemoOrObject(byte op, int at)
+    {
+        switch (op)
+        {
+            case (byte)'q': memo[U8()] = Peek(at); break; // BINPUT
+            case (byte)'r': memo[BinaryPrimitives.ReadUInt32LittleEndian(Take(4))] = Peek(at); break; // LONG_BINPUT
+            case 0x94: memo[memo.Count] = Peek(at); break; // MEMOIZE
+            case (byte)'h': Push(Memo(U8(), at)); break; // BINGET
+            case (byte)'j': Push(Memo(BinaryPrimitives.ReadUInt32LittleEndian(Take(4)), at)); break; // LONG_BINGET
+            case (byte)'c': { var m = Line(at); var n = Line(at); Push(Global(m, n, at)); break; } // GLOBAL
+            case 0x93: { var n = Pop(at); var m = Pop(at); Push(m is string ms && n is string ns ? Global(ms, ns, at) : throw Bad($"STACK_GLOBAL at byte {at} needs two strings")); break; }
+            case (byte)'R': { var args = Pop(at); var f = Pop(at); Push(Call(f, args, at)); break; } // REDUCE
+            case 0x81: { Pop(at); var cls = Pop(at); Push(New(cls, at)); break; } // NEWOBJ (arguments unused)
+            case 0x92: { Pop(at); Pop(at); var cls = Pop(at); Push(New(cls, at)); break; } // NEWOBJ_EX
+            case (byte)'b': { Pop(at); Build(Peek(at), at); break; } // BUILD (state dropped, see Build)
+            case (byte)'Q': Push(Persistent(Pop(at), at)); break; // BINPERSID
+            default: return false;
+        }
+        return true;
     }
 
     // ---- reading the byte stream ----

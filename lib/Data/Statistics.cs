@@ -62,6 +62,16 @@ public static class Statistics
     }
 
     /// <summary>
+    /// The half-width of the two-sided Student-t confidence interval of the mean at <paramref name="level"/>:
+    /// t((1 + level)/2, n − 1)·s/√n. NaN for fewer than two values (no spread to estimate).
+    /// </summary>
+    public static double MeanHalfWidth(IReadOnlyList<double> values, double level = 0.95)
+    {
+        CheckLevel(level);
+        return values.Count < 2 ? double.NaN : MeanHalfWidth(values, Mean(values), level);
+    }
+
+    /// <summary>
     /// The two-sided Student-t confidence interval of the mean at <paramref name="level"/>: mean ± t((1 + level)/2, n − 1)·s/√n.
     /// Null for fewer than two values.
     /// </summary>
@@ -70,7 +80,7 @@ public static class Statistics
         CheckLevel(level);
         if (values.Count < 2) return null;
         var mean = Mean(values);
-        var half = TQuantile((1 + level) / 2, values.Count - 1) * SampleStd(values, mean) / Math.Sqrt(values.Count);
+        var half = MeanHalfWidth(values, mean, level);
         return new Interval(mean - half, mean + half, level);
     }
 
@@ -84,9 +94,16 @@ public static class Statistics
         CheckLevel(level);
         if (values.Count < 2 || newValues < 1) return null;
         var mean = Mean(values);
-        var half = TQuantile((1 + level) / 2, values.Count - 1) * SampleStd(values, mean) * Math.Sqrt(1.0 / values.Count + 1.0 / newValues);
+        var half = TwoSidedT(level, values.Count) * SampleStd(values, mean) * Math.Sqrt(1.0 / values.Count + 1.0 / newValues);
         return new Interval(mean - half, mean + half, level);
     }
+
+    /// <summary>t·s/√n, evaluated left to right so that every caller of a mean interval gets the same bits.</summary>
+    static double MeanHalfWidth(IReadOnlyList<double> values, double mean, double level) =>
+        TwoSidedT(level, values.Count) * SampleStd(values, mean) / Math.Sqrt(values.Count);
+
+    /// <summary>The t quantile of a two-sided interval at <paramref name="level"/> over <paramref name="count"/> values (df = n − 1).</summary>
+    static double TwoSidedT(double level, int count) => TQuantile((1 + level) / 2, count - 1);
 
     static void CheckLevel(double level)
     {

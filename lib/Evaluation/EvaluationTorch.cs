@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace PDiff.Evaluation;
 
 /// <summary>
-/// A helper our former binding had built in and TorchSharp lacks (seeds: PDiff.Models.Seeds). Called by name (not as extension
+/// A helper TorchSharp lacks (seeds: PDiff.Models.Seeds). Called by name (not as extension
 /// methods) so they cannot clash with a sibling folder's helpers of the same name.
 /// </summary>
 public static class EvaluationTorch

@@ -53,69 +53,33 @@ public sealed class Evaluator
         Lap("baselines");
         try
         {
-            var entries = new List<Entry>
-            {
-                new(Original, originals, Enumerable.Range(0, k).Select(i => new[] { i }).ToList()),
-                new(Generated, generated, Enumerable.Range(0, (int)generated.size(0)).Select(_ => Array.Empty<int>()).ToList()),
-                new(Ensemble, ensemble, new[] { Array.Empty<int>() }),
-            };
-            entries.AddRange(baselines.Select(b => new Entry(b.Name, b.Vectors, b.Sources)));
-
-            var ranges = new List<GroupRange>();
-            var val = new List<ModelScore>();
-            var test = new List<ModelScore>();
-            foreach (var e in entries)
-            {
-                ranges.Add(new GroupRange(e.Name, val.Count, (int)e.Vectors.size(0)));
-                val.AddRange(Score(e.Vectors, EvalSplit.Validation));
-                test.AddRange(Score(e.Vectors, EvalSplit.Test));
-            }
+            var entries = Entries(originals, generated, ensemble, baselines, k);
+            var scores = ScoreGroups(entries);
             Lap("scoring");
 
+            var ranges = scores.Ranges;
             var summaries = ranges.Select(r => GroupSummary.From(r.Name,
-                val.Skip(r.Start).Take(r.Count).Select(s => s.Accuracy).ToList(),
-                test.Skip(r.Start).Take(r.Count).Select(s => s.Accuracy).ToList())).ToList();
-            var table = PaperTable.From(task, summaries[0], test[ranges[2].Start].Accuracy, summaries[1]);
+                scores.Validation.Skip(r.Start).Take(r.Count).Select(s => s.Accuracy).ToList(),
+                scores.Test.Skip(r.Start).Take(r.Count).Select(s => s.Accuracy).ToList())).ToList();
+            var table = PaperTable.From(task, summaries[0], scores.Test[ranges[2].Start].Accuracy, summaries[1]);
 
-            var wrong = (o.SimilaritySplit == EvalSplit.Test ? test : val).Select(s => s.Wrong).ToList();
+            var wrong = (o.SimilaritySplit == EvalSplit.Test ? scores.Test : scores.Validation).Select(s => s.Wrong).ToList();
             var iou = IouMatrix.Compute(wrong);
             var splitName = o.SimilaritySplit.ToString().ToLowerInvariant();
             var similarity = Similarity.Summarise(iou, ranges, splitName, Original, Generated);
             var maxSim = Similarity.MaxToOriginals(iou, ranges[0]);
             Lap("similarity");
 
-            var minL2 = new MinDistance(new double[val.Count], new int[val.Count]);
-            var perGroup = new List<(string, double[])>();
-            foreach (var (e, r) in entries.Zip(ranges))
-            {
-                var d = e.Name == Original ? Novelty.MinL2LeaveOneOut(originals) : Novelty.MinL2(e.Vectors, originals);
-                d.Distance.CopyTo(minL2.Distance, r.Start);
-                d.Nearest.CopyTo(minL2.Nearest, r.Start);
-                perGroup.Add((e.Name, d.Distance));
-            }
+            var (minL2, perGroup) = MinL2ToOriginals(entries, scores, originals);
             var histogram = Novelty.Histogram(perGroup, o.HistogramBins);
             var nearest = Novelty.Nearest(generated, originals, o.NearestOriginals);
             Lap("novelty");
 
-            var embeddings = Embed(entries, latents, o, notes, seeds);
+            var embeddings = EvaluationEmbeddings.Embed(entries.Select(e => (e.Name, e.Vectors)).ToList(), latents, o, notes, seeds);
             Lap("embeddings");
 
-            var models = new List<ModelRow>();
-            foreach (var (e, r) in entries.Zip(ranges))
-                for (var i = 0; i < r.Count; i++)
-                {
-                    var at = r.Start + i;
-                    models.Add(new ModelRow(e.Name, i, val[at].Accuracy, test[at].Accuracy, maxSim.Value[at], maxSim.NearestOriginal[at],
-                        minL2.Distance[at], minL2.Nearest[at], e.Sources[i]));
-                }
-
-            var inputs = new Dictionary<string, object>
-            {
-                ["task"] = task, ["originals"] = k, ["generated"] = (int)generated.size(0), ["vector_length"] = n,
-                ["layout"] = scorer.Layout.Tensors.Select(t => $"{t.Name} [{string.Join(", ", t.Shape)}]").ToArray(),
-                ["scorer"] = scorer.GetType().FullName ?? scorer.GetType().Name,
-            };
-            return new EvaluationReport(task, o, seeds, inputs, notes, seconds, ranges, models, summaries, table,
+            var models = ModelRows(entries, scores, maxSim, minL2);
+            return new EvaluationReport(task, o, seeds, Inputs(task, k, (int)generated.size(0), n), notes, seconds, ranges, models, summaries, table,
                 similarity, iou, histogram, nearest, embeddings, baselines);
         }
         catch
@@ -125,6 +89,73 @@ public sealed class Evaluator
         }
         finally { ensemble.Dispose(); }
     }
+
+    /// <summary>The groups in report order: the originals (each its own source), the generated, the ensemble, then the baselines.</summary>
+    static List<Entry> Entries(Tensor originals, Tensor generated, Tensor ensemble, List<BaselineGroup> baselines, int k)
+    {
+        var entries = new List<Entry>
+        {
+            new(Original, originals, Enumerable.Range(0, k).Select(i => new[] { i }).ToList()),
+            new(Generated, generated, Enumerable.Range(0, (int)generated.size(0)).Select(_ => Array.Empty<int>()).ToList()),
+            new(Ensemble, ensemble, new[] { Array.Empty<int>() }),
+        };
+        entries.AddRange(baselines.Select(b => new Entry(b.Name, b.Vectors, b.Sources)));
+        return entries;
+    }
+
+    /// <summary>Every model's scores on both splits, group after group, and where each group sits in those lists.</summary>
+    sealed record GroupScores(List<GroupRange> Ranges, List<ModelScore> Validation, List<ModelScore> Test);
+
+    GroupScores ScoreGroups(List<Entry> entries)
+    {
+        var scores = new GroupScores(new List<GroupRange>(), new List<ModelScore>(), new List<ModelScore>());
+        foreach (var e in entries)
+        {
+            scores.Ranges.Add(new GroupRange(e.Name, scores.Validation.Count, (int)e.Vectors.size(0)));
+            scores.Validation.AddRange(Score(e.Vectors, EvalSplit.Validation));
+            scores.Test.AddRange(Score(e.Vectors, EvalSplit.Test));
+        }
+        return scores;
+    }
+
+    /// <summary>
+    /// Each model's L2 distance to its nearest original (the originals leave themselves out), indexed like the
+    /// scores, and the same distances group by group for the histogram.
+    /// </summary>
+    static (MinDistance All, List<(string, double[])> PerGroup) MinL2ToOriginals(List<Entry> entries, GroupScores scores, Tensor originals)
+    {
+        var minL2 = new MinDistance(new double[scores.Validation.Count], new int[scores.Validation.Count]);
+        var perGroup = new List<(string, double[])>();
+        foreach (var (e, r) in entries.Zip(scores.Ranges))
+        {
+            var d = e.Name == Original ? Novelty.MinL2LeaveOneOut(originals) : Novelty.MinL2(e.Vectors, originals);
+            d.Distance.CopyTo(minL2.Distance, r.Start);
+            d.Nearest.CopyTo(minL2.Nearest, r.Start);
+            perGroup.Add((e.Name, d.Distance));
+        }
+        return (minL2, perGroup);
+    }
+
+    static List<ModelRow> ModelRows(List<Entry> entries, GroupScores scores, MaxSimilarity maxSim, MinDistance minL2)
+    {
+        var models = new List<ModelRow>();
+        foreach (var (e, r) in entries.Zip(scores.Ranges))
+            for (var i = 0; i < r.Count; i++)
+            {
+                var at = r.Start + i;
+                models.Add(new ModelRow(e.Name, i, scores.Validation[at].Accuracy, scores.Test[at].Accuracy, maxSim.Value[at], maxSim.NearestOriginal[at],
+                    minL2.Distance[at], minL2.Nearest[at], e.Sources[i]));
+            }
+        return models;
+    }
+
+    /// <summary>What was evaluated, for run.json.</summary>
+    Dictionary<string, object> Inputs(string task, int k, int m, long n) => new()
+    {
+        ["task"] = task, ["originals"] = k, ["generated"] = m, ["vector_length"] = n,
+        ["layout"] = scorer.Layout.Tensors.Select(t => $"{t.Name} [{string.Join(", ", t.Shape)}]").ToArray(),
+        ["scorer"] = scorer.GetType().FullName ?? scorer.GetType().Name,
+    };
 
     IEnumerable<ModelScore> Score(Tensor vectors, EvalSplit split) => GroupNovelty.ScoreInBatches(scorer, vectors, split, Options.ScoreBatchSize);
 
@@ -164,105 +195,5 @@ public sealed class Evaluator
         if (b.RelativeNoiseCount is < 1 || b.AbsoluteNoiseCount is < 1)
             throw new ArgumentException("Noise baseline counts must be at least 1 (or null for one model per original); use an empty σ list to skip a kind.");
         if (o.EmbeddingMaxPerGroup < 1) throw new ArgumentOutOfRangeException(nameof(o.EmbeddingMaxPerGroup), o.EmbeddingMaxPerGroup, "Embed at least one point per group.");
-    }
-
-    /// <summary>
-    /// PCA and t-SNE of the latents of every group that has them (else of the parameter vectors), each group
-    /// subsampled to at most EmbeddingMaxPerGroup points with one seeded generator, and further, in
-    /// proportion, when the union would exceed t-SNE's point limit.
-    /// </summary>
-    static IReadOnlyList<EmbeddingResult> Embed(List<Entry> entries, LatentInputs? latents, EvaluationOptions o, List<string> notes, Dictionary<string, ulong> seeds)
-    {
-        if (!o.Pca && !o.Tsne) return Array.Empty<EmbeddingResult>();
-        using var scope = torch.NewDisposeScope();
-        using var noGrad = torch.no_grad();
-        var space = "latent";
-        var chosen = new List<(string Group, Tensor Points)>();
-        foreach (var e in entries)
-        {
-            var explicitLatent = e.Name == Original ? latents?.Originals : e.Name == Generated ? latents?.Generated : null;
-            if (explicitLatent is not null)
-            {
-                if (explicitLatent.dim() != 2 || explicitLatent.size(0) != e.Vectors.size(0))
-                    throw new ArgumentException($"Latents of '{e.Name}' have shape {EvaluationTorch.Shape(explicitLatent)}; expected [{e.Vectors.size(0)}, d], one row per vector.");
-                chosen.Add((e.Name, explicitLatent));
-            }
-            else if (latents?.Encoder is { } enc)
-            {
-                var z = enc(e.Vectors);
-                if (z.dim() != 2 || z.size(0) != e.Vectors.size(0))
-                    throw new InvalidOperationException($"The latent encoder returned {EvaluationTorch.Shape(z)} for {e.Vectors.size(0)} vectors; it must return [B, d].");
-                chosen.Add((e.Name, z));
-            }
-        }
-        if (chosen.Count == 0)
-        {
-            space = "parameters";
-            chosen = entries.Select(e => (e.Name, e.Vectors)).ToList();
-        }
-        else if (chosen.Count < entries.Count)
-            notes.Add($"embeddings: no latents for {string.Join(", ", entries.Select(e => e.Name).Except(chosen.Select(c => c.Group)))}; those groups are left out.");
-        var dims = chosen.Select(c => c.Points.size(1)).Distinct().ToList();
-        if (dims.Count > 1) throw new ArgumentException($"Latents of different groups have different widths ({string.Join(", ", dims)}); they must share one latent space.");
-
-        var cap = o.EmbeddingMaxPerGroup;
-        var total = chosen.Sum(c => Math.Min(cap, (int)c.Points.size(0)));
-        var limit = o.Tsne ? o.TsneOptions.MaxPoints : int.MaxValue;
-        using var g = new Generator(o.EmbeddingSeed);
-        seeds["embedding_subsample"] = o.EmbeddingSeed;
-        var groups = new List<string>();
-        var indices = new List<int>();
-        var parts = new List<Tensor>();
-        foreach (var (name, pts) in chosen)
-        {
-            var m = (int)pts.size(0);
-            var take = Math.Min(cap, m);
-            if (total > limit) take = Math.Max(1, (int)((long)take * limit / total));
-            int[] idx;
-            if (take >= m) idx = Enumerable.Range(0, m).ToArray();
-            else
-            {
-                using var perm = torch.randperm(m, generator: g);
-                idx = perm.data<long>().ToArray().Take(take).Select(v => (int)v).OrderBy(v => v).ToArray();
-            }
-            using var it = torch.tensor(idx.Select(v => (long)v).ToArray());
-            parts.Add(pts.index_select(0, it).to(ScalarType.Float64));
-            groups.AddRange(Enumerable.Repeat(name, idx.Length));
-            indices.AddRange(idx);
-        }
-        if (total > limit) notes.Add($"embeddings: {total} points exceed t-SNE's limit of {limit}; every group was subsampled in proportion.");
-        var all = torch.cat(parts, 0);
-        // A baseline can hold non-finite points (e.g. a Gaussian draw of a running variance below 0, whose log
-        // transform in the normaliser is NaN): they have no place in an embedding, so they are left out and named.
-        using (var finite = all.isfinite().all(1))
-        {
-            var keep = finite.data<bool>().ToArray();
-            if (keep.Any(k => !k))
-            {
-                var dropped = groups.Where((_, i) => !keep[i]).GroupBy(x => x).Select(x => $"{x.Count()} of {x.Key}");
-                notes.Add($"embeddings: {keep.Count(k => !k)} points with non-finite {space} coordinates left out ({string.Join(", ", dropped)}).");
-                var rows = Enumerable.Range(0, keep.Length).Where(i => keep[i]).ToArray();
-                using var at = torch.tensor(rows.Select(i => (long)i).ToArray());
-                all = all.index_select(0, at);
-                groups = rows.Select(i => groups[i]).ToList();
-                indices = rows.Select(i => indices[i]).ToList();
-            }
-        }
-        var result = new List<EmbeddingResult>();
-        if (o.Pca && all.size(0) >= 2) result.Add(new EmbeddingResult(Pca.Embed(all), space, groups.ToArray(), indices.ToArray()));
-        if (o.Tsne)
-        {
-            var n = (int)all.size(0);
-            var t = o.TsneOptions;
-            if (t.Perplexity >= n - 1)
-            {
-                var p = Math.Max(1, (n - 2) / 3.0);
-                notes.Add($"t-SNE: perplexity {t.Perplexity} is too large for {n} points; used {p:G3}.");
-                t = t with { Perplexity = p };
-            }
-            if (n >= 3) result.Add(new EmbeddingResult(Tsne.Embed(all, t), space, groups.ToArray(), indices.ToArray()));
-            seeds["tsne"] = t.Seed;
-        }
-        return result;
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Data.Analysis;
+using PDiff.Data;
 using PDiff.Zoo;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -99,9 +100,9 @@ public static class GroupNovelty
         rows.GroupBy(r => r.Group).Select(g =>
         {
             var m = g.ToList();
-            var mean = m.Average(r => r.TestAcc);
-            var std = m.Count > 1 ? Math.Sqrt(m.Sum(r => (r.TestAcc - mean) * (r.TestAcc - mean)) / (m.Count - 1)) : double.NaN;
-            return new NoveltyGroup(g.Key, m.Count, m.Average(r => r.ValAcc), mean, std, m.Average(r => r.MaxIouToOriginals), m.Average(r => r.MinL2ToOriginals));
+            var test = m.Select(r => r.TestAcc).ToArray();
+            var mean = Statistics.Mean(test);
+            return new NoveltyGroup(g.Key, m.Count, m.Average(r => r.ValAcc), mean, Statistics.SampleStd(test, mean), m.Average(r => r.MaxIouToOriginals), m.Average(r => r.MinL2ToOriginals));
         }).ToList();
 
     /// <summary>The rows as a table (one row a model), as written to <c>models.csv</c>.</summary>

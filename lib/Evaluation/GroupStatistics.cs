@@ -1,4 +1,5 @@
 using Microsoft.Data.Analysis;
+using PDiff.Data;
 using PDiff.Zoo;
 
 namespace PDiff.Evaluation;
@@ -15,12 +16,9 @@ public sealed record AccuracySummary(int Count, double Mean, double Median, doub
         if (values.Count == 0) throw new ArgumentException("Accuracy statistics of an empty group: every group needs at least one scored model.", nameof(values));
         foreach (var v in values)
             if (double.IsNaN(v)) throw new ArgumentException("An accuracy is NaN: the scorer returned an invalid value.", nameof(values));
-        var n = values.Count;
-        var mean = values.Average();
-        var variance = values.Sum(v => (v - mean) * (v - mean)) / n;
+        var mean = Statistics.Mean(values);
         var sorted = values.OrderBy(v => v).ToArray();
-        var median = n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-        return new AccuracySummary(n, mean, median, Math.Sqrt(variance), sorted[0], sorted[^1]);
+        return new AccuracySummary(values.Count, mean, Statistics.Median(sorted), Statistics.PopulationStd(values, mean), sorted[0], sorted[^1]);
     }
 }
 

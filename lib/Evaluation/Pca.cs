@@ -31,7 +31,7 @@ public sealed record PcaResult(double[][] Scores, double[] ExplainedVariance, do
 /// PCA by symmetric eigen-decomposition of whichever of the covariance XᵀX/(n−1) [d, d] or the Gram matrix
 /// XXᵀ/(n−1) [n, n] is smaller; both have the same non-zero eigenvalues, and the scores are X·v or
 /// u·√((n−1)λ) respectively. Up to <c>exactLimit</c> rows MathNet decomposes the whole matrix; above it
-/// (a full managed decomposition of 1,500² takes over a minute) subspace iteration with Rayleigh–Ritz finds
+/// (a full managed decomposition grows as the cube of the rows, too slow for thousands) subspace iteration with Rayleigh–Ritz finds
 /// the leading components only, products in libtorch. Signs follow sklearn's rule: the score of largest
 /// magnitude in each component is positive, so the result does not depend on the path.
 /// </summary>

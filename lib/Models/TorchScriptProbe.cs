@@ -84,6 +84,37 @@ public static class TorchScriptProbe
     static Verdict Run(byte[] bytes, long[]? inputShape)
     {
         var probe = ProbePath();
+        var psi = StartInfo(probe, inputShape);
+        Interlocked.Increment(ref started);
+        using var child = Process.Start(psi) ?? throw new InvalidOperationException($"The TorchScript probe could not be started ({psi.FileName} {probe}).");
+        var (finished, stdout, stderr) = Exchange(child, bytes);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var messages = lines.Select(Parse).Where(m => m is not null).Select(m => m!).ToList();
+        var stage = messages.LastOrDefault(m => m.Stage is not null)?.Stage;
+        var final = messages.LastOrDefault(m => m.Result is not null);
+        var doing = stage == "forward" && inputShape is not null
+            ? $"running its forward on a batch of zeros [2, {string.Join(", ", inputShape)}]"
+            : "loading it";
+        if (!finished)
+            return new Verdict(null, $"libtorch did not finish {doing} within {Timeout.TotalSeconds:0} s (the probe process was stopped; " +
+                "a larger model on a slower machine may need more: set PDIFF_TORCHSCRIPT_TIMEOUT to the seconds to allow)", false);
+
+        switch (child.ExitCode)
+        {
+            case 0 when final is { Result: "ok" }:
+                return new Verdict(new TorchScriptReport(final.Inputs, final.Parameters ?? new(), final.Buffers ?? new(), final.ForwardError, final.Output), null, false);
+            case 3 when final is { Result: "error" }:
+                return new Verdict(null, Sanitize(TorchScriptModel.Essence(final.Message ?? "")), true);
+            case 4:
+                throw new InvalidOperationException($"The TorchScript probe ({probe}) could not start libtorch: {Sanitize(final?.Message ?? FirstLine(stderr))} " +
+                    "Run ./scripts/setup.sh and rebuild PDiff.Lib.");
+        }
+        return new Verdict(null, $"{HowItEnded(child.ExitCode, stderr)} while {doing} ({Sanitize(Reason(stderr), stop: false)})", false);
+    }
+
+    /// <summary>The dotnet host running <paramref name="probe"/> on the declared input shape, all three streams redirected.</summary>
+    static ProcessStartInfo StartInfo(string probe, long[]? inputShape)
+    {
         var psi = new ProcessStartInfo(DotnetHost())
         {
             RedirectStandardInput = true,
@@ -96,9 +127,15 @@ public static class TorchScriptProbe
         if (inputShape is not null) psi.ArgumentList.Add(string.Join(",", inputShape.Select(d => d.ToString(CultureInfo.InvariantCulture))));
         // One thread is plenty for a load and three forwards on two images; libtorch would start one a core.
         psi.Environment["OMP_NUM_THREADS"] = "1";
+        return psi;
+    }
 
-        Interlocked.Increment(ref started);
-        using var child = Process.Start(psi) ?? throw new InvalidOperationException($"The TorchScript probe could not be started ({psi.FileName} {probe}).");
+    /// <summary>
+    /// Writes the archive to the child's stdin while reading its stdout and stderr, waits at most <see cref="Timeout"/>
+    /// (then stops it with its children), and returns whether it finished in time and what it wrote.
+    /// </summary>
+    static (bool Finished, string Stdout, string Stderr) Exchange(Process child, byte[] bytes)
+    {
         // A model's own print() also lands on stdout: the report is the last line, so the end is what is kept.
         var stdout = ReadBounded(child.StandardOutput, OutputKept, keepEnd: true);
         var stderr = ReadBounded(child.StandardError, StderrKept, keepEnd: false);
@@ -118,38 +155,19 @@ public static class TorchScriptProbe
         }
         child.WaitForExit(); // drains the redirected streams
         stdin.Wait();
-        var lines = stdout.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var messages = lines.Select(Parse).Where(m => m is not null).Select(m => m!).ToList();
-        var stage = messages.LastOrDefault(m => m.Stage is not null)?.Stage;
-        var final = messages.LastOrDefault(m => m.Result is not null);
-        var doing = stage == "forward" && inputShape is not null
-            ? $"running its forward on a batch of zeros [2, {string.Join(", ", inputShape)}]"
-            : "loading it";
-        if (!finished)
-            return new Verdict(null, $"libtorch did not finish {doing} within {Timeout.TotalSeconds:0} s (the probe process was stopped; " +
-                "a larger model on a slower machine may need more: set PDIFF_TORCHSCRIPT_TIMEOUT to the seconds to allow)", false);
-
-        switch (child.ExitCode)
-        {
-            case 0 when final is { Result: "ok" }:
-                return new Verdict(new TorchScriptReport(final.Inputs, final.Parameters ?? new(), final.Buffers ?? new(), final.ForwardError, final.Output), null, false);
-            case 3 when final is { Result: "error" }:
-                return new Verdict(null, Sanitize(TorchScriptModel.Essence(final.Message ?? "")), true);
-            case 4:
-                throw new InvalidOperationException($"The TorchScript probe ({probe}) could not start libtorch: {Sanitize(final?.Message ?? FirstLine(stderr.Result))} " +
-                    "Run ./scripts/setup.sh and rebuild PDiff.Lib.");
-        }
-        var how = child.ExitCode switch
-        {
-            _ when stderr.Result.StartsWith("Stack overflow", StringComparison.Ordinal) => "libtorch ran out of stack (the archive nests too deeply)",
-            134 => "libtorch aborted",
-            139 => "libtorch crashed (segmentation fault)",
-            137 => "the process was killed (out of memory?)",
-            var c when c > 128 && c < 160 => $"libtorch ended the process (signal {c - 128})",
-            var c => $"the process ended with code {c}",
-        };
-        return new Verdict(null, $"{how} while {doing} ({Sanitize(Reason(stderr.Result), stop: false)})", false);
+        return (finished, stdout.Result, stderr.Result);
     }
+
+    /// <summary>How a child that did not report success ended, in words, from its exit code and stderr.</summary>
+    static string HowItEnded(int exitCode, string stderr) => exitCode switch
+    {
+        _ when stderr.StartsWith("Stack overflow", StringComparison.Ordinal) => "libtorch ran out of stack (the archive nests too deeply)",
+        134 => "libtorch aborted",
+        139 => "libtorch crashed (segmentation fault)",
+        137 => "the process was killed (out of memory?)",
+        var c when c > 128 && c < 160 => $"libtorch ended the process (signal {c - 128})",
+        var c => $"the process ended with code {c}",
+    };
 
     sealed record Line(string? Stage, string? Result, string? Message, int Inputs, List<TorchScriptTensor>? Parameters,
         List<TorchScriptTensor>? Buffers, string? ForwardError, long[]? Output);

@@ -102,7 +102,7 @@ public sealed class Figure
 
     /// <summary>
     /// The chart as a PNG of width x height pixels (default: the layout's size, else 700 x 450), rendered by
-    /// headless Chromium from the local plotly.js. Takes one to two seconds.
+    /// headless Chromium from the local plotly.js: a browser starts for every chart, so it is slow next to the HTML.
     /// </summary>
     public byte[] ToPng(int? width = null, int? height = null)
     {

@@ -40,7 +40,7 @@ public static class Interactive
     static (string Key, byte[]? Png)? _lastPng; // the html and image/png formatters of one display share one render
 
     /// <summary>
-    /// Whether figures are also rendered as PNG (1–2 s a chart, needs Chromium): kept inside the HTML output,
+    /// Whether figures are also rendered as PNG (a headless browser render per chart, needs Chromium): kept inside the HTML output,
     /// so notebooks still show their charts on GitHub, and given as image/png.
     /// </summary>
     public static bool EmbedPngFallback { get; set; } = true;

@@ -7,8 +7,8 @@ namespace PDiff.TorchFixes;
 
 /// <summary>
 /// 1-D conv stacks run as 2-D ones on [B, C, 1, L] activations stored channels-last, because oneDNN's
-/// convolutions are faster on that layout than on [B, C, L] (about 10 % on the V2 denoiser with libtorch
-/// 2.10, design.md §9). The modules keep PyTorch's 1-D parameter shapes, so state dicts do not change;
+/// convolutions can be faster on that layout than on [B, C, L]; whether they are depends on the model and the
+/// libtorch version, so each model that offers it measures it (bench/README.md). The modules keep PyTorch's 1-D parameter shapes, so state dicts do not change;
 /// only the activations' layout does. Values equal the 1-D ops up to float rounding.
 /// </summary>
 /// <remarks>

@@ -10,9 +10,8 @@ namespace PDiff.TorchFixes;
 /// Why: by default glibc serves every block above its mmap threshold (128 KB, adapting up to 32 MB) with
 /// its own <c>mmap</c>, unmaps it on free, and gives the top of the heap back above 128 KB. A p-diff step
 /// allocates and frees activations of 1–100 MB, so each step maps, zero-fills and faults them in again.
-/// On our 2-core VM a page fault is expensive: cloning a 52 MB tensor cost 250 ms of CPU with the
-/// defaults and 3 ms with this setting; the V2 autoencoder step went from ≈ 1.5 to ≈ 0.9 CPU-seconds and a
-/// batch-200 decode from 4.8 to 0.8 CPU-seconds (bench/README.md). Values are untouched: only where
+/// On a small VM a page fault is expensive, so cloning a large tensor, an autoencoder step and a batched
+/// decode all cost markedly less CPU with this setting (measured in bench/README.md). Values are untouched: only where
 /// memory comes from changes. The price: the process keeps its peak native heap (up to 2 GB of freed
 /// memory) until it exits. PyTorch's CPU tuning guide recommends jemalloc/tcmalloc for the same reason.
 /// Process-wide and idempotent: a program's entry point applies it through <see cref="ProcessSettings.Apply"/>

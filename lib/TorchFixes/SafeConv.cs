@@ -45,9 +45,9 @@ public static class SafeConv
     /// CPU autocast (the reference V2 trains and samples under bf16 autocast, pdiff-reference §3.2): float32 or bfloat16
     /// input, the kernel and bias cast to bfloat16, gradients reaching the float32 weights through the casts. The caller
     /// keeps what follows in bfloat16 or casts back (the V2 denoiser, `OneDimCNN`, does both: norms and
-    /// activations on bfloat16, its output float32). On this machine's AVX-512-BF16 cores the full V2 pipeline's 1,000
-    /// denoiser training steps took 223 s so against 506 s in float32; casting back to float32 after every convolution
-    /// instead gained only 1.3× (docs/design-notes.md). Scopes nest.
+    /// activations on bfloat16, its output float32): on CPUs with AVX-512-BF16 this trains and samples the denoiser
+    /// markedly faster than float32, while casting back to float32 after every convolution instead gains much less
+    /// (measured in docs/design-notes.md, "bfloat16 autocast is an option"). Scopes nest.
     /// </summary>
     public static IDisposable BFloat16Scope()
     {
@@ -133,8 +133,8 @@ public static class SafeConv
     {
         var (cin, cout) = (weight.size(1), weight.size(0));
         // Inference (no gradients) on float32 activations with more than one channel runs channels-last: every measured
-        // case with a kernel wider than 1 was right there, and oneDNN is far faster on that layout at small maps (ConvNet-3's 3×3 conv on 7×7 maps,
-        // batch 512: 318 against 39 GFLOP/s; bench/README.md). The output stays channels-last, and so do the batch
+        // case with a kernel wider than 1 was right there, and oneDNN is far faster on that layout at small maps (ConvNet-3's 3×3 conv on 7×7 maps;
+        // measured in bench/README.md, "Scoring subset vectors"). The output stays channels-last, and so do the batch
         // norms, activations and pools after it, so the next convolution's input needs no copy. Not in training: a
         // float32 channels-last backward corrupted the heap in libtorch 2.10 here ("free(): invalid next size", the
         // gradient-exactness tests), and not for float64, which oneDNN does not serve. Not for 1×1 kernels, which

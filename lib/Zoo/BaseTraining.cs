@@ -78,83 +78,22 @@ public static class BaseTrainer
         var augmentSeed = PDiff.Models.Seeds.Next(gen);
         using var shuffleGen = new Generator(shuffleSeed);
         using var augmentGen = new Generator(augmentSeed);
-        var val = new LabeledImages(data.Validation.X, data.Validation.Y);
-        var test = new LabeledImages(data.Test.X, data.Test.Y);
         var loader = new DataLoader(data.Train, config.BatchSize, shuffle: true, generator: shuffleGen,
             augmentation: config.Augment ? Augmentation.For(data.Train, augmentGen) : null);
-        var epochs = new List<EpochRecord>();
-        Dictionary<string, Tensor>? best = null;
-        var bestEpoch = -1;
-        var bestVal = double.NegativeInfinity;
+        var best = new BestEpoch();
         try
         {
             using var optimizer = config.MakeOptimizer(model.parameters());
-            var scheduler = config.MakeScheduler(optimizer);
-            var progress = new ProgressLog(log, "base", (long)config.Epochs * loader.Count);
-            progress.Line($"{spec} ({model.parameter_count():N0} parameters) on {data.Train.Name} ({data.Train.Count} images), " +
-                          $"{config.Optimizer} lr {config.Lr} {config.Schedule}, {config.Epochs} epochs of {loader.Count} steps, batch {config.BatchSize}, seed {config.Seed}");
-            long step = 0;
-            for (var epoch = 0; epoch < config.Epochs; epoch++)
-            {
-                var epochClock = Stopwatch.StartNew();
-                var lr = optimizer.ParamGroups.First().LearningRate;
-                model.train();
-                double lossSum = 0;
-                long correct = 0, seen = 0;
-                foreach (var batch in loader)
-                {
-                    using var scope = torch.NewDisposeScope();
-                    var logits = model.forward(batch.X);
-                    var loss = F.cross_entropy(logits, batch.Y);
-                    optimizer.zero_grad();
-                    loss.backward();
-                    OptimizerSteps.Step(optimizer);   // not optimizer.step(): its implicit Scalars race the GC (OptimizerSteps)
-                    using (torch.no_grad())
-                    {
-                        lossSum += loss.ReadDouble() * batch.Size;
-                        correct += logits.argmax(1).eq(batch.Y).sum().ReadInt64();
-                    }
-                    seen += batch.Size;
-                    step++;
-                    progress.Step(step, string.Create(CultureInfo.InvariantCulture,
-                        $"epoch {epoch + 1}/{config.Epochs} loss {lossSum / seen:F4} acc {100.0 * correct / seen:F2}% lr {lr:G3} {seen / epochClock.Elapsed.TotalSeconds:F0} img/s"));
-                }
-                var (valAcc, _) = Accuracy.Evaluate(model, val);
-                var (testAcc, _) = Accuracy.Evaluate(model, test);
-                epochs.Add(new EpochRecord(epoch, lr, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), valAcc, testAcc, epochClock.Elapsed.TotalSeconds));
-                var isBest = valAcc > bestVal;
-                progress.Line(string.Create(CultureInfo.InvariantCulture,
-                    $"epoch {epoch + 1}: train loss {lossSum / Math.Max(1, seen):F4}, val {100 * valAcc:F2}%, test {100 * testAcc:F2}%{(isBest ? " (best so far on validation)" : "")}, {epochClock.Elapsed.TotalSeconds:F0}s"));
-                if (isBest)
-                {
-                    bestVal = valAcc;
-                    bestEpoch = epoch;
-                    ModuleTree.Free(best);
-                    best = ModuleTree.Snapshot(model);
-                }
-                scheduler.step();
-            }
-            ModuleTree.LoadStateDict(model, best!);
-            var final = epochs[bestEpoch];
-            var manifest = new BaseManifest
-            {
-                Model = spec,
-                Data = data.Info,
-                DataOptions = dataOptions,
-                Train = config,
-                Seeds = new Dictionary<string, ulong> { ["init"] = config.Seed, ["shuffle"] = shuffleSeed, ["augment"] = augmentSeed, ["data"] = data.Info.Seed },
-                BestEpoch = bestEpoch,
-                ValAccuracy = final.ValAccuracy,
-                TestAccuracy = final.TestAccuracy,
-                Epochs = epochs,
-                TrainSeconds = wall.Elapsed.TotalSeconds,
-                Parameters = model.parameter_count(),
-                Torch = torch.__version__,
-                Threads = torch.get_num_threads(),
-                Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
-            };
-            progress.Line(string.Create(CultureInfo.InvariantCulture,
-                $"kept epoch {bestEpoch + 1} (best validation {100 * final.ValAccuracy:F2}%, test {100 * final.TestAccuracy:F2}%), {ProgressLog.Format(wall.Elapsed)} in all"));
+            var run = new EpochRun(model, loader, optimizer, config.MakeScheduler(optimizer), new ProgressLog(log, "base", (long)config.Epochs * loader.Count), config);
+            run.Progress.Line($"{spec} ({model.parameter_count():N0} parameters) on {data.Train.Name} ({data.Train.Count} images), " +
+                              $"{config.Optimizer} lr {config.Lr} {config.Schedule}, {config.Epochs} epochs of {loader.Count} steps, batch {config.BatchSize}, seed {config.Seed}");
+            var epochs = RunEpochs(run, new LabeledImages(data.Validation.X, data.Validation.Y), new LabeledImages(data.Test.X, data.Test.Y), best);
+            ModuleTree.LoadStateDict(model, best.Weights!);
+            var final = epochs[best.Epoch];
+            var seeds = new Dictionary<string, ulong> { ["init"] = config.Seed, ["shuffle"] = shuffleSeed, ["augment"] = augmentSeed, ["data"] = data.Info.Seed };
+            var manifest = Manifest(spec, data, dataOptions, config, seeds, best.Epoch, epochs, wall, model);
+            run.Progress.Line(string.Create(CultureInfo.InvariantCulture,
+                $"kept epoch {best.Epoch + 1} (best validation {100 * final.ValAccuracy:F2}%, test {100 * final.TestAccuracy:F2}%), {ProgressLog.Format(wall.Elapsed)} in all"));
             model.eval();
             return new TrainedBase(model, manifest);
         }
@@ -165,10 +104,102 @@ public static class BaseTrainer
         }
         finally
         {
-            ModuleTree.Free(best);
+            ModuleTree.Free(best.Weights);
             exact?.Dispose();
         }
     }
+
+    /// <summary>What every epoch of one training uses: the model, its data, optimizer and schedule, and the progress log.</summary>
+    sealed record EpochRun(ImageClassifier Model, DataLoader Loader, optim.Optimizer Optimizer, optim.lr_scheduler.LRScheduler Scheduler, ProgressLog Progress, TrainConfig Config);
+
+    /// <summary>The epoch with the best validation accuracy so far and a snapshot of its weights (null before the first).</summary>
+    sealed class BestEpoch
+    {
+        public Dictionary<string, Tensor>? Weights { get; private set; }
+        public int Epoch { get; private set; } = -1;
+        public double ValAccuracy { get; private set; } = double.NegativeInfinity;
+
+        public void Keep(nn.Module model, int epoch, double valAccuracy)
+        {
+            ValAccuracy = valAccuracy;
+            Epoch = epoch;
+            ModuleTree.Free(Weights);
+            Weights = ModuleTree.Snapshot(model);
+        }
+    }
+
+    /// <summary>
+    /// Every epoch of <paramref name="run"/>: a pass over the training data, validation and test, a snapshot of
+    /// the weights into <paramref name="best"/> when validation improved, then the schedule's step.
+    /// </summary>
+    static List<EpochRecord> RunEpochs(EpochRun run, LabeledImages val, LabeledImages test, BestEpoch best)
+    {
+        var (model, config, progress) = (run.Model, run.Config, run.Progress);
+        var epochs = new List<EpochRecord>();
+        long step = 0;
+        for (var epoch = 0; epoch < config.Epochs; epoch++)
+        {
+            var epochClock = Stopwatch.StartNew();
+            var lr = run.Optimizer.ParamGroups.First().LearningRate;
+            var (lossSum, correct, seen) = TrainEpoch(run, epoch, lr, epochClock, ref step);
+            var (valAcc, _) = Accuracy.Evaluate(model, val);
+            var (testAcc, _) = Accuracy.Evaluate(model, test);
+            epochs.Add(new EpochRecord(epoch, lr, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), valAcc, testAcc, epochClock.Elapsed.TotalSeconds));
+            var isBest = valAcc > best.ValAccuracy;
+            progress.Line(string.Create(CultureInfo.InvariantCulture,
+                $"epoch {epoch + 1}: train loss {lossSum / Math.Max(1, seen):F4}, val {100 * valAcc:F2}%, test {100 * testAcc:F2}%{(isBest ? " (best so far on validation)" : "")}, {epochClock.Elapsed.TotalSeconds:F0}s"));
+            if (isBest) best.Keep(model, epoch, valAcc);
+            run.Scheduler.step();
+        }
+        return epochs;
+    }
+
+    /// <summary>One pass over the training batches: the summed loss (weighted by batch size), the correct count and the images seen.</summary>
+    static (double LossSum, long Correct, long Seen) TrainEpoch(EpochRun run, int epoch, double lr, Stopwatch epochClock, ref long step)
+    {
+        var (model, optimizer) = (run.Model, run.Optimizer);
+        model.train();
+        double lossSum = 0;
+        long correct = 0, seen = 0;
+        foreach (var batch in run.Loader)
+        {
+            using var scope = torch.NewDisposeScope();
+            var logits = model.forward(batch.X);
+            var loss = F.cross_entropy(logits, batch.Y);
+            optimizer.zero_grad();
+            loss.backward();
+            OptimizerSteps.Step(optimizer);   // not optimizer.step(): its implicit Scalars race the GC (OptimizerSteps)
+            using (torch.no_grad())
+            {
+                lossSum += loss.ReadDouble() * batch.Size;
+                correct += logits.argmax(1).eq(batch.Y).sum().ReadInt64();
+            }
+            seen += batch.Size;
+            step++;
+            run.Progress.Step(step, string.Create(CultureInfo.InvariantCulture,
+                $"epoch {epoch + 1}/{run.Config.Epochs} loss {lossSum / seen:F4} acc {100.0 * correct / seen:F2}% lr {lr:G3} {seen / epochClock.Elapsed.TotalSeconds:F0} img/s"));
+        }
+        return (lossSum, correct, seen);
+    }
+
+    static BaseManifest Manifest(ModelSpec spec, DataSplits data, DataOptions dataOptions, TrainConfig config, IReadOnlyDictionary<string, ulong> seeds,
+        int bestEpoch, List<EpochRecord> epochs, Stopwatch wall, ImageClassifier model) => new()
+    {
+        Model = spec,
+        Data = data.Info,
+        DataOptions = dataOptions,
+        Train = config,
+        Seeds = seeds,
+        BestEpoch = bestEpoch,
+        ValAccuracy = epochs[bestEpoch].ValAccuracy,
+        TestAccuracy = epochs[bestEpoch].TestAccuracy,
+        Epochs = epochs,
+        TrainSeconds = wall.Elapsed.TotalSeconds,
+        Parameters = model.parameter_count(),
+        Torch = torch.__version__,
+        Threads = torch.get_num_threads(),
+        Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
+    };
 }
 
 /// <summary>Base models on disk: the state dict as safetensors plus the manifest as JSON beside it.</summary>

@@ -51,9 +51,9 @@ public sealed class CachedScorer : SubsetScorerBase, IDisposable
 
     /// <summary>
     /// Bytes of cached activation one tail forward reads by default (24 MiB). glibc serves blocks above 32 MiB by a fresh
-    /// mmap, so every larger activation costs its page faults anew: on our machine scoring ConvNet-3 from its 14×14 maps
-    /// took 59 µs per model and image at 512 rows (26 MB a block) against 176 µs at 1,024 and 436 µs at 4,096
-    /// (bench/README.md).
+    /// mmap, so every larger activation costs its page faults anew: scoring ConvNet-3 from its 14×14 maps was several
+    /// times cheaper per model and image at 512 rows (26 MB a block) than at 1,024 or 4,096 (measured in bench/README.md,
+    /// "Scoring subset vectors").
     /// </summary>
     public const long ForwardBytes = 24L << 20;
 

@@ -92,71 +92,108 @@ public static class Collector
         using var augmentGen = new Generator(recipe.Seed + 1);
         var loader = new DataLoader(train, recipe.BatchSize, shuffle: true, generator: shuffle,
             augmentation: recipe.Augment ? Augmentation.For(train, augmentGen) : null);
+        var network = new SplitNetwork(stages, cut, owner, FrozenFeatures(stages, cut, owner, train, recipe));
 
+        var progress = new ProgressLog(log, "collect", recipe.TotalIterations);
+        progress.Line($"{recipe.Kind}: subset of {layout.Length:N0} numbers ({layout.Tensors.Count} tensors), K = {recipe.K}, " +
+                      $"{recipe.TotalIterations} iterations of batch {recipe.BatchSize}, lr {recipe.Lr}, training from stage '{stages[cut].Name}'" +
+                      (network.Features is not null ? $", frozen-layer output precomputed ({network.Features.Bytes / 1e6:F0} MB)" : ""));
+        var saved = new SavedSubsets();
+        try
+        {
+            RunIterations(work, layout, network, optimizer, loader, recipe, progress, saved);
+            var vectors = torch.stack(saved.Vectors).DetachFromDisposeScope();
+            return new CollectionResult
+            {
+                Vectors = vectors,
+                Iterations = saved.Iterations.ToArray(),
+                TrainLoss = saved.Losses.ToArray(),
+                Seconds = clock.Elapsed.TotalSeconds,
+                CutStage = stages[cut].Name,
+                PrecomputedFeatures = network.Features is not null,
+            };
+        }
+        finally
+        {
+            saved.Vectors.ForEach(t => t.Dispose());
+            network.Features?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The frozen layers' output for every training row, computed once, when that is exact and pays: the frozen
+    /// layers are deterministic per image, the run revisits rows, and the cache fits <see cref="CacheBudgetBytes"/>.
+    /// </summary>
+    static Activations? FrozenFeatures(IReadOnlyList<Stage> stages, int cut, string owner, ImageDataset train, CollectionRecipe recipe)
+    {
         var deterministicHead = !recipe.FrozenNormsTrain && !recipe.Augment;
         var revisits = (long)recipe.TotalIterations * recipe.BatchSize > train.Count;
         Activations? features = null;
         if (recipe.CacheFeatures && deterministicHead && revisits && cut > 0 && EstimateBytes(stages, train, cut) <= CacheBudgetBytes)
             features = StagePlan.Precompute(stages, train.X, cut, 500, owner: owner); // no_grad, not inference: the cache enters the graph
+        return features;
+    }
 
-        var progress = new ProgressLog(log, "collect", recipe.TotalIterations);
-        progress.Line($"{recipe.Kind}: subset of {layout.Length:N0} numbers ({layout.Tensors.Count} tensors), K = {recipe.K}, " +
-                      $"{recipe.TotalIterations} iterations of batch {recipe.BatchSize}, lr {recipe.Lr}, training from stage '{stages[cut].Name}'" +
-                      (features is not null ? $", frozen-layer output precomputed ({features.Bytes / 1e6:F0} MB)" : ""));
-        var saved = new List<Tensor>();
-        var iterations = new List<long>();
-        var losses = new List<double>();
-        try
+    /// <summary>The collected checkpoints: the subset vectors, the step each was taken at and that step's loss.</summary>
+    sealed class SavedSubsets
+    {
+        public List<Tensor> Vectors { get; } = new();
+        public List<long> Iterations { get; } = new();
+        public List<double> Losses { get; } = new();
+    }
+
+    /// <summary>
+    /// The network split at the first stage that reads the subset: the frozen head (before <paramref name="Cut"/>)
+    /// runs without gradients or comes from <paramref name="Features"/>, the tail runs with autograd.
+    /// </summary>
+    sealed record SplitNetwork(IReadOnlyList<Stage> Stages, int Cut, string Owner, Activations? Features)
+    {
+        /// <summary>The cross-entropy loss of one batch, with a graph through the tail only.</summary>
+        public Tensor Loss(Batch batch)
         {
-            long step = 0;
-            while (step < recipe.TotalIterations)
-            {
-                var before = step;
-                foreach (var batch in loader)
-                {
-                    using var scope = torch.NewDisposeScope();
-                    Activations head;
-                    if (features is not null) head = features.Rows(batch.Index);
-                    else
-                        using (torch.no_grad())
-                        using (var input = new Activations(batch.X.alias()))
-                            head = StagePlan.Run(stages, input, 0, cut, owner);
-                    Tensor loss;
-                    using (head)
-                    using (var tail = StagePlan.Run(stages, head, cut, stages.Count, owner))
-                        loss = F.cross_entropy(tail.Main, batch.Y);
-                    optimizer.zero_grad();
-                    loss.backward();
-                    OptimizerSteps.Step(optimizer);   // not optimizer.step(): its implicit Scalars race the GC (OptimizerSteps)
-                    step++;
-                    var lossValue = loss.ReadDouble();
-                    if (step > recipe.SkipFirst && (step - recipe.SkipFirst) % recipe.SaveEvery == 0)
-                    {
-                        saved.Add(Subsets.Flatten(work, layout).DetachFromDisposeScope());
-                        iterations.Add(step);
-                        losses.Add(lossValue);
-                        if (saved.Count == 1 && recipe.EvalAfterFirstSave) work.eval();
-                    }
-                    progress.Step(step, string.Create(CultureInfo.InvariantCulture, $"loss {lossValue:F4}, saved {saved.Count}/{recipe.K}"));
-                    if (step >= recipe.TotalIterations) break;
-                }
-                if (step == before) throw new InvalidOperationException("Collection: the training split yielded no batches.");
-            }
-            var vectors = torch.stack(saved).DetachFromDisposeScope();
-            return new CollectionResult
-            {
-                Vectors = vectors,
-                Iterations = iterations.ToArray(),
-                TrainLoss = losses.ToArray(),
-                Seconds = clock.Elapsed.TotalSeconds,
-                CutStage = stages[cut].Name,
-                PrecomputedFeatures = features is not null,
-            };
+            Activations head;
+            if (Features is not null) head = Features.Rows(batch.Index);
+            else
+                using (torch.no_grad())
+                using (var input = new Activations(batch.X.alias()))
+                    head = StagePlan.Run(Stages, input, 0, Cut, Owner);
+            using (head)
+            using (var tail = StagePlan.Run(Stages, head, Cut, Stages.Count, Owner))
+                return F.cross_entropy(tail.Main, batch.Y);
         }
-        finally
+    }
+
+    /// <summary>
+    /// Trains for the recipe's iterations, passing over the loader as often as needed, and saves the subset into
+    /// <paramref name="saved"/> every SaveEvery steps after the first SkipFirst.
+    /// </summary>
+    static void RunIterations(nn.Module<Tensor, Tensor> work, SubsetLayout layout, SplitNetwork network, optim.Optimizer optimizer,
+        DataLoader loader, CollectionRecipe recipe, ProgressLog progress, SavedSubsets saved)
+    {
+        long step = 0;
+        while (step < recipe.TotalIterations)
         {
-            saved.ForEach(t => t.Dispose());
-            features?.Dispose();
+            var before = step;
+            foreach (var batch in loader)
+            {
+                using var scope = torch.NewDisposeScope();
+                var loss = network.Loss(batch);
+                optimizer.zero_grad();
+                loss.backward();
+                OptimizerSteps.Step(optimizer);   // not optimizer.step(): its implicit Scalars race the GC (OptimizerSteps)
+                step++;
+                var lossValue = loss.ReadDouble();
+                if (step > recipe.SkipFirst && (step - recipe.SkipFirst) % recipe.SaveEvery == 0)
+                {
+                    saved.Vectors.Add(Subsets.Flatten(work, layout).DetachFromDisposeScope());
+                    saved.Iterations.Add(step);
+                    saved.Losses.Add(lossValue);
+                    if (saved.Vectors.Count == 1 && recipe.EvalAfterFirstSave) work.eval();
+                }
+                progress.Step(step, string.Create(CultureInfo.InvariantCulture, $"loss {lossValue:F4}, saved {saved.Vectors.Count}/{recipe.K}"));
+                if (step >= recipe.TotalIterations) break;
+            }
+            if (step == before) throw new InvalidOperationException("Collection: the training split yielded no batches.");
         }
     }
 

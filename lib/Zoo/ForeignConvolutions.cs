@@ -31,7 +31,7 @@ public static class ForeignConvolutions
     /// needs doing (it routes its convolutions through SafeConv, has none, or this process's convolutions passed
     /// <see cref="ConvCheck"/>), else a scope with oneDNN off for the process. Wrap the whole of the work, backward
     /// passes included. Throws <see cref="InvalidOperationException"/> naming <paramref name="what"/>, the problem and
-    /// the fix where neither route is exact. Costs: without oneDNN, scoring a small CNN took about 1.8× as long here.
+    /// the fix where neither route is exact. Costs: without oneDNN, scoring a small CNN takes markedly longer.
     /// </summary>
     public static IDisposable? Exact(nn.Module model, string what)
     {

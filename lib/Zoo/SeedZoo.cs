@@ -10,7 +10,7 @@ namespace PDiff.Zoo;
 
 /// <summary>
 /// A zoo of <see cref="Models"/> networks each trained from scratch with its own seed (init, shuffle), as the
-/// reference's whole-network table (§1.3 <c>full/</c>, issue #11: "200 models trained from scratch"), instead of
+/// reference's whole-network table (§1.3 <c>full/</c>; in its authors' words "200 models trained from scratch"), instead of
 /// K checkpoints of one trajectory. Model i trains with seed <c>Train.Seed + i</c>; each keeps its best epoch on
 /// validation.
 /// </summary>
@@ -100,74 +100,91 @@ public static class SeedZoo
             Classes = data.Train.Classes, InChannels = (int)data.Train.X.size(1), ImageSize = (int)data.Train.X.size(2),
         });
         log?.WriteLine($"[zoo] {o.Models} × {spec} on {dataset} ({data.Info.Train} train images), each from its own seed {o.Train.Seed} … {o.Train.Seed + (ulong)o.Models - 1} → {Path.GetFullPath(o.Out)}");
-        SubsetLayout? layout = null;
-        Tensor? vectors = null;
-        TrainedBase? first = null;
-        var trainSeconds = new List<double>();
+        var networks = new TrainedNetworks();
         try
         {
-            for (var i = 0; i < o.Models; i++)
-            {
-                var trained = BaseTrainer.Train(spec, data, o.Data, o.Train with { Seed = o.Train.Seed + (ulong)i });
-                layout ??= Subsets.Resolve(trained.Model, o.Subset);
-                using (var row = Subsets.Flatten(trained.Model, layout))
-                {
-                    vectors ??= zeros(o.Models, layout.Length);
-                    vectors[i].copy_(row);
-                }
-                trainSeconds.Add(trained.Manifest.TrainSeconds);
-                log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"[zoo] network {i + 1}/{o.Models}: val {100 * trained.Manifest.ValAccuracy:F2}%, test {100 * trained.Manifest.TestAccuracy:F2}%, {trained.Manifest.TrainSeconds:F1}s (ETA {ProgressLog.Format(TimeSpan.FromSeconds(trainSeconds.Average() * (o.Models - i - 1)))})"));
-                if (i == 0) first = BaseModels.Save(writer.Staging, trained);
-                else trained.Dispose();
-            }
+            TrainNetworks(o, spec, data, writer, networks, log);
+            var layout = networks.Layout!;
             // Scored through the same write-back path as every generated vector, so originals and generated models
             // are measured the same way (eval mode, the rows' own running statistics).
             var scoreClock = Stopwatch.StartNew();
             IReadOnlyList<ModelScore> val, test;
-            using (var scorer = new CachedScorer(first!.Model, layout!, new LabeledImages(data.Validation.X, data.Validation.Y), new LabeledImages(data.Test.X, data.Test.Y)))
+            using (var scorer = new CachedScorer(networks.First!.Model, layout, new LabeledImages(data.Validation.X, data.Validation.Y), new LabeledImages(data.Test.X, data.Test.Y)))
             {
-                val = scorer.Score(vectors!, EvalSplit.Validation);
-                test = scorer.Score(vectors!, EvalSplit.Test);
+                val = scorer.Score(networks.Vectors!, EvalSplit.Validation);
+                test = scorer.Score(networks.Vectors!, EvalSplit.Test);
             }
             var checkpoints = Enumerable.Range(0, o.Models).Select(i => new CheckpointRecord(i, ZooStore.CheckpointFile(i),
                 (long)(o.Train.Seed + (ulong)i), double.NaN, val[i].Accuracy, test[i].Accuracy, $"seed {o.Train.Seed + (ulong)i}")).ToList();
-            var manifest = new ZooManifest
+            var seconds = new Dictionary<string, double>
             {
-                Task = ZooStore.TaskName(dataset, spec.Arch, o.Subset),
-                Dataset = dataset,
-                Data = data.Info,
-                DataOptions = o.Data,
-                Model = spec,
-                BaseModel = first.Manifest.WeightsFile,
-                BaseManifest = "base.json",
-                BaseValAccuracy = first.Manifest.ValAccuracy,
-                BaseTestAccuracy = first.Manifest.TestAccuracy,
-                Subset = new SubsetRecord(o.Subset, layout!.Tensors, layout.Length),
-                Source = o.SourceText,
-                Profile = null,
-                Seeds = new Dictionary<string, ulong> { ["data"] = o.DataSeed, ["first"] = o.Train.Seed },
-                Checkpoints = checkpoints,
-                Validation = AccuracyStats.Of(checkpoints.Select(c => c.ValAccuracy).ToList()),
-                Test = AccuracyStats.Of(checkpoints.Select(c => c.TestAccuracy).ToList()),
-                CutStage = null,
-                Seconds = new Dictionary<string, double>
-                {
-                    ["train"] = trainSeconds.Sum(), ["score"] = scoreClock.Elapsed.TotalSeconds, ["total"] = clock.Elapsed.TotalSeconds,
-                },
-                Torch = torch.__version__,
-                Threads = torch.get_num_threads(),
-                Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
+                ["train"] = networks.TrainSeconds.Sum(), ["score"] = scoreClock.Elapsed.TotalSeconds, ["total"] = clock.Elapsed.TotalSeconds,
             };
-            var zoo = writer.Commit(manifest, vectors!);
+            var manifest = Manifest(o, dataset, data, spec, networks.First.Manifest, layout, checkpoints, seconds);
+            var zoo = writer.Commit(manifest, networks.Vectors!);
             log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"[zoo] {o.Models} networks of {layout.Length:N0} numbers: test {100 * manifest.Test.Mean:F2}% (min {100 * manifest.Test.Min:F2}, max {100 * manifest.Test.Max:F2}), {clock.Elapsed.TotalSeconds:F0}s"));
+                $"[zoo] {o.Models} networks of {layout.Length:N0} numbers: test {100 * manifest.Test!.Mean:F2}% (min {100 * manifest.Test.Min:F2}, max {100 * manifest.Test.Max:F2}), {clock.Elapsed.TotalSeconds:F0}s"));
             return zoo;
         }
         finally
         {
-            first?.Dispose();
-            vectors?.Dispose();
+            networks.First?.Dispose();
+            networks.Vectors?.Dispose();
         }
     }
+
+    /// <summary>What the networks trained so far left: the subset layout, one row each in Vectors [Models, N], network 0 (saved as the base) and each one's training time.</summary>
+    sealed class TrainedNetworks
+    {
+        public SubsetLayout? Layout;
+        public Tensor? Vectors;
+        public TrainedBase? First;
+        public readonly List<double> TrainSeconds = new();
+    }
+
+    /// <summary>Trains network i with seed Train.Seed + i, one after the other, into <paramref name="networks"/>; network 0 is saved in the staging folder as the zoo's base.</summary>
+    static void TrainNetworks(SeedZooOptions o, ModelSpec spec, DataSplits data, ZooWriter writer, TrainedNetworks networks, TextWriter? log)
+    {
+        for (var i = 0; i < o.Models; i++)
+        {
+            var trained = BaseTrainer.Train(spec, data, o.Data, o.Train with { Seed = o.Train.Seed + (ulong)i });
+            networks.Layout ??= Subsets.Resolve(trained.Model, o.Subset);
+            using (var row = Subsets.Flatten(trained.Model, networks.Layout))
+            {
+                networks.Vectors ??= zeros(o.Models, networks.Layout.Length);
+                networks.Vectors[i].copy_(row);
+            }
+            networks.TrainSeconds.Add(trained.Manifest.TrainSeconds);
+            log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"[zoo] network {i + 1}/{o.Models}: val {100 * trained.Manifest.ValAccuracy:F2}%, test {100 * trained.Manifest.TestAccuracy:F2}%, {trained.Manifest.TrainSeconds:F1}s (ETA {ProgressLog.Format(TimeSpan.FromSeconds(networks.TrainSeconds.Average() * (o.Models - i - 1)))})"));
+            if (i == 0) networks.First = BaseModels.Save(writer.Staging, trained);
+            else trained.Dispose();
+        }
+    }
+
+    static ZooManifest Manifest(SeedZooOptions o, string dataset, DataSplits data, ModelSpec spec, BaseManifest first, SubsetLayout layout,
+        List<CheckpointRecord> checkpoints, Dictionary<string, double> seconds) => new()
+    {
+        Task = ZooStore.TaskName(dataset, spec.Arch, o.Subset),
+        Dataset = dataset,
+        Data = data.Info,
+        DataOptions = o.Data,
+        Model = spec,
+        BaseModel = first.WeightsFile,
+        BaseManifest = "base.json",
+        BaseValAccuracy = first.ValAccuracy,
+        BaseTestAccuracy = first.TestAccuracy,
+        Subset = new SubsetRecord(o.Subset, layout.Tensors, layout.Length),
+        Source = o.SourceText,
+        Profile = null,
+        Seeds = new Dictionary<string, ulong> { ["data"] = o.DataSeed, ["first"] = o.Train.Seed },
+        Checkpoints = checkpoints,
+        Validation = AccuracyStats.Of(checkpoints.Select(c => c.ValAccuracy).ToList()),
+        Test = AccuracyStats.Of(checkpoints.Select(c => c.TestAccuracy).ToList()),
+        CutStage = null,
+        Seconds = seconds,
+        Torch = torch.__version__,
+        Threads = torch.get_num_threads(),
+        Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
+    };
 }

@@ -60,18 +60,17 @@ public static class ZooBuilder
         {
             Classes = data.Train.Classes, InChannels = (int)data.Train.X.size(1), ImageSize = (int)data.Train.X.size(2),
         });
-        var train = o.Train ?? ZooProfiles.Train(o.Profile, arch);
+        var inputs = new BuildInputs(dataset, arch, data, dataOptions, spec, o.Train ?? ZooProfiles.Train(o.Profile, arch));
 
         t.Restart();
         using (var g0 = new Generator(0))
         using (var probe = ModelRegistry.Build(spec, g0)) Subsets.Resolve(probe, o.Subset);   // a bad subset fails before training
-        using var trained = ReuseOrTrain(o, writer, spec, data, dataOptions, train, log);
+        using var trained = ReuseOrTrain(o, writer, spec, data, dataOptions, inputs.Train, log);
         seconds["base"] = t.Elapsed.TotalSeconds;
         var baseModel = trained.Model;
 
         var layout = Subsets.Resolve(baseModel, o.Subset);
-        var k = o.K ?? ZooProfiles.K(o.Profile);
-        var recipe = o.Collection ?? (o.Recipe == RecipeKind.V2 ? CollectionRecipe.V2(k, arch) : CollectionRecipe.V1(k, ZooProfiles.V1SaveEvery(o.Profile)));
+        var recipe = RecipeFor(o, o.K ?? ZooProfiles.K(o.Profile), arch);
         if (o.K is { } kk) recipe = recipe with { K = kk };
         log?.WriteLine($"[zoo] subset '{o.Subset}': {string.Join(", ", layout.Tensors.Select(x => $"{x.Name}[{string.Join("×", x.Shape)}]"))} = {layout.Length:N0} numbers");
 
@@ -80,54 +79,72 @@ public static class ZooBuilder
         seconds["collect"] = t.Elapsed.TotalSeconds;
 
         t.Restart();
-        IReadOnlyList<ModelScore> val, test;
-        string cut;
-        using (var scorer = new CachedScorer(baseModel, layout, new LabeledImages(data.Validation.X, data.Validation.Y), new LabeledImages(data.Test.X, data.Test.Y)))
-        {
-            log?.WriteLine($"[zoo] scoring {recipe.K} checkpoints on {data.Info.Validation} validation and {data.Info.Test} test images (cached up to stage '{scorer.CutStageName}')");
-            var progress = log is null ? null : new ProgressLog(log, "score", 2L * recipe.K) { Interval = TimeSpan.FromSeconds(10) };
-            val = ScoreWithProgress(scorer, collected.Vectors, EvalSplit.Validation, progress, 0);
-            test = ScoreWithProgress(scorer, collected.Vectors, EvalSplit.Test, progress, recipe.K);
-            cut = scorer.CutStageName;
-        }
+        var (val, test, cut) = ScoreCheckpoints(baseModel, layout, data, collected.Vectors, recipe.K, log);
         seconds["score"] = t.Elapsed.TotalSeconds;
 
         var checkpoints = Enumerable.Range(0, recipe.K).Select(i => new CheckpointRecord(i, ZooStore.CheckpointFile(i),
             collected.Iterations[i], collected.TrainLoss[i], val[i].Accuracy, test[i].Accuracy)).ToList();
         seconds["total"] = clock.Elapsed.TotalSeconds;
-        var manifest = new ZooManifest
-        {
-            Task = ZooStore.TaskName(dataset, arch, o.Subset),
-            Dataset = dataset,
-            Data = data.Info,
-            DataOptions = dataOptions,
-            Model = spec,
-            BaseModel = trained.Manifest.WeightsFile,
-            BaseManifest = "base.json",
-            BaseValAccuracy = trained.Manifest.ValAccuracy,
-            BaseTestAccuracy = trained.Manifest.TestAccuracy,
-            Subset = new SubsetRecord(o.Subset, layout.Tensors, layout.Length),
-            Recipe = recipe,
-            Profile = o.Profile.Name(),
-            Seeds = new Dictionary<string, ulong> { ["data"] = o.DataSeed, ["base"] = train.Seed, ["collection"] = recipe.Seed },
-            Checkpoints = checkpoints,
-            Validation = AccuracyStats.Of(checkpoints.Select(c => c.ValAccuracy).ToList()),
-            Test = AccuracyStats.Of(checkpoints.Select(c => c.TestAccuracy).ToList()),
-            CutStage = cut,
-            Seconds = seconds,
-            Torch = torch.__version__,
-            Threads = torch.get_num_threads(),
-            Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
-        };
+        var manifest = Manifest(o, inputs, trained.Manifest, layout, recipe, checkpoints, cut, seconds);
         var task = writer.Commit(manifest, collected.Vectors, (val, test));
+        LogSummary(log, trained.Manifest, manifest, recipe.K, seconds);
+        log?.WriteLine($"[zoo] wrote {Path.GetFullPath(Path.Combine(o.Out, "manifest.json"))}");
+        return task;
+    }
+
+    /// <summary>What a build settled before training: the canonical names, the data, and the completed model and base training.</summary>
+    sealed record BuildInputs(string Dataset, string Arch, DataSplits Data, DataOptions DataOptions, ModelSpec Spec, TrainConfig Train);
+
+    /// <summary>The collection recipe the options ask for: the given one, else the V1 or V2 recipe for <paramref name="k"/> checkpoints.</summary>
+    static CollectionRecipe RecipeFor(ZooBuildOptions o, int k, string arch) =>
+        o.Collection ?? (o.Recipe == RecipeKind.V2 ? CollectionRecipe.V2(k, arch) : CollectionRecipe.V1(k, ZooProfiles.V1SaveEvery(o.Profile)));
+
+    /// <summary>The collected checkpoints' scores on validation and test, through the base model's cached scorer, and the stage it caches up to.</summary>
+    static (IReadOnlyList<ModelScore> Val, IReadOnlyList<ModelScore> Test, string Cut) ScoreCheckpoints(ImageClassifier baseModel, SubsetLayout layout, DataSplits data,
+        Tensor vectors, int k, TextWriter? log)
+    {
+        using var scorer = new CachedScorer(baseModel, layout, new LabeledImages(data.Validation.X, data.Validation.Y), new LabeledImages(data.Test.X, data.Test.Y));
+        log?.WriteLine($"[zoo] scoring {k} checkpoints on {data.Info.Validation} validation and {data.Info.Test} test images (cached up to stage '{scorer.CutStageName}')");
+        var progress = log is null ? null : new ProgressLog(log, "score", 2L * k) { Interval = TimeSpan.FromSeconds(10) };
+        var val = ScoreWithProgress(scorer, vectors, EvalSplit.Validation, progress, 0);
+        var test = ScoreWithProgress(scorer, vectors, EvalSplit.Test, progress, k);
+        return (val, test, scorer.CutStageName);
+    }
+
+    static ZooManifest Manifest(ZooBuildOptions o, BuildInputs inputs, BaseManifest trained, SubsetLayout layout, CollectionRecipe recipe,
+        List<CheckpointRecord> checkpoints, string cut, Dictionary<string, double> seconds) => new()
+    {
+        Task = ZooStore.TaskName(inputs.Dataset, inputs.Arch, o.Subset),
+        Dataset = inputs.Dataset,
+        Data = inputs.Data.Info,
+        DataOptions = inputs.DataOptions,
+        Model = inputs.Spec,
+        BaseModel = trained.WeightsFile,
+        BaseManifest = "base.json",
+        BaseValAccuracy = trained.ValAccuracy,
+        BaseTestAccuracy = trained.TestAccuracy,
+        Subset = new SubsetRecord(o.Subset, layout.Tensors, layout.Length),
+        Recipe = recipe,
+        Profile = o.Profile.Name(),
+        Seeds = new Dictionary<string, ulong> { ["data"] = o.DataSeed, ["base"] = inputs.Train.Seed, ["collection"] = recipe.Seed },
+        Checkpoints = checkpoints,
+        Validation = AccuracyStats.Of(checkpoints.Select(c => c.ValAccuracy).ToList()),
+        Test = AccuracyStats.Of(checkpoints.Select(c => c.TestAccuracy).ToList()),
+        CutStage = cut,
+        Seconds = seconds,
+        Torch = torch.__version__,
+        Threads = torch.get_num_threads(),
+        Created = DateTime.UtcNow.ToString("o", CultureInfo.InvariantCulture),
+    };
+
+    static void LogSummary(TextWriter? log, BaseManifest trained, ZooManifest manifest, int k, Dictionary<string, double> seconds)
+    {
         log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"[zoo] base: val {100 * trained.Manifest.ValAccuracy:F2}%, test {100 * trained.Manifest.TestAccuracy:F2}%; " +
-            $"{recipe.K} checkpoints: val {100 * manifest.Validation!.Mean:F2}% (min {100 * manifest.Validation.Min:F2}, max {100 * manifest.Validation.Max:F2}), " +
+            $"[zoo] base: val {100 * trained.ValAccuracy:F2}%, test {100 * trained.TestAccuracy:F2}%; " +
+            $"{k} checkpoints: val {100 * manifest.Validation!.Mean:F2}% (min {100 * manifest.Validation.Min:F2}, max {100 * manifest.Validation.Max:F2}), " +
             $"test {100 * manifest.Test!.Mean:F2}% (min {100 * manifest.Test.Min:F2}, max {100 * manifest.Test.Max:F2})"));
         log?.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"[zoo] time: data {seconds["data"]:F0}s, base {seconds["base"]:F0}s, collect {seconds["collect"]:F0}s, score {seconds["score"]:F0}s, total {seconds["total"]:F0}s"));
-        log?.WriteLine($"[zoo] wrote {Path.GetFullPath(Path.Combine(o.Out, "manifest.json"))}");
-        return task;
     }
 
     /// <summary>Scores vectors 20 at a time, so a long scoring (minutes for a zoo of 200) shows its progress and ETA.</summary>
@@ -158,7 +175,7 @@ public static class ZooBuilder
         var k = o.K ?? ZooProfiles.K(o.Profile);
         static string J<T>(T x) => JsonSerializer.Serialize(x);
         if (m.K != k) return $"K {m.K}, wanted {k}";
-        // A zoo trained by another libtorch (e.g. 1.13 under our former binding) is not what a fresh run gives today.
+        // A zoo trained by another libtorch is not what a fresh run gives today.
         if (m.Torch != torch.__version__) return $"made with libtorch {(m.Torch.Length > 0 ? m.Torch : "?")}, this is {torch.__version__}";
         if (m.Profile != o.Profile.Name()) return $"profile {m.Profile}, wanted {o.Profile.Name()}";
         if (m.Subset.Selector != o.Subset) return $"subset '{m.Subset.Selector}', wanted '{o.Subset}'";
@@ -168,7 +185,7 @@ public static class ZooBuilder
             Classes = m.Model.Classes, InChannels = m.Model.InChannels, ImageSize = m.Model.ImageSize,
         };
         if (!m.Model.SameAs(spec)) return $"architecture {m.Model.ToJson()}, wanted {ModelRegistry.Complete(spec).ToJson()}";
-        var recipe = o.Collection ?? (o.Recipe == RecipeKind.V2 ? CollectionRecipe.V2(k, arch) : CollectionRecipe.V1(k, ZooProfiles.V1SaveEvery(o.Profile)));
+        var recipe = RecipeFor(o, k, arch);
         if (J(m.Recipe with { K = k }) != J(recipe with { K = k })) return $"collection recipe {J(m.Recipe)}, wanted {J(recipe)}";
         if (m.BaseManifest is { } baseJson && File.Exists(Path.Combine(dir, baseJson)))
         {

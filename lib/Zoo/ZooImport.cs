@@ -91,13 +91,7 @@ public static class ZooImport
         {
             CheckImages(spec, data, dataset);
             // Before the checkpoints are read: does the base model score clearly better under another input scaling?
-            var check = InputScaling.Compare(baseModel, spec, data);
-            log?.WriteLine($"[import] {InputScaling.Summary(check)}");
-            if (check.Warning is { } warning)
-            {
-                log?.WriteLine($"[import] warning: {warning}");
-                o.Warn?.Invoke(warning);
-            }
+            WarnOnInputScaling(o, spec, baseModel, data, log);
         }
         var (layout, rows) = ReadCheckpoints(files, o.Checkpoints, baseModel, spec);
         try
@@ -105,30 +99,10 @@ public static class ZooImport
             using var vectors = torch.stack(rows);
             var subsetNames = string.Join(",", layout.Tensors.Select(t => t.Name));
             log?.WriteLine($"[import] subset: {layout.Tensors.Count} tensors, {layout.Length:N0} numbers ({subsetNames})");
-
-            var val = Enumerable.Repeat(double.NaN, files.Count).ToArray();
-            var test = (double[])val.Clone();
-            double? baseVal = null, baseTest = null;
-            if (data is not null)
-            {
-                log?.WriteLine($"[import] scoring on {dataset}: {data.Info.Validation} validation / {data.Info.Test} test images, {InputScaling.Describe(data.Info.Normalization)}");
-                var v = new LabeledImages(data.Validation.X, data.Validation.Y);
-                var te = new LabeledImages(data.Test.X, data.Test.Y);
-                baseVal = Accuracy.Evaluate(baseModel, v).Accuracy;
-                baseTest = Accuracy.Evaluate(baseModel, te).Accuracy;
-                using var scorer = new CachedScorer(baseModel, layout, v, te);
-                val = scorer.Score(vectors, EvalSplit.Validation).Select(s => s.Accuracy).ToArray();
-                test = scorer.Score(vectors, EvalSplit.Test).Select(s => s.Accuracy).ToArray();
-            }
-            var stored = spec;
-            if (script is not null)
-            {
-                AtomicFile.Copy(script, writer.Staged(TorchScriptFile));
-                stored = spec with { Source = TorchScriptFile };
-                log?.WriteLine($"[import] TorchScript network copied into the zoo as {TorchScriptFile}");
-            }
+            var scores = Score(baseModel, layout, vectors, data, dataset, files.Count, log);
+            var stored = StoreNetwork(spec, script, writer, log);
             BaseModels.SaveWeights(writer.Staged("base.safetensors"), baseModel, stored);
-            var checkpoints = files.Select((f, i) => new CheckpointRecord(i, ZooStore.CheckpointFile(i), i, double.NaN, val[i], test[i], Path.GetFileName(f))).ToList();
+            var checkpoints = files.Select((f, i) => new CheckpointRecord(i, ZooStore.CheckpointFile(i), i, double.NaN, scores.Val[i], scores.Test[i], Path.GetFileName(f))).ToList();
             var manifest = new ZooManifest
             {
                 Task = ZooStore.TaskName(dataset, spec.Arch, "imported"),
@@ -137,14 +111,14 @@ public static class ZooImport
                 DataOptions = dataOptions,
                 Model = stored,
                 BaseModel = "base.safetensors",
-                BaseValAccuracy = baseVal,
-                BaseTestAccuracy = baseTest,
+                BaseValAccuracy = scores.BaseVal,
+                BaseTestAccuracy = scores.BaseTest,
                 Subset = new SubsetRecord(subsetNames, layout.Tensors, layout.Length),
                 Source = $"imported:{Path.GetFullPath(o.Checkpoints)}",
                 Seeds = o.Dataset is null ? new Dictionary<string, ulong>() : new Dictionary<string, ulong> { ["data"] = o.DataSeed },
                 Checkpoints = checkpoints,
-                Validation = o.Dataset is null ? null : AccuracyStats.Of(val),
-                Test = o.Dataset is null ? null : AccuracyStats.Of(test),
+                Validation = o.Dataset is null ? null : AccuracyStats.Of(scores.Val),
+                Test = o.Dataset is null ? null : AccuracyStats.Of(scores.Test),
                 Seconds = new Dictionary<string, double> { ["total"] = clock.Elapsed.TotalSeconds },
                 Torch = torch.__version__,
                 Threads = torch.get_num_threads(),
@@ -158,6 +132,46 @@ public static class ZooImport
         {
             rows.ForEach(r => r.Dispose());
         }
+    }
+
+    /// <summary>Logs how the base model scores under the spec's input scaling and the others, and passes on a warning when another scores clearly better.</summary>
+    static void WarnOnInputScaling(ZooImportOptions o, ModelSpec spec, nn.Module<Tensor, Tensor> baseModel, DataSplits data, TextWriter? log)
+    {
+        var check = InputScaling.Compare(baseModel, spec, data);
+        log?.WriteLine($"[import] {InputScaling.Summary(check)}");
+        if (check.Warning is { } warning)
+        {
+            log?.WriteLine($"[import] warning: {warning}");
+            o.Warn?.Invoke(warning);
+        }
+    }
+
+    /// <summary>Validation and test accuracy of every checkpoint and of the base model; NaN and null without a dataset.</summary>
+    sealed record ImportScores(double[] Val, double[] Test, double? BaseVal, double? BaseTest);
+
+    static ImportScores Score(nn.Module<Tensor, Tensor> baseModel, SubsetLayout layout, Tensor vectors, DataSplits? data, string dataset, int count, TextWriter? log)
+    {
+        var val = Enumerable.Repeat(double.NaN, count).ToArray();
+        var test = (double[])val.Clone();
+        if (data is null) return new ImportScores(val, test, null, null);
+        log?.WriteLine($"[import] scoring on {dataset}: {data.Info.Validation} validation / {data.Info.Test} test images, {InputScaling.Describe(data.Info.Normalization)}");
+        var v = new LabeledImages(data.Validation.X, data.Validation.Y);
+        var te = new LabeledImages(data.Test.X, data.Test.Y);
+        var baseVal = Accuracy.Evaluate(baseModel, v).Accuracy;
+        var baseTest = Accuracy.Evaluate(baseModel, te).Accuracy;
+        using var scorer = new CachedScorer(baseModel, layout, v, te);
+        val = scorer.Score(vectors, EvalSplit.Validation).Select(s => s.Accuracy).ToArray();
+        test = scorer.Score(vectors, EvalSplit.Test).Select(s => s.Accuracy).ToArray();
+        return new ImportScores(val, test, baseVal, baseTest);
+    }
+
+    /// <summary>The spec the zoo records: a TorchScript network is copied into the zoo and named relative to it, so the zoo stands alone.</summary>
+    static ModelSpec StoreNetwork(ModelSpec spec, string? script, ZooWriter writer, TextWriter? log)
+    {
+        if (script is null) return spec;
+        AtomicFile.Copy(script, writer.Staged(TorchScriptFile));
+        log?.WriteLine($"[import] TorchScript network copied into the zoo as {TorchScriptFile}");
+        return spec with { Source = TorchScriptFile };
     }
 
     /// <summary>

@@ -17,10 +17,10 @@ public sealed record AccuracyStats(double Mean, double Min, double Max, double M
     public static AccuracyStats Of(IReadOnlyList<double> xs)
     {
         if (xs.Count == 0) return new(double.NaN, double.NaN, double.NaN, double.NaN, double.NaN);
+        // Mean and std are summed over the sorted copy, as manifests written before have them: the same bits.
         var s = xs.OrderBy(x => x).ToArray();
-        var mean = s.Average();
-        var median = s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-        return new(mean, s[0], s[^1], median, Math.Sqrt(s.Sum(x => (x - mean) * (x - mean)) / s.Length));
+        var mean = Statistics.Mean(s);
+        return new(mean, s[0], s[^1], Statistics.Median(s), Statistics.PopulationStd(s, mean));
     }
 }
 

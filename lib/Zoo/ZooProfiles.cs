@@ -5,19 +5,18 @@ namespace PDiff.Zoo;
 
 /// <summary>
 /// What each <see cref="Profile"/> means for a zoo (design §5). One table, so a profile's cost is read
-/// in one place. Measured on the 2-core machine (figures in bench/README.md):
+/// in one place (the measured costs are in bench/README.md):
 /// <list type="bullet">
 /// <item><b>smoke</b> — seconds: 2,000 training images, 500 validation, 1,000 test; narrow nets
 /// (ResNet-18 width 4); 1 epoch; K = 10.</item>
 /// <item><b>quick</b> — the README's main job: ResNet-18 at width 8 (widths 8–64 instead of 64–512:
 /// 1/64 of the multiply-adds), trained 2 epochs on 20,000 Fashion-MNIST images (AdamW), validation 2,000,
-/// the full 10,000 test images; K = 200: about 4 minutes for base training, collection and scoring on a
-/// busy machine with one thread. Narrow, because a full-width ResNet-18 costs 0.456 GMAC per 28×28 image
-/// (counted layer by layer; 37 minutes of one core per epoch, and 8.5 hours to score 200 vectors
-/// without the cache).</item>
+/// the full 10,000 test images; K = 200: minutes for base training, collection and scoring on one thread.
+/// Narrow, because a full-width ResNet-18 costs 0.456 GMAC per 28×28 image (counted layer by layer), 64 times
+/// the work of width 8 in every epoch and every scored vector.</item>
 /// <item><b>paper</b> — full widths, the reference's V1 base recipe (30 epochs, SGD, MultiStep), all
 /// 55,000/5,000/10,000 images; K = 200. Hours to a day of CPU for ResNet-18.</item>
-/// <item><b>full-v2</b> — the reference V2 budgets on a task this machine can afford (issue 12): all
+/// <item><b>full-v2</b> — the reference V2 budgets on a task a CPU can afford: all
 /// 55,000/5,000/10,000 images; ConvNet-3 with 32, 64 and 128 channels (the common small ConvNet of the
 /// weight-generation literature; our paper-profile ConvNet-3 keeps 128 in every block), the MLP at [256, 128];
 /// base training by V2's recipe (AdamW 5e-4, wd 5e-4, cosine, batch 128) for 3 epochs; K = 200 by V2's collection.</item>
@@ -52,8 +51,8 @@ public static class ZooProfiles
     /// <summary>
     /// Full-v2: the reference's V2 recipe (§1.2: AdamW 5e-4/5e-4, cosine, batch 128, with its augmentation) for 3 epochs.
     /// Smoke and quick: AdamW 2e-3 (wd 5e-4) with a cosine schedule and no augmentation, which converges
-    /// in the few epochs they can afford (measured on the quick split, ResNet-18 width 8, 2 epochs:
-    /// validation 87.2% against 85.1% for SGD 0.1 and 81.8% for SGD 0.05 with augmentation); ViTs use
+    /// in the few epochs they can afford (on the quick split, ResNet-18 width 8, 2 epochs, it reached a higher
+    /// validation accuracy than SGD 0.1, or SGD 0.05 with augmentation); ViTs use
     /// AdamW 1e-3, wd 0.05. Paper: the reference's V1 recipe (§1.1; ViT: AdamW cosine as V2, §1.2).
     /// </summary>
     public static TrainConfig Train(Profile p, string arch)
@@ -71,7 +70,7 @@ public static class ZooProfiles
     public static int K(Profile p) => p == Profile.Smoke ? 10 : 200;
 
     /// <summary>
-    /// Pipeline seeds each profile runs by default (issue 12: every number with its spread over seeds): smoke 2,
+    /// Pipeline seeds each profile runs by default, so that every number comes with its spread over seeds: smoke 2,
     /// enough to exercise the intervals in CI; quick and paper 3.
     /// </summary>
     public static int Seeds(Profile p) => p == Profile.Smoke ? 2 : 3;

@@ -8,7 +8,7 @@ namespace PDiff.Zoo;
 /// The checkpoints' wrong-prediction sets on both splits, as the zoo build scored them (<c>scores.safetensors</c>):
 /// BOOL tensors <c>validation_wrong</c> [K, n_val] and <c>test_wrong</c> [K, n_test], row k = checkpoint k in manifest
 /// order, true where it misclassifies the example. An evaluation compares every generated model with the originals,
-/// and rescoring the K originals on 15,000 images cost 3 of the full V2 pipeline's 33 minutes (issue 12); with this
+/// and rescoring the K originals on every validation and test image is a sizeable share of a full pipeline; with this
 /// file the scorer is primed instead (<see cref="SubsetScorerBase.Remember"/>). Any safetensors reader opens it.
 /// </summary>
 public static class ZooScores

@@ -15,9 +15,9 @@ namespace PDiff.Diffusion;
 /// </summary>
 /// <remarks>
 /// Why not V2's <see cref="OneDimVAE"/> for whole networks: its five stride-2 convolutions cost about 162,000
-/// multiply-adds per number at V2's widths, and narrowed to [8, 16, 32, 32, 8] they ran at about 1 GFLOP/s here
-/// (libtorch 2.10's 1-D convolutions with few channels; 1.9 s a training step for a batch of 16 6,402-number vectors
-/// at machine load 14, against 7.2 s for 59× the work at V2's widths). This one costs 2w + 2w·d/c multiply-adds per
+/// multiply-adds per number at V2's widths, and narrowed to [8, 16, 32, 32, 8] they ran far below the machine's
+/// matrix-multiply speed (libtorch 2.10's 1-D convolutions with few channels; measured in docs/design-notes.md,
+/// "Whole networks are a subset like any other"). This one costs 2w + 2w·d/c multiply-adds per
 /// number per encode + decode (384 at c = 64, w = 64, d = 128), all of it matrix products; it is linear in N, and
 /// the latent has d numbers for every N, so the denoiser and the sampling chain do not grow with N.
 /// Chunks are cut in vector order, i.e. along each tensor's flattened rows (the layout's order).

@@ -103,8 +103,7 @@ public sealed class OneDimVAE : ParamAutoencoder
 
     /// <summary>
     /// Run on channels-last [B, C, 1, L] activations instead of plain 1-D ops (same values). Off by default:
-    /// with libtorch 2.10 the plain layout measured faster here (training step ≈ 27 % less CPU, decode ≈ 7 %;
-    /// bench/README.md), the reverse of libtorch 1.13.
+    /// with libtorch 2.10 the plain layout measured faster, in training and in decoding (bench/README.md).
     /// </summary>
     public bool UseChannelsLast { get; set; }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using PDiff.Data;
 
 namespace PDiff.Diffusion;
 
@@ -46,8 +47,8 @@ public sealed class ConditionScaler
     {
         CheckFinite(values, nameof(values));
         if (values.Count == 0) throw new ArgumentException("Fit the condition statistics on at least one value.", nameof(values));
-        var mean = values.Average();
-        var std = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / values.Count);
+        var mean = Statistics.Mean(values);
+        var std = Statistics.PopulationStd(values, mean);
         return new ConditionScaler(kind, mean, std > MinStd ? std : 1.0, values.Count);
     }
 

@@ -73,8 +73,8 @@ public sealed record PDiffConfig
     public int AeBatch { get; init; } = 50;
     /// <summary>
     /// AE learning rate. Default 2e-4, ten times V2's 2e-5: on a synthetic 300 × 2048 zoo, 100 steps at 2e-5 left
-    /// the reconstruction error (normalised space) at 0.097 — twenty times the zoo's own spread (0.0052) — while
-    /// 2e-4 reached 0.0052; V2's rate only suits its full 500 steps, not the quick profile's 150.
+    /// the reconstruction error (normalised space) about twenty times the zoo's own spread, while 2e-4 brought it
+    /// down to that spread; V2's rate only suits its full 500 steps, not the quick profile's 150.
     /// </summary>
     public double AeLr { get; init; } = 2e-4;
     public double AeWeightDecay { get; init; }
@@ -247,11 +247,10 @@ public sealed record PDiffConfig
     };
 
     /// <summary>
-    /// Step budgets per profile (measured on 2 cores: a V2 AE step at batch 50 takes about 1 s, a
-    /// denoiser step 0.5 s; a V1 AE step at batch 200 about 1.5 s, a UNet step 0.35 s). Smoke: 20 + 20
-    /// steps. Quick: a few minutes for AE + diffusion (V2 150 + 300, V1 100 + 400). Paper: the reference
-    /// budgets (V2 500 + 1000), except V1's 30,000 + 30,000 steps at batch 200 — about a day on 2 CPU
-    /// cores — reduced to 2,000 + 4,000. Full-v2: V2's 500 + 1,000 steps at batch 50 and 1,000 timesteps, for every preset. Settings in <see cref="Explicit"/> (flags the user gave) are kept as set.
+    /// Step budgets per profile (a step's cost is measured in bench/README.md, "p-diff: training steps and
+    /// generation"). Smoke: 20 + 20 steps. Quick: a few minutes for AE + diffusion (V2 150 + 300, V1 100 + 400).
+    /// Paper: the reference budgets (V2 500 + 1000), except V1's 30,000 + 30,000 steps at batch 200, beyond what
+    /// a few CPU cores afford, reduced to 2,000 + 4,000. Full-v2: V2's 500 + 1,000 steps at batch 50 and 1,000 timesteps, for every preset. Settings in <see cref="Explicit"/> (flags the user gave) are kept as set.
     /// </summary>
     public PDiffConfig ForProfile(Profile profile)
     {

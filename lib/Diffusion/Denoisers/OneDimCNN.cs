@@ -79,8 +79,8 @@ public sealed class OneDimCNN : Denoiser
 
     /// <summary>
     /// Run the convolutions on channels-last [B, C, 1, L] activations instead of plain 1-D ops (same values).
-    /// Off by default: with libtorch 2.10 the plain layout measured faster here (training step ≈ 8 % less
-    /// CPU, batch-200 sampling step ≈ 11 %; bench/README.md), the reverse of libtorch 1.13.
+    /// Off by default: with libtorch 2.10 the plain layout measured faster, in training and in sampling
+    /// (bench/README.md).
     /// </summary>
     public bool UseChannelsLast { get; set; }
 

@@ -8,8 +8,8 @@ namespace PDiff.Diffusion;
 /// Standardised latents for the diffusion (<see cref="PDiffConfig.StandardizeLatents"/>): the autoencoder's latents of
 /// the training zoo are centred per dimension and divided by one standard deviation over all of them, so the
 /// diffusion sees data of unit scale, as its N(0, I) end point assumes. V2 diffuses the raw latents, which are
-/// unbounded (pdiff-reference §8-35; the maintainers suggest rescaling them in their issue #20). On whole networks
-/// (notebook 08) the sampled latents spread 24 against the originals' 3.6. One scale for all dimensions, not one each:
+/// unbounded (pdiff-reference §8-35, where the upstream maintainers suggest rescaling them). On whole networks
+/// (notebook 08) the sampled latents spread several times wider than the originals'. One scale for all dimensions, not one each:
 /// a zoo of 16 networks gives 16 latents, too few to estimate 128 separate spreads without inflating the noisy ones.
 /// Its two buffers are part of the model's state (saved, checkpointed, restored with it).
 /// </summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using PDiff.Data;
 using PDiff.TorchFixes;
 using PDiff.Zoo;
 using TorchSharp;
@@ -305,8 +306,7 @@ public sealed partial class PDiffTrainer : IDisposable
     void Record(string phase, int step, Tensor vectors)
     {
         var acc = options.Scorer!.Score(vectors, EvalSplit.Validation).Select(s => s.Accuracy).OrderBy(a => a).ToArray();
-        var median = acc.Length % 2 == 1 ? acc[acc.Length / 2] : (acc[acc.Length / 2 - 1] + acc[acc.Length / 2]) / 2;
-        var rec = new ValidationRecord(phase, step, acc.Length, acc.Average(), median, acc[^1], acc[0]);
+        var rec = new ValidationRecord(phase, step, acc.Length, Statistics.Mean(acc), Statistics.Median(acc), acc[^1], acc[0]);
         validations.Add(rec);
         Log($"[p-diff {phase}] validation at step {step}: {acc.Length} {(phase == AePhase ? "reconstructed" : "generated")} models, accuracy mean {rec.MeanAccuracy:P2}, median {rec.MedianAccuracy:P2}, max {rec.MaxAccuracy:P2}, min {rec.MinAccuracy:P2}");
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Data.Analysis;
+using PDiff.Data;
 using PDiff.Evaluation;
 using PDiff.Plots;
 
@@ -20,8 +21,8 @@ public sealed record AblationRow(string Setting, int Runs, double OriginalMean, 
         var o = reports[0].Summary(Evaluator.Original);
         var g = reports.Select(r => r.Summary(Evaluator.Generated)).ToList();
         var means = g.Select(s => s.Test.Mean).ToList();
-        var m = means.Average();
-        var spread = means.Count > 1 ? Math.Sqrt(means.Sum(x => (x - m) * (x - m)) / (means.Count - 1)) : 0;
+        var m = Statistics.Mean(means);
+        var spread = means.Count > 1 ? Statistics.SampleStd(means, m) : 0;
         return new AblationRow(setting, reports.Count, o.Test.Mean, o.BestOnTest.TestAccuracy, o.BestOnValidation.TestAccuracy,
             g.Average(s => s.BestOnTest.TestAccuracy), g.Average(s => s.BestOnValidation.TestAccuracy),
             m, g.Average(s => s.Test.Median), spread);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using PDiff.Data;
 using PDiff.Diffusion;
 using PDiff.Evaluation;
 using PDiff.Storage;
@@ -188,11 +189,11 @@ public static class ConditionalStudy
     {
         var c = zoo.Manifest.Checkpoints;
         var val = c.Select(x => x.ValAccuracy).ToArray();
-        var mean = val.Average();
+        var mean = Statistics.Mean(val);
         var bestVal = Enumerable.Range(0, c.Count).MaxBy(i => val[i]);    // first of ties: a fixed rule, chosen on validation
         // The originals' own novelty: each one's max IoU to the others (leave-one-out), the yardstick for generated models.
         var loo = originalTest.Select((o, i) => originalTest.Where((_, j) => j != i).Max(p => o.Wrong.IoU(p.Wrong))).Average();
-        return new ConditionalZooRow(seed, c.Count, val.Min(), val.Max(), mean, Math.Sqrt(val.Sum(v => (v - mean) * (v - mean)) / val.Length),
+        return new ConditionalZooRow(seed, c.Count, val.Min(), val.Max(), mean, Statistics.PopulationStd(val, mean),
             originalTest.Average(o => o.Accuracy), originalTest[bestVal].Accuracy, originalTest.Max(o => o.Accuracy),
             zoo.Manifest.BaseTestAccuracy ?? double.NaN, loo);
     }
@@ -201,10 +202,12 @@ public static class ConditionalStudy
     {
         var m = g.ToList();
         var test = m.Select(x => x.TestAcc).ToArray();
-        var mean = test.Average();
+        var mean = Statistics.Mean(test);
+        // Divides by max(1, n − 1): the sample std, and for a single model Σ/1 (its population std, 0).
+        var std = test.Length > 1 ? Statistics.SampleStd(test, mean) : Statistics.PopulationStd(test, mean);
         var best = m.MaxBy(x => x.ValAcc)!;
         return new ConditionalSettingRow(m[0].Seed, g.Key, m[0].TargetZ, m[0].Target, m[0].Guidance, m.Count, m.Average(x => x.ValAcc), mean,
-            Math.Sqrt(test.Sum(v => (v - mean) * (v - mean)) / Math.Max(1, test.Length - 1)), test.Min(), test.Max(), best.TestAcc, m.Average(x => x.MaxIouToOriginals));
+            std, test.Min(), test.Max(), best.TestAcc, m.Average(x => x.MaxIouToOriginals));
     }
 
     static void Write(OwnedFolder results, ConditionalSeedResult r, PDiffConfig config, PDiffTrainer trainer)

@@ -75,7 +75,7 @@ public sealed class BeyondReport
 
     /// <summary>Half-width of the 95 % Student-t interval of the mean over seeds (NaN for one seed).</summary>
     public static double HalfWidth(SeedSpread s, double level = 0.95) =>
-        s.Count < 2 ? double.NaN : Statistics.TQuantile((1 + level) / 2, s.Count - 1) * s.Std / Math.Sqrt(s.Count);
+        Statistics.MeanHalfWidth(s.Values, level);
 
     static string Pct(double v) => (100 * v).ToString("F2", CultureInfo.InvariantCulture);
     static string Num(double v, string f = "F3") => double.IsNaN(v) ? "–" : v.ToString(f, CultureInfo.InvariantCulture);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Data.Analysis;
+using PDiff.Data;
 using PDiff.Diffusion;
 using PDiff.Evaluation;
 using PDiff.Models;
@@ -217,8 +218,8 @@ public static class TaskRunner
         (double mean, double spread) Over(Func<GroupSummary, double> f)
         {
             var v = gens.Select(f).ToList();
-            var m = v.Average();
-            return (m, v.Count > 1 ? Math.Sqrt(v.Sum(x => (x - m) * (x - m)) / (v.Count - 1)) : 0);
+            var m = Statistics.Mean(v);
+            return (m, v.Count > 1 ? Statistics.SampleStd(v, m) : 0);
         }
         var bt = Over(g => g.BestOnTest.TestAccuracy);
         var bv = Over(g => g.BestOnValidation.TestAccuracy);

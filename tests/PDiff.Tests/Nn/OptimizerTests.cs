@@ -9,7 +9,7 @@ namespace PDiff.Tests.Nn;
 /// <summary>
 /// Our optimizer steps (OptimizerSteps, on TorchSharp's AdamW and SGD objects) and TorchSharp's schedules
 /// follow PyTorch's update rules and closed forms (reference §0), worked out by hand here; optimizer state
-/// saved mid-run resumes bit for bit. (That the steps equal TorchSharp's own: Engine/OptimizerStepsTests.
+/// saved mid-run resumes bit for bit. (That the steps equal TorchSharp's own: TorchFixes/OptimizerStepsTests.
 /// The EMA of the weights is ours and is tested with lib/Diffusion/Training.)
 /// </summary>
 public class OptimizerTests

@@ -1,4 +1,4 @@
-namespace PDiff.Storage;
+namespace PDiff.Studies;
 
 /// <summary>
 /// Whether this process can create files in a folder, found by trying: a probe file is created there and removed

@@ -1,14 +1,15 @@
+using PDiff.Models;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace PDiff.Models;
+namespace PDiff.Studies;
 
 /// <summary>Multiply-adds of one stage of a network's forward pass on one image.</summary>
 public sealed record StageMultiplyAdds(string Stage, long MultiplyAdds);
 
 /// <summary>
 /// Counts the multiply-adds of a network's forward pass on one image, stage by stage, for the cost accounting of a
-/// run (issue 12: each stage's work against the machine's matrix-multiply peak). Convolutions and linear layers only:
+/// run (each stage's work against the machine's matrix-multiply peak). Convolutions and linear layers only:
 /// norms, activations and pools do a few operations an element, noise next to them. Counted by running the stages
 /// on one blank image, so every output size is the real one: a convolution costs its weight's element count
 /// (c_out · c_in/groups · k_h · k_w) at every output position (the stage's output elements over c_out: a stage's

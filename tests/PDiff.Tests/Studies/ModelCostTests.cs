@@ -1,11 +1,12 @@
 using PDiff.Diffusion;
 using PDiff.Models;
+using PDiff.Studies;
 using TorchSharp;
 using Xunit;
 
-namespace PDiff.Tests.Models;
+namespace PDiff.Tests.Studies;
 
-/// <summary>Multiply-add counts against sums done by hand from the layer shapes (issue 12's cost accounting).</summary>
+/// <summary>Multiply-add counts against sums done by hand from the layer shapes.</summary>
 public class ModelCostTests
 {
     [Fact]
