@@ -7,7 +7,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 using Xunit;
 
-namespace PDiff.Tests.Experiments;
+namespace PDiff.Tests.Studies;
 
 public class CheckpointAveragesTests
 {

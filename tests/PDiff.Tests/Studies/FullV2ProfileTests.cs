@@ -5,7 +5,7 @@ using PDiff.Tests.Diffusion;
 using PDiff.Zoo;
 using Xunit;
 
-namespace PDiff.Tests.Experiments;
+namespace PDiff.Tests.Studies;
 
 /// <summary>The full-v2 profile (issue 12, point 3): the reference V2 budgets, flags still winning, and the pieces its timing uses.</summary>
 public class FullV2ProfileTests

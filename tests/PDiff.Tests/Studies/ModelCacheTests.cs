@@ -5,7 +5,7 @@ using PDiff.Tests.Storage;
 using PDiff.Zoo;
 using Xunit;
 
-namespace PDiff.Tests.Experiments;
+namespace PDiff.Tests.Studies;
 
 /// <summary>
 /// Where trained p-diff models are cached (<see cref="ModelCache"/>): beside a writable zoo, else the user's cache

@@ -5,7 +5,7 @@ using PDiff.Studies;
 using PDiff.Zoo;
 using Xunit;
 
-namespace PDiff.Tests.Experiments;
+namespace PDiff.Tests.Studies;
 
 /// <summary>
 /// The whole pipeline on the default task in the smoke profile, as `pdiff run --profile smoke` runs it:

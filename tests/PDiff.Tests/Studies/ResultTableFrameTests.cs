@@ -4,7 +4,7 @@ using PDiff.Studies;
 using PDiff.Tests.Evaluation;
 using Xunit;
 
-namespace PDiff.Tests.Experiments;
+namespace PDiff.Tests.Studies;
 
 /// <summary>The experiments' tables as DataFrames: the same columns as their Table / TextTable, full-precision values.</summary>
 public class ResultTableFrameTests

@@ -2,7 +2,7 @@ using PDiff.Studies;
 using PDiff.Storage;
 using Xunit;
 
-namespace PDiff.Tests.Experiments;
+namespace PDiff.Tests.Studies;
 
 /// <summary>
 /// Results folders written before folders carried a marker: adopted only with the files a run.json of ours lists

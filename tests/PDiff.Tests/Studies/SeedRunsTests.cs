@@ -7,7 +7,7 @@ using PDiff.Storage;
 using PDiff.Zoo;
 using Xunit;
 
-namespace PDiff.Tests.Experiments;
+namespace PDiff.Tests.Studies;
 
 /// <summary>
 /// Issue 12: the pipeline over seeds. Seed 0 is the configuration of old (same zoo names, same seeds); seed s
