@@ -10,7 +10,7 @@ using Xunit;
 namespace PDiff.Tests.Studies;
 
 /// <summary>
-/// Issue 12: the pipeline over seeds. Seed 0 is the configuration of old (same zoo names, same seeds); seed s
+/// The pipeline over seeds. Seed 0 is the configuration of old (same zoo names, same seeds); seed s
 /// shifts every seed but the data split's; the per-seed folders and the summary over seeds; the README block
 /// and the rerun check built from them.
 /// </summary>
