@@ -98,6 +98,54 @@ public static class Statistics
         return new Interval(mean - half, mean + half, level);
     }
 
+    /// <summary>
+    /// The two-sided p-value of Student's one-sample t-test that the mean of <paramref name="values"/> is 0 (for paired
+    /// differences: that A and B do not differ): 2·(1 − F(|mean|·√n / s; n − 1)). It is below 1 − level exactly when
+    /// <see cref="MeanInterval"/> at that level excludes 0. NaN for fewer than two values; with no spread, 0 when the
+    /// mean is not 0 and 1 when it is.
+    /// </summary>
+    public static double PairedTTestP(IReadOnlyList<double> values)
+    {
+        if (values.Count < 2) return double.NaN;
+        var mean = Mean(values);
+        var std = SampleStd(values, mean);
+        if (std == 0) return mean == 0 ? 1 : 0;
+        var t = Math.Abs(mean) * Math.Sqrt(values.Count) / std;
+        return 2 * StudentT.CDF(0, 1, values.Count - 1, -t);
+    }
+
+    /// <summary>
+    /// Holm's step-down adjustment of a family of p-values, returned in the order given: with the m values sorted
+    /// ascending, the i-th (from 1) becomes max over j ≤ i of min(1, (m − j + 1)·p₍ⱼ₎). Rejecting where the adjusted value
+    /// is below α keeps the chance of any false "higher" or "lower" in the family at most α. NaN entries (one seed) stay
+    /// NaN and do not count in m.
+    /// </summary>
+    public static double[] HolmAdjusted(IReadOnlyList<double> pValues)
+    {
+        var adjusted = pValues.ToArray();
+        var order = Enumerable.Range(0, adjusted.Length).Where(i => !double.IsNaN(adjusted[i])).OrderBy(i => adjusted[i]).ToArray();
+        foreach (var i in order)
+            if (!(adjusted[i] >= 0 && adjusted[i] <= 1)) throw new ArgumentOutOfRangeException(nameof(pValues), adjusted[i], "A p-value must lie in [0, 1].");
+        var running = 0.0;
+        for (var rank = 0; rank < order.Length; rank++)
+        {
+            running = Math.Max(running, Math.Min(1, (order.Length - rank) * pValues[order[rank]]));
+            adjusted[order[rank]] = running;
+        }
+        return adjusted;
+    }
+
+    /// <summary>
+    /// The verdict rule for a comparison: "higher" or "lower" when its (adjusted) p-value is below
+    /// <paramref name="alpha"/>, by the sign of the mean difference; "indistinguishable" otherwise; one seed gives no verdict.
+    /// </summary>
+    public static DifferenceVerdict Verdict(double mean, double p, double alpha = 0.05)
+    {
+        if (!(alpha > 0 && alpha < 1)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "α must lie in (0, 1).");
+        if (double.IsNaN(p)) return DifferenceVerdict.OneSeed;
+        return p < alpha && mean > 0 ? DifferenceVerdict.Higher : p < alpha && mean < 0 ? DifferenceVerdict.Lower : DifferenceVerdict.Indistinguishable;
+    }
+
     /// <summary>t·s/√n, evaluated left to right so that every caller of a mean interval gets the same bits.</summary>
     static double MeanHalfWidth(IReadOnlyList<double> values, double mean, double level) =>
         TwoSidedT(level, values.Count) * SampleStd(values, mean) / Math.Sqrt(values.Count);
