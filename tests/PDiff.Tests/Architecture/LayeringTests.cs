@@ -24,7 +24,7 @@ public class LayeringTests
     };
 
     static IEnumerable<KeyValuePair<string, string>> LibSources() =>
-        ScalarLint.LibrarySources().Where(kv => kv.Key.StartsWith("lib/", StringComparison.Ordinal));
+        ScalarLint.SourcesUnder("lib");
 
     [Fact]
     public void TheLibraryCallsOnlyDownward()

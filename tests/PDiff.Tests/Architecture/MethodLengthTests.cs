@@ -19,7 +19,7 @@ public class MethodLengthTests
     public const int Limit = 60;
 
     static IEnumerable<KeyValuePair<string, string>> LibSources() =>
-        ScalarLint.LibrarySources().Where(kv => kv.Key.StartsWith("lib/", StringComparison.Ordinal));
+        ScalarLint.SourcesUnder("lib");
 
     [Fact]
     public void NoLibraryMemberIsLongerThanTheLimit()

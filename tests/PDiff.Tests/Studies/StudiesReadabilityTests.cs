@@ -11,15 +11,7 @@ namespace PDiff.Tests.Studies;
 /// </summary>
 public class StudiesReadabilityTests
 {
-    static IEnumerable<KeyValuePair<string, string>> Sources()
-    {
-        var root = ScalarLint.RepoRoot();
-        return new[] { Path.Combine(root, "notebooks", "Studies"), Path.Combine(root, "tools", "pdiff") }
-            .SelectMany(dir => Directory.EnumerateFiles(dir, "*.cs", SearchOption.AllDirectories)
-                .Where(f => Path.GetRelativePath(dir, f).Split(Path.DirectorySeparatorChar)[0] is not ("bin" or "obj")))
-            .Order(StringComparer.Ordinal)
-            .Select(f => KeyValuePair.Create(Path.GetRelativePath(root, f).Replace('\\', '/'), File.ReadAllText(f)));
-    }
+    static IEnumerable<KeyValuePair<string, string>> Sources() => ScalarLint.SourcesUnder("notebooks/Studies", "tools/pdiff");
 
     [Fact]
     public void TheSourcesAreFound()

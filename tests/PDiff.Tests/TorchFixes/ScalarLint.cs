@@ -211,16 +211,21 @@ public static class ScalarLint
     };
 
     /// <summary>
-    /// Every .cs file of the library (lib/) and of the studies beside the notebooks (notebooks/Studies/, without its build
-    /// output), keyed by its path relative to the repository root: both run tensors for a user.
+    /// Every .cs file of the library (lib/) and of the studies beside the notebooks (notebooks/Studies/), keyed by its path
+    /// relative to the repository root: both run tensors for a user.
     /// </summary>
-    public static IEnumerable<KeyValuePair<string, string>> LibrarySources()
+    public static IEnumerable<KeyValuePair<string, string>> LibrarySources() => SourcesUnder("lib", "notebooks/Studies");
+
+    /// <summary>
+    /// Every .cs file under the given folders (relative to the repository root), their build output (bin/, obj/) left
+    /// out, in path order, keyed by the path relative to the root with forward slashes.
+    /// </summary>
+    public static IEnumerable<KeyValuePair<string, string>> SourcesUnder(params string[] folders)
     {
         var root = RepoRoot();
-        var studies = Path.Combine(root, "notebooks", "Studies");
-        return Directory.EnumerateFiles(Path.Combine(root, "lib"), "*.cs", SearchOption.AllDirectories)
-            .Concat(Directory.EnumerateFiles(studies, "*.cs", SearchOption.AllDirectories)
-                .Where(f => Path.GetRelativePath(studies, f).Split(Path.DirectorySeparatorChar)[0] is not ("bin" or "obj")))
+        return folders.Select(f => Path.Combine(root, f))
+            .SelectMany(dir => Directory.EnumerateFiles(dir, "*.cs", SearchOption.AllDirectories)
+                .Where(f => Path.GetRelativePath(dir, f).Split(Path.DirectorySeparatorChar)[0] is not ("bin" or "obj")))
             .Order(StringComparer.Ordinal)
             .Select(f => KeyValuePair.Create(Path.GetRelativePath(root, f).Replace('\\', '/'), File.ReadAllText(f)));
     }
