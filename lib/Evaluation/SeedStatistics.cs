@@ -54,6 +54,16 @@ public sealed record PairedDifference(string Name, IReadOnlyList<double> Differe
 
     public DifferenceVerdict Verdict => Count < 2 ? DifferenceVerdict.OneSeed : new Interval(Low, High, Level).Verdict;
 
+    /// <summary>The two-sided paired t-test's p-value (NaN for one seed): below 1 − <see cref="Level"/> exactly when the interval excludes 0.</summary>
+    public double P => Statistics.PairedTTestP(Differences);
+
+    /// <summary>
+    /// This difference measured against <paramref name="threshold"/> instead of 0 (every value, the mean and the interval
+    /// shifted by it), so the verdict rule decides "above the threshold", "below it" or "cannot tell".
+    /// </summary>
+    public PairedDifference Minus(double threshold) =>
+        new(Name, Differences.Select(d => d - threshold).ToArray(), Mean - threshold, Std, Low - threshold, High - threshold, Level);
+
     /// <summary>"higher", "lower", "indistinguishable (95 % interval spans 0)" or "one seed: no interval".</summary>
     public string VerdictText => Verdict switch
     {
