@@ -42,7 +42,7 @@ public sealed class ZooCommand : ICommand
               (raw pixels b/255, ToTensor() alone) or the values of its own Normalize(mean, std), e.g.
               --input mean=0.1307,std=0.3081 (one value a channel). With --dataset, the base model is first scored
               on 500 validation images under each scaling, and a warning says when another one scores 5 points
-              or more better than the one given. Files in --checkpoints that are not *.pth/*.pt are listed as
+              or more above the one given. Files in --checkpoints that are not *.pth/*.pt are listed as
               skipped. A failed import leaves --out as it was.
               Then `pdiff run --zoo <dir>` trains p-diff on it and evaluates.
           pdiff zoo align <dir> --out <dir> [--force] [--threads N]
