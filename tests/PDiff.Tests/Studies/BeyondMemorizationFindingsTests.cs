@@ -58,7 +58,7 @@ public class BeyondMemorizationFindingsTests
         Assert.Equal(1 + 4, reading.Count);
         Assert.StartsWith("Not replicas: p-diff's models are further from the training set", reading[0]);
         Assert.Equal("p-diff dominates noise, absolute σ 0.06 on both axes: higher accuracy and lower max IoU (both Holm verdicts).", reading[1]);
-        // More novel but indistinguishable in accuracy: no win (the rule "as accurate" used to read as one).
+        // More novel but indistinguishable in accuracy: indistinguishable is not "as accurate", so no win.
         Assert.Equal("Against noise, absolute σ 0.12, neither dominates on both axes at 95 % (Holm): accuracy indistinguishable, max IoU lower.", reading[2]);
         Assert.Equal("average of 4 dominates p-diff on both axes: p-diff has lower accuracy and higher max IoU (both Holm verdicts).", reading[3]);
         Assert.Equal("Against per-coordinate Gaussian, neither dominates on both axes at 95 % (Holm): accuracy higher, max IoU indistinguishable.", reading[4]);
