@@ -3,7 +3,8 @@
 # results/<profile>/01-main-results/fashion-mnist_resnet18_last-two-norms/seed<s>/ (each seed's run<i>/groups.json and
 # zoo_manifest.json, and environment.json beside them) and rewrites the block between the README's
 # <!-- main-result:begin --> and <!-- main-result:end --> markers: mean ± std over seeds, paired differences with
-# 95 % intervals, date, CPU model, thread count and library versions. Never edit that block by hand.
+# 95 % intervals beside the main-result family's p-values (headline rows with Holm's correction, the rest exploratory),
+# date, CPU model, thread count and library versions. Never edit that block by hand.
 #
 #   ./scripts/main-result.sh                       # quick profile, README.md
 #   ./scripts/main-result.sh --profile smoke       # another profile's committed results

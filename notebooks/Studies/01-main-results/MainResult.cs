@@ -37,16 +37,56 @@ public static class MainResult
                 : $"| {name} | {C(SeedSummary.TestMean)} | {C(SeedSummary.TestMedian)} | {C(SeedSummary.BestOnValidation)} | {C(SeedSummary.BestOnTest)} |");
         }
         sb.AppendLine();
-        sb.AppendLine("Paired differences (each seed against itself), in points, with the 95 % Student-t interval of the mean difference:");
-        sb.AppendLine();
-        sb.AppendLine($"| comparison | per seed | mean [95 % interval] | reading |");
-        sb.AppendLine("| --- | --- | --- | --- |");
-        foreach (var d in s.Differences)
-            sb.AppendLine($"| {SeedSummary.LabelOf(d.Name)} | {string.Join(" / ", d.Differences.Select(x => PairedDifference.Signed(100 * x)))} | " +
-                $"{(d.Count < 2 ? PairedDifference.Signed(100 * d.Mean) : $"{PairedDifference.Signed(100 * d.Mean)} [{PairedDifference.Signed(100 * d.Low)}, {PairedDifference.Signed(100 * d.High)}]")} | {d.VerdictText} |");
+        AppendDifferences(sb, s);
         sb.AppendLine();
         sb.AppendLine(env is null ? "Machine: not recorded (no environment.json beside the seeds)." : $"Measured {env}.");
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// The paired differences as a table: per seed, the raw interval and its reading, then the family's p-value,
+    /// Holm-adjusted p-value (headline rows) and verdict (Holm for headline rows, the raw interval for exploratory ones).
+    /// </summary>
+    static void AppendDifferences(StringBuilder sb, SeedSummary s)
+    {
+        var family = s.Family();
+        var table = family.ToDataFrame();
+        var byLabel = Enumerable.Range(0, (int)table.Rows.Count).ToDictionary(i => (string)table["comparison"][i],
+            i => (P: (string)table["p"][i], HolmP: (string)table["Holm p"][i], Verdict: (string)table["verdict"][i]));
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Paired differences (each seed against itself), in points, with the 95 % Student-t interval of the mean difference. " +
+            $"The {family.Headline.Count} headline rows (fixed before the run: the claims of the paper and of its critique) are one family, " +
+            $"read with Holm's correction at α = {family.Alpha.ToString("0.##", CultureInfo.InvariantCulture)}: their verdict follows the Holm-adjusted p. " +
+            $"The other {family.Exploratory.Count} rows are exploratory: their verdict follows the raw interval, uncorrected.");
+        sb.AppendLine();
+        sb.AppendLine("| comparison | role | per seed | mean [95 % interval] | reading (raw interval) | p | Holm p | verdict |");
+        sb.AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        foreach (var d in s.Differences)
+        {
+            var f = byLabel[SeedSummary.ComparisonOf(d).Label];
+            sb.AppendLine($"| {SeedSummary.LabelOf(d.Name)} | {SeedSummary.RoleOf(d.Name)} | {string.Join(" / ", d.Differences.Select(x => PairedDifference.Signed(100 * x)))} | " +
+                $"{(d.Count < 2 ? PairedDifference.Signed(100 * d.Mean) : $"{PairedDifference.Signed(100 * d.Mean)} [{PairedDifference.Signed(100 * d.Low)}, {PairedDifference.Signed(100 * d.High)}]")} | {d.VerdictText} | " +
+                $"{f.P} | {f.HolmP} | {f.Verdict} |");
+        }
+    }
+
+    /// <summary>Check 1: p-diff's mean within ±1 point of the originals' mean, for the whole interval.</summary>
+    public const double MeanMargin = 0.01;
+    /// <summary>Check 2: p-diff's best chosen on validation at most 0.3 points below the best original chosen on validation.</summary>
+    public const double BestShortfall = -0.003;
+
+    /// <summary>
+    /// The two checks of the main result, decided by the whole 95 % interval (<see cref="ThresholdCheck"/>): PASS when
+    /// it lies on the allowed side, FAIL when it lies wholly on the other, UNDECIDED when it reaches across the threshold.
+    /// </summary>
+    public static IReadOnlyList<ThresholdCheck> Checks(SeedSummary s)
+    {
+        var mean = s.Difference("pdiff_mean_vs_original_mean") ?? throw new InvalidOperationException($"{s.Task}: no p-diff mean − originals' mean to check.");
+        var best = s.Difference("pdiff_best_val_vs_original_best_val") ?? throw new InvalidOperationException($"{s.Task}: no best-on-validation comparison to check.");
+        return new[]
+        {
+            ThresholdCheck.Within("check 1", SeedSummary.ComparisonOf(mean), MeanMargin),
+            ThresholdCheck.AtLeast("check 2", SeedSummary.ComparisonOf(best), BestShortfall),
+        };
     }
 
     /// <summary>Replaces the text between the markers of <paramref name="readme"/> by <paramref name="block"/>; false when the markers are missing.</summary>

@@ -36,6 +36,33 @@ public sealed class SeedSummary
         ("pdiff_best_test_vs_original_best_test", "p-diff best − best original, both chosen on test (the paper's way)", Evaluator.Generated, BestOnTest, Evaluator.Original, BestOnTest),
     };
 
+    /// <summary>How a sentence names the two sides of each comparison (A − B), by comparison name.</summary>
+    static readonly IReadOnlyDictionary<string, (string A, string B)> Sides = new Dictionary<string, (string A, string B)>
+    {
+        ["pdiff_mean_vs_original_mean"] = ("p-diff mean", "originals' mean"),
+        ["pdiff_mean_vs_ensemble"] = ("p-diff mean", "weight average"),
+        ["pdiff_mean_vs_average"] = ("p-diff mean", "average-of-n-originals baseline's mean"),
+        ["pdiff_mean_vs_gaussian"] = ("p-diff mean", "per-coordinate Gaussian's mean"),
+        ["pdiff_best_val_vs_original_best_val"] = ("p-diff best chosen on validation", "best original chosen on validation"),
+        ["pdiff_best_test_vs_original_best_test"] = ("p-diff best chosen on test (the paper's way)", "best original chosen on test"),
+    };
+
+    /// <summary>
+    /// The headline comparisons of the main result, fixed before any run: the claims the paper and its critique make
+    /// (p-diff's mean against the originals', p-diff's best against the best original with both chosen on validation,
+    /// p-diff's mean against the two simplest baselines). They are read with Holm's correction; every other comparison
+    /// is exploratory.
+    /// </summary>
+    public static readonly IReadOnlyList<string> HeadlineComparisons = new[]
+    {
+        "pdiff_mean_vs_original_mean", "pdiff_best_val_vs_original_best_val", "pdiff_mean_vs_average", "pdiff_mean_vs_gaussian",
+    };
+
+    public const string Headline = "headline", Exploratory = "exploratory";
+
+    /// <summary>"headline" or "exploratory": the role of a comparison in <see cref="Family"/>.</summary>
+    public static string RoleOf(string name) => HeadlineComparisons.Contains(name) ? Headline : Exploratory;
+
     public string Task { get; }
     public string Profile { get; }
     public IReadOnlyList<int> Seeds { get; }
@@ -146,7 +173,30 @@ public sealed class SeedSummary
         return new DataFrame(columns);
     }
 
-    /// <summary>The paired differences: per-seed differences, mean, std, the 95 % interval and the verdict (fractions).</summary>
+    /// <summary>The comparison a sentence states for one of <see cref="Differences"/>, its sides named as in <see cref="Sides"/>.</summary>
+    public static Comparison ComparisonOf(PairedDifference d) =>
+        Sides.TryGetValue(d.Name, out var sides) ? new Comparison(sides.A, sides.B, d) : throw new KeyNotFoundException($"'{d.Name}' is not a comparison of the main result.");
+
+    /// <summary>
+    /// The main result as a family: the <see cref="HeadlineComparisons"/> this summary holds, read with Holm's correction,
+    /// and the other paired differences as exploratory intervals.
+    /// </summary>
+    public ComparisonFamily Family() => FamilyOrNull()
+        ?? throw new InvalidOperationException($"{Task}: no headline comparison could be computed (the summary lacks p-diff's or the originals' groups).");
+
+    /// <summary><see cref="Family"/>, or null when the summary holds no headline comparison (no p-diff group: nothing to claim).</summary>
+    ComparisonFamily? FamilyOrNull()
+    {
+        var headline = Differences.Where(d => RoleOf(d.Name) == Headline).Select(ComparisonOf).ToList();
+        var exploratory = Differences.Where(d => RoleOf(d.Name) == Exploratory).Select(ComparisonOf).ToList();
+        return headline.Count == 0 ? null
+            : new ComparisonFamily($"{Task}, the main result over {Seeds.Count} seed{(Seeds.Count == 1 ? "" : "s")}", headline, exploratory);
+    }
+
+    /// <summary>
+    /// The paired differences: per-seed differences, mean, std, the 95 % interval and the verdict (fractions), then what
+    /// the family adds: the p-value, the role, and for headline comparisons the Holm-adjusted p-value and verdict.
+    /// </summary>
     public DataFrame DifferencesDataFrame()
     {
         var columns = new List<DataFrameColumn>
@@ -161,6 +211,11 @@ public sealed class SeedSummary
         columns.Add(new DoubleDataFrameColumn("ci_low", Differences.Select(d => d.Low)));
         columns.Add(new DoubleDataFrameColumn("ci_high", Differences.Select(d => d.High)));
         columns.Add(new StringDataFrameColumn("verdict", Differences.Select(d => d.VerdictText)));
+        var family = FamilyOrNull();
+        columns.Add(new DoubleDataFrameColumn("p", Differences.Select(d => d.P)));
+        columns.Add(new StringDataFrameColumn("role", Differences.Select(d => RoleOf(d.Name))));
+        columns.Add(new DoubleDataFrameColumn("holm_p", Differences.Select(d => HolmP(family, d))));
+        columns.Add(new StringDataFrameColumn("holm_verdict", Differences.Select(d => HolmWord(family, d))));
         return new DataFrame(columns);
     }
 
@@ -183,8 +238,16 @@ public sealed class SeedSummary
             new StringDataFrameColumn("best on test ± std", groups.Select(g => Cell(g, BestOnTest))));
     }
 
-    /// <summary>One sentence per paired difference, each following its interval.</summary>
-    public IEnumerable<string> Sentences() => Differences.Select(d => d.Sentence(LabelOf(d.Name)));
+    /// <summary>A headline comparison's Holm-adjusted p-value in <paramref name="family"/>; NaN for an exploratory one.</summary>
+    static double HolmP(ComparisonFamily? family, PairedDifference d) =>
+        family is not null && RoleOf(d.Name) == Headline ? family.HolmP(family.Headline.First(c => ReferenceEquals(c.Difference, d))) : double.NaN;
+
+    /// <summary>A headline comparison's verdict after Holm's correction ("higher", "lower", ...); empty for an exploratory one.</summary>
+    static string HolmWord(ComparisonFamily? family, PairedDifference d) =>
+        family is not null && RoleOf(d.Name) == Headline ? VerdictWords.Word(family.HolmVerdict(family.Headline.First(c => ReferenceEquals(c.Difference, d)))) : "";
+
+    /// <summary>The family's sentences: its statement, each headline comparison with its Holm verdict, then the exploratory ones.</summary>
+    public IEnumerable<string> Sentences() => FamilyOrNull()?.Sentences() ?? Enumerable.Empty<string>();
 
     public string ToText()
     {
@@ -202,6 +265,7 @@ public sealed class SeedSummary
         var w = new ResultsWriter(folder.Directory, folder);
         w.WriteCsv(SummaryCsv, ToDataFrame());
         w.WriteCsv(DifferencesCsv, DifferencesDataFrame());
+        var family = FamilyOrNull();
         w.WriteJson(SummaryJson, new
         {
             task = Task, profile = Profile, seeds = Seeds, folders = Folders,
@@ -210,6 +274,7 @@ public sealed class SeedSummary
             {
                 comparison = d.Name, label = LabelOf(d.Name), values = d.Differences, mean = d.Mean, std = d.Std,
                 level = d.Level, ci_low = d.Low, ci_high = d.High, verdict = d.VerdictText,
+                p = d.P, role = RoleOf(d.Name), holm_p = HolmP(family, d), holm_verdict = HolmWord(family, d),
             }),
         });
     }

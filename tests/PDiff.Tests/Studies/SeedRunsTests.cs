@@ -71,7 +71,7 @@ public class SeedRunsTests
         Assert.Equal(DifferenceVerdict.Higher, vsOriginal.Verdict);
         Assert.Equal(DifferenceVerdict.Lower, s.Difference("pdiff_mean_vs_ensemble")!.Verdict);
         Assert.Null(s.Difference("pdiff_mean_vs_gaussian"));          // no such group: no comparison
-        Assert.Contains(s.Sentences(), x => x.StartsWith("p-diff mean − weight average: −0.30 pt"));
+        Assert.Contains(s.Sentences(), x => x.StartsWith("[exploratory] p-diff mean is lower than weight average: −0.30 pt"));
         var frame = s.ToDisplayFrame();
         Assert.Equal(5, frame.Rows.Count);                              // base model + 4 groups
         Assert.Equal(3 + 2 + 3, s.ToDataFrame().Columns.Count);         // group, statistic, seeds, mean, std, count
@@ -89,7 +89,7 @@ public class SeedRunsTests
         var md = MainResult.Markdown(committed, new RunEnvironment("2026-12-02 10:00 UTC", "Test CPU", 2, 2, "0.107.0", "2.10.0", "10.0.0", "Linux"), "results/x");
         Assert.Contains("| **p-diff** |", md);
         Assert.Contains("Test CPU, 2 cores, 2 torch threads", md);
-        Assert.Contains("| p-diff mean − originals' mean | +0.20 / +0.20 / +0.20 |", md);
+        Assert.Contains("| p-diff mean − originals' mean | headline | +0.20 / +0.20 / +0.20 |", md);
 
         var readme = Path.Combine(Path.GetTempPath(), "pdiff-readme-" + Guid.NewGuid().ToString("N") + ".md");
         try
