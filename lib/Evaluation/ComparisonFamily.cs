@@ -95,7 +95,7 @@ public sealed class ComparisonFamily
     /// "[exploratory] … ." with the raw one.
     /// </summary>
     public string Sentence(Comparison c) => IsHeadline(c)
-        ? $"[headline] {c.Sentence(HolmVerdict(c))}; p = {P(c.Difference.P)}, Holm-adjusted p = {P(HolmP(c))}."
+        ? $"[headline] {c.Sentence(HolmVerdict(c))}; p {Is(c.Difference.P)}, Holm-adjusted p {Is(HolmP(c))}."
         : $"[exploratory] {c.Sentence(Verdict(c))}.";
 
     /// <summary>The comparison of a headline or exploratory label ("A − B").</summary>
@@ -138,6 +138,9 @@ public sealed class ComparisonFamily
         var i = Headline.ToList().IndexOf(c);
         return i >= 0 ? i : throw new ArgumentException($"'{c.Label}' is not a headline comparison of family '{Name}'.", nameof(c));
     }
+
+    /// <summary>"= 0.035", "< 0.001" or "= –" (one seed): how a sentence gives a p-value.</summary>
+    static string Is(double p) => p < 0.001 ? "< 0.001" : "= " + P(p);
 
     static string P(double p) => double.IsNaN(p) ? "–" : p < 0.001 ? "< 0.001" : p.ToString("F3", CultureInfo.InvariantCulture);
 }

@@ -12,12 +12,12 @@ public static class WholeNetworkContrasts
 {
     /// <summary>
     /// <paramref name="what"/> (e.g. "the Gaussian's mean") in run A against run B: per seed, A's value of
-    /// <paramref name="group"/>·<paramref name="statistic"/> minus B's. "the Gaussian's mean on aligned zoos is higher than on unaligned zoos: …".
+    /// <paramref name="group"/>·<paramref name="statistic"/> minus B's. "the Gaussian's mean on aligned zoos is higher than that on unaligned zoos: …".
     /// </summary>
     public static Comparison Between(string what, string a, SeedSummary runA, string b, SeedSummary runB, string group, string statistic = SeedSummary.TestMean)
     {
         CheckSameSeeds(runA, runB);
-        return new Comparison($"{what} {a}", b, PairedDifference.Of($"{what}: {a} − {b}", Values(runA, group, statistic), Values(runB, group, statistic)));
+        return new Comparison($"{what} {a}", $"that {b}", PairedDifference.Of($"{what}: {a} − {b}", Values(runA, group, statistic), Values(runB, group, statistic)));
     }
 
     /// <summary>

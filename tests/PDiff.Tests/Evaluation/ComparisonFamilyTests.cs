@@ -74,6 +74,9 @@ public class ComparisonFamilyTests
         Assert.Equal("[exploratory] E is higher than F: +3.00 pt [+0.52, +5.48] over 3 seeds (95 % interval).", family.Sentence(aside));
         Assert.Equal(family.Sentences().Skip(1), new[] { spans, above, aside }.Select(family.Sentence));
         Assert.Throws<ArgumentException>(() => family.Verdict(Of("G", "H", Above)));
+        // +2 pt on every seed: no spread, p = 0, written "p < 0.001" (not "p = < 0.001").
+        var sure = Of("G", "H", new[] { 0.02, 0.02, 0.02 });
+        Assert.EndsWith("; p < 0.001, Holm-adjusted p < 0.001.", new ComparisonFamily("sure", new[] { sure }).Sentence(sure));
     }
 
     [Fact]

@@ -70,7 +70,7 @@ public class WholeNetworkFindingsTests
         var unaligned = Summary("t", new() { [Evaluator.Generated] = new[] { 0.20, 0.30, 0.25 }, ["gaussian"] = new[] { 0.11, 0.12, 0.13 } });
         var aligned = Summary("t", new() { [Evaluator.Generated] = new[] { 0.23, 0.35, 0.29 }, ["gaussian"] = new[] { 0.25, 0.26, 0.27 } });
         var gauss = WholeNetworkContrasts.Between("the Gaussian's mean", "on aligned zoos", aligned, "on unaligned zoos", unaligned, "gaussian");
-        Assert.Equal("the Gaussian's mean on aligned zoos is higher than on unaligned zoos: +14.00 pt [+14.00, +14.00] over 3 seeds (95 % interval)", gauss.Sentence());
+        Assert.Equal("the Gaussian's mean on aligned zoos is higher than that on unaligned zoos: +14.00 pt [+14.00, +14.00] over 3 seeds (95 % interval)", gauss.Sentence());
 
         // Aligned − unaligned, generated: {+3, +5, +4} pt at "more steps", {+2, +3, +1} pt at "fewer": contrast {+1, +2, +3} pt.
         var fewerUnaligned = Summary("t", new() { [Evaluator.Generated] = new[] { 0.10, 0.10, 0.10 } });
