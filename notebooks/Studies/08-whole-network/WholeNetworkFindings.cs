@@ -6,8 +6,9 @@ namespace PDiff.Studies;
 /// What notebook 08 claims about one run, as a <see cref="ComparisonFamily"/>: per task, the generated networks' mean
 /// test accuracy against the originals' and against the per-coordinate Gaussian's are headline (Holm's correction over
 /// all tasks); against the weight average and the average-of-n baseline, the best networks chosen on validation and on
-/// test, and the novelty (max IoU and min L2 to the originals, generated against the originals' leave-one-out) are
-/// exploratory. Every comparison is paired over the run's pipeline seeds.
+/// test, the weight average against the originals (what permutations cost an average), and the novelty (max IoU and
+/// min L2 to the originals, generated against the originals' leave-one-out) are exploratory. Every comparison is paired
+/// over the run's pipeline seeds.
 /// </summary>
 public static class WholeNetworkFindings
 {
@@ -27,6 +28,9 @@ public static class WholeNetworkFindings
             var (h, e) = SummaryComparisons.Of(task, summary, HeadlineNames.Contains);
             headline.AddRange(h);
             exploratory.AddRange(e);
+            if (summary.Row(Evaluator.Ensemble, SeedSummary.TestMean) is { } avg && summary.Row(Evaluator.Original, SeedSummary.TestMean) is { } orig)
+                exploratory.Add(new Comparison($"{task}: the weight average", "the originals' mean",
+                    PairedDifference.Of($"{task} weight average − originals' mean", avg.Spread.Values, orig.Spread.Values)));
             exploratory.AddRange(Novelty(task, rows));
         }
         return new ComparisonFamily("Whole networks (per task: generated mean against the originals' and the Gaussian's)", headline, exploratory);

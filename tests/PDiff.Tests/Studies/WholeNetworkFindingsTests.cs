@@ -33,7 +33,9 @@ public class WholeNetworkFindingsTests
 
         Assert.Equal(new[] { "a: generated mean − the originals' mean", "a: generated mean − the per-coordinate Gaussian's mean",
             "b: generated mean − the originals' mean", "b: generated mean − the per-coordinate Gaussian's mean" }, family.Headline.Select(c => c.Label));
-        Assert.Equal(new[] { "b: generated mean − the weight average" }, family.Exploratory.Select(c => c.Label).Where(l => l.Contains("weight")));
+        Assert.Equal(new[] { "b: generated mean − the weight average", "b: the weight average − the originals' mean" },
+            family.Exploratory.Select(c => c.Label).Where(l => l.Contains("weight")));
+        Assert.Equal(0.0, family["b: the weight average − the originals' mean"].Difference.Mean, 12);   // b's weight average scores as its originals
         var p = 1 - 3 * Math.Sqrt(3) / Math.Sqrt(29);
         var aOrig = family["a: generated mean − the originals' mean"];
         Assert.Equal(DifferenceVerdict.Lower, aOrig.Verdict);
@@ -43,7 +45,9 @@ public class WholeNetworkFindingsTests
         Assert.Equal(DifferenceVerdict.Lower, family.HolmVerdict(family["b: generated mean − the originals' mean"]));
         Assert.StartsWith("[headline] a: generated mean is indistinguishable from the originals' mean: −3.00 pt [−5.48, −0.52] over 3 seeds",
             WholeNetworkFindings.SentencesFor(family, "a").First());
-        Assert.All(WholeNetworkFindings.SentencesFor(family, "b"), s => Assert.Contains("b: generated", s));
+        Assert.All(WholeNetworkFindings.SentencesFor(family, "b"), s => Assert.Contains("] b: ", s));
+        // Two headline; against the weight average and both best picks; the weight average against the originals.
+        Assert.Equal(2 + 3 + 1, WholeNetworkFindings.SentencesFor(family, "b").Count());
     }
 
     [Fact]
