@@ -83,6 +83,21 @@ public sealed class ComparisonFamily
     /// <summary>A headline comparison's verdict after Holm's correction.</summary>
     public DifferenceVerdict HolmVerdict(Comparison c) => Statistics.Verdict(c.Difference.Mean, HolmP(c), Alpha);
 
+    /// <summary>Whether <paramref name="c"/> is one of the headline comparisons (read with Holm's correction).</summary>
+    public bool IsHeadline(Comparison c) => Headline.Contains(c);
+
+    /// <summary>The verdict this family reads for <paramref name="c"/>: Holm's for a headline comparison, the raw interval's for an exploratory one.</summary>
+    public DifferenceVerdict Verdict(Comparison c) =>
+        IsHeadline(c) ? HolmVerdict(c) : Exploratory.Contains(c) ? c.Verdict : throw new ArgumentException($"'{c.Label}' is not a comparison of family '{Name}'.", nameof(c));
+
+    /// <summary>
+    /// The family's sentence of one comparison: "[headline] … ; p = …, Holm-adjusted p = …." with the Holm verdict, or
+    /// "[exploratory] … ." with the raw one.
+    /// </summary>
+    public string Sentence(Comparison c) => IsHeadline(c)
+        ? $"[headline] {c.Sentence(HolmVerdict(c))}; p {Is(c.Difference.P)}, Holm-adjusted p {Is(HolmP(c))}."
+        : $"[exploratory] {c.Sentence(Verdict(c))}.";
+
     /// <summary>The comparison of a headline or exploratory label ("A − B").</summary>
     public Comparison this[string label] =>
         Headline.Concat(Exploratory).FirstOrDefault(c => c.Label == label) ?? throw new KeyNotFoundException($"Family '{Name}' has no comparison '{label}'.");
@@ -99,10 +114,8 @@ public sealed class ComparisonFamily
     public IEnumerable<string> Sentences()
     {
         yield return Statement();
-        foreach (var c in Headline)
-            yield return $"[headline] {c.Sentence(HolmVerdict(c))}; p = {P(c.Difference.P)}, Holm-adjusted p = {P(HolmP(c))}.";
-        foreach (var c in Exploratory)
-            yield return $"[exploratory] {c.Sentence()}.";
+        foreach (var c in Headline.Concat(Exploratory))
+            yield return Sentence(c);
     }
 
     /// <summary>One row per comparison: role, label, mean, raw interval, p, Holm p (headline only), raw and Holm verdicts.</summary>
@@ -125,6 +138,9 @@ public sealed class ComparisonFamily
         var i = Headline.ToList().IndexOf(c);
         return i >= 0 ? i : throw new ArgumentException($"'{c.Label}' is not a headline comparison of family '{Name}'.", nameof(c));
     }
+
+    /// <summary>"= 0.035", "< 0.001" or "= –" (one seed): how a sentence gives a p-value.</summary>
+    static string Is(double p) => p < 0.001 ? "< 0.001" : "= " + P(p);
 
     static string P(double p) => double.IsNaN(p) ? "–" : p < 0.001 ? "< 0.001" : p.ToString("F3", CultureInfo.InvariantCulture);
 }

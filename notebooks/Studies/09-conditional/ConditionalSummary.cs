@@ -10,29 +10,48 @@ public sealed record ConditionalOverSeeds(string Setting, double TargetZ, double
 
 /// <summary>
 /// A conditional study over pipeline seeds: every setting's statistics as mean ± sample std over seeds, and the
-/// comparisons the notebook states as paired differences with 95 % Student-t intervals (the sentence follows
-/// the interval). Calibration slope: per seed, the least-squares slope of obtained test accuracy on requested
-/// accuracy over the calibration targets (1 = the model delivers what is asked, 0 = it ignores the request).
+/// comparisons the notebook states, each paired over seeds with its 95 % Student-t interval and read by the verdict
+/// rule (<see cref="Family"/>). Calibration slope: per seed, the least-squares slope of obtained test accuracy on
+/// requested accuracy over the calibration targets (1 = the model delivers what is asked, 0 = it ignores the request).
 /// </summary>
 public sealed class ConditionalSummary
 {
+    public const string SlopeVsZero = "calibration slope − 0", SlopeVsOne = "calibration slope − 1";
+
     public IReadOnlyList<ConditionalSeedResult> Seeds { get; }
     public ConditionalPlan Plan { get; }
     public IReadOnlyList<ConditionalOverSeeds> Settings { get; }
-    public IReadOnlyList<PairedDifference> Differences { get; }
+
+    /// <summary>Every comparison, in the order of <c>seeds_differences.csv</c>: per target, then the guidance sweep, then the slope's.</summary>
+    public IReadOnlyList<Comparison> Comparisons { get; }
+
+    /// <summary>Each comparison's paired difference (named as in <c>seeds_differences.csv</c>).</summary>
+    public IReadOnlyList<PairedDifference> Differences => Comparisons.Select(c => c.Difference).ToList();
+
+    /// <summary>
+    /// The claims: the calibration slope against 0 and, per calibration target, the best generated model against the best
+    /// original (both chosen on validation) are headline (Holm); every other comparison is exploratory.
+    /// </summary>
+    public ComparisonFamily Family { get; }
+
     public SeedSpread CalibrationSlope { get; }
 
     ConditionalSummary(IReadOnlyList<ConditionalSeedResult> seeds, ConditionalPlan plan, IReadOnlyList<ConditionalOverSeeds> settings,
-        IReadOnlyList<PairedDifference> differences, SeedSpread slope)
+        IReadOnlyList<Comparison> comparisons, IReadOnlyList<Comparison> headline, SeedSpread slope)
     {
-        (Seeds, Plan, Settings, Differences, CalibrationSlope) = (seeds, plan, settings, differences, slope);
+        (Seeds, Plan, Settings, Comparisons, CalibrationSlope) = (seeds, plan, settings, comparisons, slope);
+        Family = new ComparisonFamily("Conditional p-diff (the calibration slope against 0; each target's best on validation against the best original)",
+            headline, comparisons.Where(c => !headline.Contains(c)));
     }
 
     public SeedSpread Zoo(Func<ConditionalZooRow, double> f) => SeedSpread.Of(Seeds.Select(s => f(s.Zoo)).ToList());
 
     public ConditionalOverSeeds? Setting(string name) => Settings.FirstOrDefault(s => s.Setting == name);
 
-    public PairedDifference? Difference(string name) => Differences.FirstOrDefault(d => d.Name == name);
+    public PairedDifference? Difference(string name) => ComparisonNamed(name)?.Difference;
+
+    /// <summary>The comparison whose paired difference is named <paramref name="name"/> (as in <c>seeds_differences.csv</c>).</summary>
+    public Comparison? ComparisonNamed(string name) => Comparisons.FirstOrDefault(c => c.Difference.Name == name);
 
     /// <summary>Calibration targets that lie above the best original's validation accuracy on every seed.</summary>
     public IReadOnlyList<double> AboveBest => Plan.TargetZ.Where(z => Seeds.All(s => Target(s, z) > s.Zoo.ValMax)).ToList();
@@ -51,21 +70,44 @@ public sealed class ConditionalSummary
         var settings = names.Select(n => new ConditionalOverSeeds(n, Row(seeds[0], n).TargetZ, Row(seeds[0], n).Guidance,
             Over(n, r => r.Target), Over(n, r => r.ValMean), Over(n, r => r.TestMean), Over(n, r => r.TestStd), Over(n, r => r.BestOnValTest),
             Over(n, r => r.MaxIouMean))).ToList();
+        var (comparisons, headline) = Compare(seeds, plan, names);
+        var slope = SeedSpread.Of(seeds.Select(s => Slope(s, plan)).ToList());
+        var zeros = slope.Values.Select(_ => 0.0).ToList();
+        var slopeVsZero = new Comparison("calibration slope", "0", PairedDifference.Of(SlopeVsZero, slope.Values, zeros), 1, "", 2);
+        comparisons.Add(slopeVsZero);
+        comparisons.Add(new Comparison("calibration slope", "1", PairedDifference.Of(SlopeVsOne, slope.Values, zeros.Select(_ => 1.0).ToList()), 1, "", 2));
+        headline.Insert(0, slopeVsZero);
+        return new ConditionalSummary(seeds, plan, settings, comparisons, headline, slope);
+    }
 
-        var diffs = new List<PairedDifference>();
-        IReadOnlyList<double> Of(string n, Func<ConditionalSettingRow, double> f) => seeds.Select(s => f(Row(s, n))).ToList();
+    /// <summary>
+    /// The paired comparisons per calibration target (against the originals, z = 0 and the unconditional model) and
+    /// across the guidance sweep, and which of them are headline (each target's best on validation − best original).
+    /// </summary>
+    static (List<Comparison> All, List<Comparison> Headline) Compare(IReadOnlyList<ConditionalSeedResult> seeds, ConditionalPlan plan, IReadOnlyList<string> names)
+    {
+        var all = new List<Comparison>();
+        var headline = new List<Comparison>();
+        IReadOnlyList<double> Of(string n, Func<ConditionalSettingRow, double> f) => seeds.Select(s => f(s.Settings.First(x => x.Setting == n))).ToList();
         IReadOnlyList<double> ZooOf(Func<ConditionalZooRow, double> f) => seeds.Select(s => f(s.Zoo)).ToList();
+        Comparison Add(string a, string b, string name, IReadOnlyList<double> x, IReadOnlyList<double> y)
+        {
+            var c = new Comparison(a, b, PairedDifference.Of(name, x, y));
+            all.Add(c);
+            return c;
+        }
         var mid = ConditionalStudy.SettingName(0, plan.Guidance);
         foreach (var z in plan.TargetZ)
         {
             var n = ConditionalStudy.SettingName(z, plan.Guidance);
             if (!names.Contains(n)) continue;
-            diffs.Add(PairedDifference.Of($"{n}: mean − originals' mean", Of(n, r => r.TestMean), ZooOf(r => r.TestMean)));
-            diffs.Add(PairedDifference.Of($"{n}: best on val − best original on val", Of(n, r => r.BestOnValTest), ZooOf(r => r.BestOnValTest)));
+            Add($"mean at {n}", "the originals' mean", $"{n}: mean − originals' mean", Of(n, r => r.TestMean), ZooOf(r => r.TestMean));
+            headline.Add(Add($"best on validation at {n}", "the best original on validation", $"{n}: best on val − best original on val",
+                Of(n, r => r.BestOnValTest), ZooOf(r => r.BestOnValTest)));
             if (z != 0 && names.Contains(mid))
-                diffs.Add(PairedDifference.Of($"{n}: mean − mean at z 0", Of(n, r => r.TestMean), Of(mid, r => r.TestMean)));
+                Add($"mean at {n}", $"the mean at {mid}", $"{n}: mean − mean at z 0", Of(n, r => r.TestMean), Of(mid, r => r.TestMean));
             if (names.Contains(ConditionalStudy.Unconditional))
-                diffs.Add(PairedDifference.Of($"{n}: mean − unconditional p-diff mean", Of(n, r => r.TestMean), Of(ConditionalStudy.Unconditional, r => r.TestMean)));
+                Add($"mean at {n}", "the unconditional p-diff mean", $"{n}: mean − unconditional p-diff mean", Of(n, r => r.TestMean), Of(ConditionalStudy.Unconditional, r => r.TestMean));
         }
         // Guidance: how far apart the lowest and highest sweep targets land at each w (0 at w = 0 by construction).
         if (plan.SweepTargetZ.Count >= 2)
@@ -75,17 +117,20 @@ public sealed class ConditionalSummary
             {
                 var (a, b) = (ConditionalStudy.SettingName(hi, w), ConditionalStudy.SettingName(lo, w));
                 if (names.Contains(a) && names.Contains(b))
-                    diffs.Add(PairedDifference.Of(FormattableString.Invariant($"w {w:0.##}: mean at z {hi:+0.##;-0.##} − mean at z {lo:+0.##;-0.##}"), Of(a, r => r.TestMean), Of(b, r => r.TestMean)));
+                    Add($"mean at {a}", $"the mean at {b}", FormattableString.Invariant($"w {w:0.##}: mean at z {hi:+0.##;-0.##} − mean at z {lo:+0.##;-0.##}"),
+                        Of(a, r => r.TestMean), Of(b, r => r.TestMean));
             }
         }
-        var slopes = seeds.Select(s =>
-        {
-            var pts = plan.TargetZ.Select(z => Row(s, ConditionalStudy.SettingName(z, plan.Guidance))).Select(r => (X: r.Target, Y: r.TestMean)).ToList();
-            var (mx, my) = (pts.Average(p => p.X), pts.Average(p => p.Y));
-            var sxx = pts.Sum(p => (p.X - mx) * (p.X - mx));
-            return sxx > 0 ? pts.Sum(p => (p.X - mx) * (p.Y - my)) / sxx : double.NaN;
-        }).ToList();
-        return new ConditionalSummary(seeds, plan, settings, diffs, SeedSpread.Of(slopes));
+        return (all, headline);
+    }
+
+    /// <summary>A seed's least-squares slope of obtained test accuracy on requested accuracy over the calibration targets (NaN with one target).</summary>
+    static double Slope(ConditionalSeedResult s, ConditionalPlan plan)
+    {
+        var pts = plan.TargetZ.Select(z => s.Settings.First(x => x.Setting == ConditionalStudy.SettingName(z, plan.Guidance))).Select(r => (X: r.Target, Y: r.TestMean)).ToList();
+        var (mx, my) = (pts.Average(p => p.X), pts.Average(p => p.Y));
+        var sxx = pts.Sum(p => (p.X - mx) * (p.X - mx));
+        return sxx > 0 ? pts.Sum(p => (p.X - mx) * (p.Y - my)) / sxx : double.NaN;
     }
 
     /// <summary>One row per setting: mean and std over seeds of requested, obtained (val, test), model spread, best on val, max IoU (fractions).</summary>
@@ -98,9 +143,15 @@ public sealed class ConditionalSummary
         max_iou_mean = s.MaxIou.Mean, max_iou_std = s.MaxIou.Std,
     }));
 
-    public DataFrame DifferencesDataFrame() => Tables.ToDataFrame(Differences.Select(d => new
+    /// <summary>
+    /// One row per comparison: its name, seeds, mean, std, raw interval and raw verdict (fractions; the slope's unscaled),
+    /// then the family's reading: role (headline / exploratory), p, Holm's p (headline only) and the verdict it reads.
+    /// </summary>
+    public DataFrame DifferencesDataFrame() => Tables.ToDataFrame(Comparisons.Select(c => (c, d: c.Difference)).Select(x => new
     {
-        comparison = d.Name, seeds = d.Count, mean = d.Mean, std = d.Std, ci_low = d.Low, ci_high = d.High, verdict = d.Verdict.ToString(),
+        comparison = x.d.Name, seeds = x.d.Count, mean = x.d.Mean, std = x.d.Std, ci_low = x.d.Low, ci_high = x.d.High, verdict = x.d.Verdict.ToString(),
+        role = Family.IsHeadline(x.c) ? "headline" : "exploratory", p = x.d.P, holm_p = Family.IsHeadline(x.c) ? Family.HolmP(x.c) : double.NaN,
+        family_verdict = Family.Verdict(x.c).ToString(),
     }));
 
     public DataFrame ZooDataFrame() => Tables.ToDataFrame(Seeds.Select(s => s.Zoo));

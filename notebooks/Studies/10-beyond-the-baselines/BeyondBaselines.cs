@@ -81,6 +81,16 @@ public static class BeyondBaselines
         _ => group,
     };
 
+    /// <summary>A group as a sentence names it: "SWA p-diff", "the average of 16", "the per-coordinate Gaussian".</summary>
+    public static string Name(string group) => group switch
+    {
+        GroupNovelty.Originals => "the originals",
+        SwaPDiff => "SWA p-diff",
+        Gaussian or LatentAverageOriginals or LatentAverageGenerated => "the " + Label(group),
+        _ when group.StartsWith("average", StringComparison.Ordinal) => "the " + Label(group),
+        _ => Label(group),
+    };
+
     /// <summary>
     /// The comparison over pipeline seeds (<see cref="SeedRunner"/>): for each seed of <paramref name="task"/>, its zoo
     /// (cached), every group built and measured (<see cref="RunSeed"/>) with the preset's configuration for the profile

@@ -8,27 +8,31 @@ using PDiff.Storage;
 namespace PDiff.Studies;
 
 /// <summary>
-/// A candidate against a baseline, paired seed by seed: accuracy, mean max IoU and mean min L2 to the originals.
-/// The candidate <see cref="Beats"/> the baseline when its accuracy is distinguishably higher (95 % interval
-/// above 0) while it is no closer to the originals: mean max IoU at most the baseline's and mean min L2 at
-/// least the baseline's (point estimates over seeds, the brief's criterion; their intervals are reported too).
+/// A candidate against a baseline, paired seed by seed: test accuracy, mean max IoU and mean min L2 to the originals,
+/// each a <see cref="Comparison"/>. Every conclusion is a verdict's: the candidate is <see cref="MoreAccurate"/> when the
+/// accuracy verdict its family reads (<see cref="AccuracyVerdict"/>: Holm's for a candidate, the raw interval's for
+/// plain p-diff) is "higher", <see cref="Closer"/> when a novelty interval says so (max IoU higher or min L2 lower than
+/// the baseline's), and it <see cref="Beats"/> the baseline when it is more accurate and not closer.
 /// </summary>
-public sealed record CandidateVerdict(string Candidate, string Baseline, PairedDifference Accuracy, PairedDifference MaxIou, PairedDifference MinL2)
+public sealed record CandidateVerdict(string Candidate, string Baseline, Comparison Accuracy, Comparison MaxIou, Comparison MinL2)
 {
-    public bool MoreAccurate => Accuracy.Verdict == DifferenceVerdict.Higher;
-    public bool NoCloser => MaxIou.Mean <= 0 && MinL2.Mean >= 0;
+    /// <summary>The accuracy verdict the report's family reads (Holm's for a headline comparison); the raw interval's until set.</summary>
+    public DifferenceVerdict AccuracyVerdict { get; init; } = Accuracy.Verdict;
+
+    public bool MoreAccurate => AccuracyVerdict == DifferenceVerdict.Higher;
+
+    /// <summary>A novelty interval places the candidate nearer the originals: its max IoU higher, or its min L2 lower, than the baseline's.</summary>
+    public bool Closer => MaxIou.Verdict == DifferenceVerdict.Higher || MinL2.Verdict == DifferenceVerdict.Lower;
+
+    public bool NoCloser => !Closer;
     public bool Beats => MoreAccurate && NoCloser;
 
-    /// <summary>Three sentences, each following its interval, and the verdict.</summary>
-    public string Sentence()
-    {
-        var what = $"{BeyondBaselines.Label(Candidate)} − {BeyondBaselines.Label(Baseline)}";
-        return $"{Accuracy.Sentence($"{what}, test accuracy")} {MaxIou.Sentence("max IoU to originals", 1, "")} {MinL2.Sentence("min L2 to originals", 1, "")} " +
-            (Beats ? "→ beats the baseline: more accurate at equal or greater novelty."
-                : MoreAccurate ? "→ more accurate, but closer to the originals: does not beat it."
-                : (NoCloser ? "→ no closer to the originals, but " : "→ closer to the originals, and ") +
-                  (Accuracy.Verdict == DifferenceVerdict.Lower ? "less accurate" : "not distinguishably more accurate") + ": does not beat it.");
-    }
+    /// <summary>What the verdicts conclude, e.g. "beats it: accuracy higher, and no novelty interval places it closer to the originals".</summary>
+    public string Conclusion =>
+        Beats ? "beats it: accuracy higher, and no novelty interval places it closer to the originals"
+        : MoreAccurate ? "does not beat it: accuracy higher, but closer to the originals"
+        : "does not beat it: " + (AccuracyVerdict == DifferenceVerdict.OneSeed ? "one seed gives no accuracy verdict" : $"accuracy {VerdictWords.Word(AccuracyVerdict)}")
+          + (Closer ? ", and closer to the originals" : "");
 }
 
 /// <summary>
@@ -48,7 +52,9 @@ public sealed class BeyondReport
         if (!Groups.Contains(averageGroup) || !Groups.Contains(BeyondBaselines.Gaussian))
             throw new ArgumentException($"Every seed needs the baselines '{averageGroup}' and '{BeyondBaselines.Gaussian}'; the groups are {string.Join(", ", Groups)}.", nameof(seeds));
         var challengers = new[] { BeyondBaselines.PDiffGroup }.Concat(BeyondBaselines.Candidates).Where(Groups.Contains);
-        Verdicts = challengers.SelectMany(c => new[] { averageGroup, BeyondBaselines.Gaussian }.Select(b => Compare(c, b))).ToList();
+        var raw = challengers.SelectMany(c => new[] { averageGroup, BeyondBaselines.Gaussian }.Select(b => Compare(c, b))).ToList();
+        Family = FamilyOf(raw);
+        Verdicts = raw.Select(v => v with { AccuracyVerdict = Family.Verdict(v.Accuracy) }).ToList();
     }
 
     public IReadOnlyList<BeyondSeed> Seeds { get; }
@@ -56,17 +62,45 @@ public sealed class BeyondReport
     public IReadOnlyList<string> Groups { get; }
     public IReadOnlyList<CandidateVerdict> Verdicts { get; }
 
+    /// <summary>
+    /// What the notebook claims: each candidate's accuracy against each baseline is a headline comparison (Holm's
+    /// correction over all of them); plain p-diff's accuracy and every novelty comparison are exploratory.
+    /// </summary>
+    public ComparisonFamily Family { get; }
+
     /// <summary>A statistic of a group, one value per seed.</summary>
     public SeedSpread Over(string group, Func<NoveltyGroup, double> stat) => SeedSpread.Of(Seeds.Select(s => stat(s.Group(group))).ToList());
 
-    public CandidateVerdict Compare(string candidate, string baseline)
+    /// <summary>The verdict of <paramref name="candidate"/> against <paramref name="baseline"/>, as the family reads it.</summary>
+    public CandidateVerdict Verdict(string candidate, string baseline) =>
+        Verdicts.FirstOrDefault(v => v.Candidate == candidate && v.Baseline == baseline)
+        ?? throw new KeyNotFoundException($"No comparison of '{candidate}' with '{baseline}'.");
+
+    /// <summary>The family's sentences of one verdict (accuracy, max IoU, min L2) and its conclusion.</summary>
+    public string Sentence(CandidateVerdict v) =>
+        $"{Family.Sentence(v.Accuracy)} {Family.Sentence(v.MaxIou)} {Family.Sentence(v.MinL2)} → {BeyondBaselines.Name(v.Candidate)} {v.Conclusion}.";
+
+    CandidateVerdict Compare(string candidate, string baseline)
     {
-        PairedDifference D(string name, Func<NoveltyGroup, double> f) =>
-            PairedDifference.Of(name, Seeds.Select(s => f(s.Group(candidate))).ToList(), Seeds.Select(s => f(s.Group(baseline))).ToList());
+        var (a, b) = (BeyondBaselines.Name(candidate), BeyondBaselines.Name(baseline));
+        Comparison C(string quantity, Func<NoveltyGroup, double> f, double scale, string unit, int digits) =>
+            new($"{quantity} of {a}", $"that of {b}", PairedDifference.Of($"{candidate} − {baseline}, {quantity}",
+                Seeds.Select(s => f(s.Group(candidate))).ToList(), Seeds.Select(s => f(s.Group(baseline))).ToList()), scale, unit, digits);
         return new CandidateVerdict(candidate, baseline,
-            D($"{candidate} − {baseline}, test accuracy", g => g.TestMean),
-            D($"{candidate} − {baseline}, mean max IoU", g => g.MeanMaxIou),
-            D($"{candidate} − {baseline}, mean min L2", g => g.MeanMinL2));
+            C("mean test accuracy", g => g.TestMean, 100, "pt", 2),
+            C("mean max IoU to the originals", g => g.MeanMaxIou, 1, "", 3),
+            C("mean min L2 to the originals", g => g.MeanMinL2, 1, "", 2));
+    }
+
+    static ComparisonFamily FamilyOf(IReadOnlyList<CandidateVerdict> verdicts)
+    {
+        bool IsCandidate(CandidateVerdict v) => BeyondBaselines.Candidates.Contains(v.Candidate);
+        var headline = verdicts.Where(IsCandidate).Select(v => v.Accuracy).ToList();
+        var exploratory = verdicts.Where(v => !IsCandidate(v)).Select(v => v.Accuracy)
+            .Concat(verdicts.SelectMany(v => new[] { v.MaxIou, v.MinL2 })).ToList();
+        // Without a candidate (all skipped), plain p-diff's accuracy comparisons are the claim.
+        if (headline.Count == 0) (headline, exploratory) = (exploratory.Take(2).ToList(), exploratory.Skip(2).ToList());
+        return new ComparisonFamily("Beyond the baselines (each candidate's mean test accuracy against the average and the Gaussian)", headline, exploratory);
     }
 
     /// <summary>The candidates (not plain p-diff) that beat both baselines.</summary>
@@ -120,11 +154,14 @@ public sealed class BeyondReport
         return new DataFrame(columns);
     }
 
-    /// <summary>Every paired difference: candidate, baseline, quantity, per-seed values, mean, 95 % interval, verdict; and whether the candidate beats the baseline.</summary>
+    /// <summary>
+    /// Every paired difference: candidate, baseline, quantity, per-seed values, mean, 95 % interval, the raw verdict, whether
+    /// the candidate beats the baseline, and the family's reading: role (headline / exploratory), p, Holm's p and verdict.
+    /// </summary>
     public DataFrame ToDifferencesFrame()
     {
         var rows = Verdicts.SelectMany(v => new[] { ("test_acc", v.Accuracy), ("mean_max_iou", v.MaxIou), ("mean_min_l2", v.MinL2) }
-            .Select(q => (Verdict: v, Quantity: q.Item1, Diff: q.Item2))).ToList();
+            .Select(q => (Verdict: v, Quantity: q.Item1, C: q.Item2, Diff: q.Item2.Difference))).ToList();
         var columns = new List<DataFrameColumn>
         {
             new StringDataFrameColumn("candidate", rows.Select(r => r.Verdict.Candidate)),
@@ -137,8 +174,14 @@ public sealed class BeyondReport
         columns.Add(new DoubleDataFrameColumn("ci_high", rows.Select(r => r.Diff.High)));
         columns.Add(new StringDataFrameColumn("verdict", rows.Select(r => r.Diff.VerdictText)));
         columns.Add(new BooleanDataFrameColumn("beats_baseline", rows.Select(r => r.Verdict.Beats)));
+        columns.Add(new StringDataFrameColumn("role", rows.Select(r => Role(r.C))));
+        columns.Add(new DoubleDataFrameColumn("p", rows.Select(r => r.Diff.P)));
+        columns.Add(new DoubleDataFrameColumn("holm_p", rows.Select(r => Family.IsHeadline(r.C) ? Family.HolmP(r.C) : double.NaN)));
+        columns.Add(new StringDataFrameColumn("family_verdict", rows.Select(r => VerdictWords.Word(Family.Verdict(r.C)))));
         return new DataFrame(columns);
     }
+
+    string Role(Comparison c) => Family.IsHeadline(c) ? "headline" : "exploratory";
 
     /// <summary>
     /// Accuracy against max IoU to the originals, one point a group: the mean over seeds of the group's mean test
@@ -186,14 +229,19 @@ public sealed class BeyondReport
         w.WriteJson("summary.json", new
         {
             seeds = Seeds.Select(s => s.Seed), folders = Seeds.Select(s => $"seed{s.Seed}"), groups = Groups, average_group = AverageGroup,
-            winners = Winners,
+            winners = Winners, family = Family.Statement(),
             verdicts = Verdicts.Select(v => new
             {
                 candidate = v.Candidate, baseline = v.Baseline, more_accurate = v.MoreAccurate, no_closer = v.NoCloser, beats = v.Beats,
-                accuracy = new { mean = v.Accuracy.Mean, ci_low = v.Accuracy.Low, ci_high = v.Accuracy.High, verdict = v.Accuracy.VerdictText },
-                max_iou = new { mean = v.MaxIou.Mean, ci_low = v.MaxIou.Low, ci_high = v.MaxIou.High, verdict = v.MaxIou.VerdictText },
-                min_l2 = new { mean = v.MinL2.Mean, ci_low = v.MinL2.Low, ci_high = v.MinL2.High, verdict = v.MinL2.VerdictText },
+                accuracy = Json(v.Accuracy), max_iou = Json(v.MaxIou), min_l2 = Json(v.MinL2),
             }),
         });
     }
+
+    /// <summary>One comparison in summary.json: mean, raw interval and verdict, and the family's reading of it.</summary>
+    object Json(Comparison c) => new
+    {
+        mean = c.Difference.Mean, ci_low = c.Difference.Low, ci_high = c.Difference.High, verdict = c.Difference.VerdictText,
+        role = Role(c), p = c.Difference.P, holm_p = Family.IsHeadline(c) ? Family.HolmP(c) : double.NaN, family_verdict = VerdictWords.Word(Family.Verdict(c)),
+    };
 }

@@ -58,6 +58,28 @@ public class ComparisonFamilyTests
     }
 
     [Fact]
+    public void OneComparisonIsReadByItsRole()
+    {
+        // Headline {Above, Spans}: Holm turns Above's raw "higher" into "indistinguishable" (p 0.035 → 0.070, as above);
+        // the exploratory copy of Above keeps its raw "higher".
+        var above = Of("A", "B", Above);
+        var spans = Of("C", "D", Spans);
+        var aside = Of("E", "F", Above);
+        var family = new ComparisonFamily("main", new[] { spans, above }, new[] { aside });
+        Assert.True(family.IsHeadline(above));
+        Assert.False(family.IsHeadline(aside));
+        Assert.Equal(DifferenceVerdict.Indistinguishable, family.Verdict(above));
+        Assert.Equal(DifferenceVerdict.Higher, family.Verdict(aside));
+        Assert.Equal("[headline] A is indistinguishable from B: +3.00 pt [+0.52, +5.48] over 3 seeds (95 % interval); p = 0.035, Holm-adjusted p = 0.070.", family.Sentence(above));
+        Assert.Equal("[exploratory] E is higher than F: +3.00 pt [+0.52, +5.48] over 3 seeds (95 % interval).", family.Sentence(aside));
+        Assert.Equal(family.Sentences().Skip(1), new[] { spans, above, aside }.Select(family.Sentence));
+        Assert.Throws<ArgumentException>(() => family.Verdict(Of("G", "H", Above)));
+        // +2 pt on every seed: no spread, p = 0, written "p < 0.001" (not "p = < 0.001").
+        var sure = Of("G", "H", new[] { 0.02, 0.02, 0.02 });
+        Assert.EndsWith("; p < 0.001, Holm-adjusted p < 0.001.", new ComparisonFamily("sure", new[] { sure }).Sentence(sure));
+    }
+
+    [Fact]
     public void AFamilyRefusesNoHeadlineAndAComparisonStatedTwice()
     {
         Assert.Throws<ArgumentException>(() => new ComparisonFamily("empty", Array.Empty<Comparison>()));

@@ -233,21 +233,69 @@ public class BeyondReportTests
     public void VerdictsFollowTheIntervalsAndTheNoveltyCriterion()
     {
         var r = new BeyondReport(ThreeSeeds(), "average16");
-        Assert.True(r.Compare(BeyondBaselines.SwaPDiff, "average16").Beats);
-        Assert.True(r.Compare(BeyondBaselines.SwaPDiff, "gaussian").Beats);
-        var ft = r.Compare(BeyondBaselines.FineTuned, "average16");
+        Assert.True(r.Verdict(BeyondBaselines.SwaPDiff, "average16").Beats);
+        Assert.True(r.Verdict(BeyondBaselines.SwaPDiff, "gaussian").Beats);
+        var ft = r.Verdict(BeyondBaselines.FineTuned, "average16");
         Assert.True(ft.MoreAccurate);
-        Assert.False(ft.NoCloser);
+        Assert.True(ft.Closer);        // max IoU +0.02 on every seed: higher
         Assert.False(ft.Beats);
-        var la = r.Compare(BeyondBaselines.LatentAverageOriginals, "average16");
-        Assert.Equal(DifferenceVerdict.Indistinguishable, la.Accuracy.Verdict);
+        Assert.Equal("does not beat it: accuracy higher, but closer to the originals", ft.Conclusion);
+        var la = r.Verdict(BeyondBaselines.LatentAverageOriginals, "average16");
+        Assert.Equal(DifferenceVerdict.Indistinguishable, la.AccuracyVerdict);
         Assert.False(la.Beats);
-        Assert.Contains("indistinguishable", la.Sentence());
+        Assert.Contains("[headline] mean test accuracy of the latent mean of originals is indistinguishable from that of the average of 16: ", r.Sentence(la));
+        Assert.EndsWith("→ the latent mean of originals does not beat it: accuracy indistinguishable.", r.Sentence(la));
         Assert.Equal(new[] { BeyondBaselines.SwaPDiff }, r.Winners);
         Assert.Equal(3 * 2, r.Verdicts.Count);   // three candidates present × two baselines
-        Assert.Equal(0.005, r.Compare(BeyondBaselines.SwaPDiff, "average16").Accuracy.Mean, 3);
+        Assert.Equal(0.005, r.Verdict(BeyondBaselines.SwaPDiff, "average16").Accuracy.Difference.Mean, 3);
+        // The family: the six candidate accuracies are headline; the 12 novelty comparisons exploratory (no p-diff group here).
+        Assert.Equal(6, r.Family.Headline.Count);
+        Assert.Equal(12, r.Family.Exploratory.Count);
         var chart = r.AccuracyVsMaxIou();
         Assert.Equal(5, chart.Data.Count);
+    }
+
+    [Fact]
+    public void HolmAndTheNoveltyIntervalsDecideNotTheRawIntervalOrAPointEstimate()
+    {
+        // Latent mean of originals − average of 16 = {+0.02, +0.03, +0.04} pt: raw p = 0.0351 (interval above 0), but five
+        // other headline p-values lie below it, four of them near 0 (SWA and fine-tune, against both baselines) and one at 1
+        // (latent mean − Gaussian = {−0.01, 0, +0.01} pt), so Holm multiplies it by 2: 0.0702, not "higher".
+        // Its max IoU − the average's is {+0.01, −0.01, +0.005}: a positive mean, but the interval spans 0, so not closer.
+        var seeds = Enumerable.Range(0, 3).Select(s =>
+        {
+            var shift = 0.002 * s;
+            var la = 0.870 + shift + 0.0002 + 0.0001 * s;
+            return Seed(s,
+                ("average16", 0.870 + shift, 0.93, 1.0), ("gaussian", 0.8703 + shift, 0.92, 2.4),
+                (BeyondBaselines.SwaPDiff, 0.875 + shift + 0.0002 * s, 0.90, 2.5),
+                (BeyondBaselines.FineTuned, 0.876 + shift - 0.0001 * s, 0.95, 0.5),
+                (BeyondBaselines.LatentAverageOriginals, la, new[] { 0.94, 0.92, 0.935 }[s], 3.0));
+        }).ToList();
+        var r = new BeyondReport(seeds, "average16");
+        var v = r.Verdict(BeyondBaselines.LatentAverageOriginals, "average16");
+        Assert.Equal(DifferenceVerdict.Higher, v.Accuracy.Verdict);
+        Assert.Equal(1 - 3 * Math.Sqrt(3) / Math.Sqrt(29), v.Accuracy.Difference.P, 6);
+        Assert.Equal(2 * v.Accuracy.Difference.P, r.Family.HolmP(v.Accuracy), 12);
+        Assert.Equal(DifferenceVerdict.Indistinguishable, v.AccuracyVerdict);
+        Assert.False(v.MoreAccurate);
+        Assert.True(v.MaxIou.Difference.Mean > 0);
+        Assert.Equal(DifferenceVerdict.Indistinguishable, v.MaxIou.Verdict);
+        Assert.True(v.NoCloser);
+        Assert.False(v.Beats);
+        var csv = r.ToDifferencesFrame();
+        var row = Enumerable.Range(0, (int)csv.Rows.Count).Single(i => (string)csv["candidate"][i] == BeyondBaselines.LatentAverageOriginals
+            && (string)csv["baseline"][i] == "average16" && (string)csv["quantity"][i] == "test_acc");
+        Assert.Equal("higher", csv["verdict"][row]);
+        Assert.Equal("headline", csv["role"][row]);
+        Assert.Equal("indistinguishable", csv["family_verdict"][row]);
+        Assert.Equal(r.Family.HolmP(v.Accuracy), (double)csv["holm_p"][row]!, 12);
+        Assert.Equal("exploratory", csv["role"][row + 1]);
+        Assert.True(double.IsNaN((double)csv["holm_p"][row + 1]!));
+        Assert.Equal(new[] { BeyondBaselines.SwaPDiff }, r.Winners);
+        Assert.StartsWith("Reading: SWA p-diff beats both the average of 16 and the per-coordinate Gaussian over 3 seeds", BeyondReading.Conclusion(r));
+        var none = new BeyondReport(seeds.Select(x => x with { Groups = x.Groups.Where(g => g.Group != BeyondBaselines.SwaPDiff).ToList() }).ToList(), "average16");
+        Assert.StartsWith("Reading: no candidate beats both the average of 16 and the per-coordinate Gaussian over 3 seed(s)", BeyondReading.Conclusion(none));
     }
 
     [Fact]
