@@ -31,11 +31,11 @@ public static class ConditionalReading
     }
 
     /// <summary>What the slope's verdict against 0 (Holm's) lets the reading say about the request.</summary>
-    public static string SlopeReading(DifferenceVerdict againstZero) => againstZero switch
+    public static string SlopeReading(DifferenceVerdict againstZero) => VerdictWords.Phrase(againstZero, "The calibration slope", "0") + ": " + (againstZero switch
     {
-        DifferenceVerdict.Higher => "The calibration slope is higher than 0: the obtained accuracy follows the request.",
-        DifferenceVerdict.Lower => "The calibration slope is lower than 0: the obtained accuracy goes against the request.",
-        DifferenceVerdict.Indistinguishable => "The calibration slope is indistinguishable from 0: the obtained accuracy does not distinguishably follow the request.",
-        _ => "One seed: no verdict on whether the obtained accuracy follows the request.",
-    };
+        DifferenceVerdict.Higher => "the obtained accuracy follows the request.",
+        DifferenceVerdict.Lower => "the obtained accuracy goes against the request.",
+        DifferenceVerdict.Indistinguishable => "the obtained accuracy does not distinguishably follow the request.",
+        _ => "whether the obtained accuracy follows the request is not known.",
+    });
 }

@@ -33,8 +33,8 @@ public static class BeyondReading
             return $"Reading: {string.Join(" and ", winners.Select(BeyondBaselines.Name))} beat{(winners.Count == 1 ? "s" : "")} both {average} and the per-coordinate Gaussian "
                 + $"over {report.Seeds.Count} seeds: mean test accuracy higher (Holm) and no novelty interval closer to the originals.";
         var single = report.Verdicts.Where(v => v.Beats && BeyondBaselines.Candidates.Contains(v.Candidate)).ToList();
-        return $"Reading: no candidate beats both {average} and the per-coordinate Gaussian over {report.Seeds.Count} seed(s): none has a mean test accuracy "
-            + "higher than both (Holm) with no novelty interval closer to the originals."
+        return $"Reading: no candidate beats both {average} and the per-coordinate Gaussian over {report.Seeds.Count} seed(s): none has the Holm verdict "
+            + "\"higher\" in mean test accuracy against both with no novelty interval closer to the originals."
             + (single.Count > 0 ? $" Single baselines beaten: {string.Join("; ", single.Select(v => $"{BeyondBaselines.Name(v.Candidate)} beats {BeyondBaselines.Name(v.Baseline)}"))}." : "");
     }
 

@@ -31,19 +31,19 @@ public class WholeNetworkFindingsTests
         var b = Summary("b", new() { [Evaluator.Original] = Originals, [Evaluator.Generated] = genB, ["gaussian"] = Plus(genB, -0.02, -0.03, -0.04), [Evaluator.Ensemble] = Originals });
         var family = WholeNetworkFindings.Family(new[] { ("a", a), ("b", b) }, Array.Empty<WholeNetworkRow>());
 
-        Assert.Equal(new[] { "a: generated mean − the originals' mean", "a: generated mean − the per-coordinate Gaussian's mean",
-            "b: generated mean − the originals' mean", "b: generated mean − the per-coordinate Gaussian's mean" }, family.Headline.Select(c => c.Label));
-        Assert.Equal(new[] { "b: generated mean − the weight average", "b: the weight average − the originals' mean" },
+        Assert.Equal(new[] { "a: p-diff mean − originals' mean", "a: p-diff mean − per-coordinate Gaussian's mean",
+            "b: p-diff mean − originals' mean", "b: p-diff mean − per-coordinate Gaussian's mean" }, family.Headline.Select(c => c.Label));
+        Assert.Equal(new[] { "b: p-diff mean − weight average", "b: the weight average − the originals' mean" },
             family.Exploratory.Select(c => c.Label).Where(l => l.Contains("weight")));
         Assert.Equal(0.0, family["b: the weight average − the originals' mean"].Difference.Mean, 12);   // b's weight average scores as its originals
         var p = 1 - 3 * Math.Sqrt(3) / Math.Sqrt(29);
-        var aOrig = family["a: generated mean − the originals' mean"];
+        var aOrig = family["a: p-diff mean − originals' mean"];
         Assert.Equal(DifferenceVerdict.Lower, aOrig.Verdict);
         Assert.Equal(3 * p, family.HolmP(aOrig), 9);
         Assert.Equal(DifferenceVerdict.Indistinguishable, family.HolmVerdict(aOrig));
-        Assert.Equal(3 * p, family.HolmP(family["b: generated mean − the per-coordinate Gaussian's mean"]), 9);
-        Assert.Equal(DifferenceVerdict.Lower, family.HolmVerdict(family["b: generated mean − the originals' mean"]));
-        Assert.StartsWith("[headline] a: generated mean is indistinguishable from the originals' mean: −3.00 pt [−5.48, −0.52] over 3 seeds",
+        Assert.Equal(3 * p, family.HolmP(family["b: p-diff mean − per-coordinate Gaussian's mean"]), 9);
+        Assert.Equal(DifferenceVerdict.Lower, family.HolmVerdict(family["b: p-diff mean − originals' mean"]));
+        Assert.StartsWith("[headline] a: p-diff mean is indistinguishable from originals' mean: −3.00 pt [−5.48, −0.52] over 3 seeds",
             WholeNetworkFindings.SentencesFor(family, "a").First());
         Assert.All(WholeNetworkFindings.SentencesFor(family, "b"), s => Assert.Contains("] b: ", s));
         // Two headline; against the weight average and both best picks; the weight average against the originals.
@@ -109,7 +109,7 @@ public class FullV2FindingsTests
         var family = FullV2Findings.Family(new[] { ("fmnist, DDPM", one), ("fmnist, DDIM", one) });
         Assert.Equal(4, family.Headline.Count);
         Assert.Equal("fmnist, DDPM: generated best on validation − the best original on validation", family.Headline[1].Label);
-        Assert.Contains("fmnist, DDIM: generated mean − the weight average", family.Exploratory.Select(c => c.Label));
+        Assert.Contains("fmnist, DDIM: p-diff mean − weight average", family.Exploratory.Select(c => c.Label));
         Assert.All(family.Headline, c => Assert.Equal(DifferenceVerdict.OneSeed, family.HolmVerdict(c)));
         // Best on validation: generated 0.812 (val 0.815) − original 0.83 (val 0.82) = −1.8 pt.
         Assert.Equal("[headline] fmnist, DDPM: generated best on validation − the best original on validation: one seed, no verdict: −1.80 pt (one seed); p = –, Holm-adjusted p = –.",
