@@ -21,6 +21,16 @@ public static class ImportedZooSeeds
     }
 
     /// <summary>
+    /// What a zoo holds, by content: its base model, network file, checkpoints (their hashes) and data split. A notebook
+    /// that imports the same checkpoints again writes a zoo with a new creation stamp but this same content, so its
+    /// results folder is the same one.
+    /// </summary>
+    public static object Content(ZooManifest m) => new
+    {
+        m.Task, m.BaseSha256, m.SourceSha256, m.Data, checkpoints = m.Checkpoints.Select(c => c.Sha256 ?? $"{c.File}@{c.ValAccuracy}/{c.TestAccuracy}").ToList(),
+    };
+
+    /// <summary>
     /// For each seed (<see cref="SeedRunner"/>): p-diff trained (or reused from the zoo's model cache) with <paramref name="config"/>'s
     /// seeds shifted by the seed, <paramref name="count"/> models generated and evaluated (<see cref="EvaluationFor"/>), the report
     /// in <c>&lt;results&gt;/seed&lt;s&gt;/</c>; then the statistics over seeds and notebook 07's family
@@ -33,7 +43,7 @@ public static class ImportedZooSeeds
         var options = EvaluationFor(profile, ctx.Zoo.K);
         using var folder = ResultsFolders.Claim(resultsDir, ResultsFolders.Fingerprint(new
         {
-            layout = "imported-seeds", zoo = Path.GetFullPath(ctx.Zoo.Directory), created = ctx.Zoo.Manifest.Created, profile = profile.Name(),
+            layout = "imported-seeds", zoo = Path.GetFullPath(ctx.Zoo.Directory), content = Content(ctx.Zoo.Manifest), profile = profile.Name(),
             config = ConfigText.ToJson(config), count, evaluation = options.ToString(),
         }), log: log, planned: seeds.Select(s => $"seed{s}/").Concat(MemorizationSummary.FileNames).Concat(FamilyTables.FileNames));
         return SeedRunner.Run(seeds, seed =>

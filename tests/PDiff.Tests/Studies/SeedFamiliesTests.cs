@@ -1,6 +1,7 @@
 using System.Text.Json;
 using PDiff.Data;
 using PDiff.Evaluation;
+using PDiff.Models;
 using PDiff.Studies;
 using PDiff.Tests.Serialization;
 using PDiff.Zoo;
@@ -282,5 +283,20 @@ public class SeedFamiliesTests
         Assert.Equal((0, quick.Baselines.AverageOf), (i.Baselines.FineTunedCount, i.Baselines.AverageOf));
         Assert.Equal(3, ImportedZooSeeds.EvaluationFor(Profile.Quick, 3).Baselines.AverageOf);
         Assert.Equal(quick.Baselines.GaussianCount, i.Baselines.GaussianCount);
+    }
+
+    [Fact]
+    public void AnImportedZooIsKnownByItsContentNotItsCreationStamp()
+    {
+        var m = new ZooManifest
+        {
+            Task = "byo", Dataset = "mnist", Model = new ModelSpec { Arch = "mlp" }, BaseSha256 = "b",
+            Subset = new SubsetRecord("classifier", Array.Empty<TensorSpec>(), 0), Created = "2026-12-01T00:00:00Z",
+            Checkpoints = new[] { new CheckpointRecord(0, "c0", 0, 0, 0.9, 0.9, Sha256: "h0"), new CheckpointRecord(1, "c1", 1, 0, 0.9, 0.9, Sha256: "h1") },
+        };
+        string Print(ZooManifest x) => ResultsFolders.Fingerprint(ImportedZooSeeds.Content(x));
+        Assert.Equal(Print(m), Print(m with { Created = "2026-12-02T00:00:00Z", Seconds = new Dictionary<string, double> { ["import"] = 3 } }));
+        Assert.NotEqual(Print(m), Print(m with { Checkpoints = new[] { m.Checkpoints[0], m.Checkpoints[1] with { Sha256 = "other" } } }));
+        Assert.NotEqual(Print(m), Print(m with { BaseSha256 = "c" }));
     }
 }
