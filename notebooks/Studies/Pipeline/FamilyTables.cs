@@ -76,15 +76,17 @@ public static class FamilyTables
             if (these.Count == 0) continue;
             fig.Add(new Scatter
             {
-                Name = role, Mode = "markers", Y = these.Select(c => c.Label).ToArray(), X = these.Select(c => c.Scale * c.Difference.Mean).ToArray(),
+                Name = role, Mode = "markers", Y = these.Select(AxisLabel).ToArray(), X = these.Select(c => c.Scale * c.Difference.Mean).ToArray(),
                 ErrorX = new ErrorBars { Array = these.Select(c => c.Difference.Count < 2 ? 0 : c.Scale * (c.Difference.High - c.Difference.Mean)).ToArray() },
                 Marker = new Marker { Color = color, Size = 9 },
             });
         }
         fig.Layout.XAxis = new Axis { Title = axisTitle, ZeroLine = true, Extra = { ["zerolinecolor"] = "black", ["zerolinewidth"] = 2 } };
-        fig.Layout.YAxis = new Axis { Type = "category", AutoRange = "reversed" };
+        fig.Layout.YAxis = new Axis { Type = "category", AutoRange = "reversed", Extra = { ["automargin"] = true } };
         fig.Layout.Title = title;
-        fig.Layout.Margin = new Margin { L = 420 };
-        return fig.WithSize(1000, 140 + 34 * shown.Count);
+        return fig.WithSize(1100, 160 + 46 * shown.Count);
     }
+
+    /// <summary>A comparison's label on the chart's axis: "A −" over "B", so long names keep the plot its width.</summary>
+    public static string AxisLabel(Comparison c) => $"{c.A} −<br>{c.B}";
 }

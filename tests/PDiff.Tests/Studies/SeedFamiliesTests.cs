@@ -254,11 +254,11 @@ public class SeedFamiliesTests
         Assert.Equal(2, fig.Data.Count);
         var headline = Assert.IsType<PDiff.Plots.Scatter>(fig.Data[0]);
         Assert.Equal("headline", headline.Name);
-        Assert.Equal(new[] { f.Headline[0].Label, f.Headline[1].Label }, (string[])headline.Y!);
+        Assert.Equal(new[] { f.Headline[0].A + " −<br>" + f.Headline[0].B, f.Headline[1].A + " −<br>" + f.Headline[1].B }, (string[])headline.Y!);
         Assert.Equal(-0.03, ((double[])headline.X!)[0], 12);
         Assert.Equal(T975 * 0.01 / Math.Sqrt(3), ((double[])headline.ErrorX!.Array!)[0], 5);
         var exploratory = Assert.IsType<PDiff.Plots.Scatter>(fig.Data[1]);
-        Assert.Equal(new[] { f.Exploratory[0].Label }, (string[])exploratory.Y!);
+        Assert.Equal(new[] { FamilyTables.AxisLabel(f.Exploratory[0]) }, (string[])exploratory.Y!);
     }
 
     [Fact]
