@@ -57,10 +57,13 @@ public static class BeyondMemorization
 
     /// <summary>
     /// One seed of <paramref name="task"/>: its zoo (cached), p-diff trained (or reused) with the preset's seeds shifted
-    /// by the pipeline seed, <paramref name="count"/> models generated and evaluated (<see cref="EvaluationFor"/>), the
-    /// report written to <paramref name="dir"/>. Without <paramref name="keepOpen"/> the context and run are freed at once.
+    /// by the pipeline seed, <paramref name="count"/> models generated and evaluated (<paramref name="evaluation"/>, by
+    /// default <see cref="EvaluationFor"/>), the report written to <paramref name="dir"/> (its files listed in
+    /// <paramref name="owner"/>'s marker when the folder lies in a claimed one). Without <paramref name="keepOpen"/> the
+    /// context and run are freed at once.
     /// </summary>
-    public static MemorizationSeed RunSeed(TaskSpec task, PDiffConfig preset, Profile profile, int count, string dir, bool keepOpen, TextWriter? log = null)
+    public static MemorizationSeed RunSeed(TaskSpec task, PDiffConfig preset, Profile profile, int count, string dir, bool keepOpen, TextWriter? log = null,
+        EvaluationOptions? evaluation = null, PDiff.Storage.OwnedFolder? owner = null)
     {
         var zoo = ZooCache.Ensure(task, profile, log);
         var ctx = TaskContext.Open(zoo);
@@ -70,8 +73,8 @@ public static class BeyondMemorization
         {
             var config = TaskRunner.SeedsFor(ProfileDefaults.SamplingFor(profile, preset.ForProfile(profile)), 0, task.Seed);
             run = Training.TrainAndGenerate(ctx, config, count, log);
-            report = RunEvaluation.Evaluate(ctx, run, EvaluationFor(profile, zoo.K), log);
-            report.Write(dir);
+            report = RunEvaluation.Evaluate(ctx, run, evaluation ?? EvaluationFor(profile, zoo.K), log);
+            report.Write(dir, owner);
         }
         catch
         {
