@@ -61,11 +61,11 @@ run_pytorch() {
     --out "$out/pytorch.json" 2> "$out/pytorch.log" || { echo "bench/equal-work.sh: the PyTorch side failed; see $out/pytorch.log" >&2; exit 1; }
 }
 run_pdiff() {
-  say "PDiff.NET notebook 11: $profile, autocast $autocast, $threads threads, fresh zoo (log: $work/pdiff.log)"
+  say "PDiff.NET notebook 11: $profile, autocast $autocast, $threads threads, fresh zoo (log: $out/pdiff.log)"
   if ! PDIFF_ZOO_CACHE="$work/zoos" OMP_NUM_THREADS=$threads dotnet "$PDIFF" notebook run notebooks/11-full-v2.ipynb \
       --param profile="$profile" --param autocast="$autocast" --param results="$work/results" --param equalWork=none \
-      --output "$work/11-full-v2.ipynb" > "$work/pdiff.log" 2>&1; then
-    tail -20 "$work/pdiff.log" >&2; echo "bench/equal-work.sh: the PDiff.NET side failed (log above)" >&2; exit 1
+      --output "$work/11-full-v2.ipynb" > "$out/pdiff.log" 2>&1; then
+    tail -20 "$out/pdiff.log" >&2; echo "bench/equal-work.sh: the PDiff.NET side failed (log above)" >&2; exit 1
   fi
   local found; found=$(find "$work/results" -name stage_times.json)
   [ "$(printf '%s\n' "$found" | grep -c .)" = 1 ] || { echo "bench/equal-work.sh: expected one stage_times.json under $work/results, found: ${found:-none}" >&2; exit 1; }
