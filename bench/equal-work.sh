@@ -52,8 +52,8 @@ trap 'rm -rf "$work"' EXIT
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 say() { printf '[equal-work] %s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 command="bench/equal-work.sh --budget $budget --precision $precision --threads $threads --order $order"
-printf '%s\n# commit %s%s, started %s UTC\n' "$command" "$(git rev-parse --short HEAD)" "$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)')" \
-  "$(date -u '+%Y-%m-%d %H:%M')" > "$out/command.txt"
+commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' with uncommitted changes')"
+printf '%s\n# commit %s, started %s UTC\n' "$command" "$commit" "$(date -u '+%Y-%m-%d %H:%M')" > "$out/command.txt"
 
 run_pytorch() {
   say "PyTorch $torch_version: $profile, $precision, $threads threads (log: $out/pytorch.log)"
@@ -86,5 +86,5 @@ python3 bench/python/equal_work_table.py "$out/pdiff.json" "$out/pytorch.json" -
   --set load_before="$load_before" --set load_between="$load_between" --set load_after="$load_after" \
   --set pytorch="$torch_version" --set numpy="$("$PY" -c 'import numpy; print(numpy.__version__)')" \
   --set torchsharp="$(env_value torch_sharp) (libtorch $(env_value libtorch))" --set dotnet="$(env_value dotnet)" \
-  --set command="$command" --set commit="$(head -2 "$out/command.txt" | tail -1 | sed 's/^# //')"
+  --set command="$command" --set commit="$commit"
 say "wrote $out/equal-work.md, .tsv and .json"
