@@ -7,7 +7,7 @@
 #   bench/equal-work.sh --budget full|small --precision float32|bf16 [--threads N] [--out DIR] [--order pytorch-first|pdiff-first]
 #
 # full  = notebook 11's full-v2 profile (Fashion-MNIST × ConvNet-3 32/64/128, K = 200, AE 500 and denoiser 1,000 steps,
-#         200 models by DDPM-1000 and by DDIM-50): about an hour for both sides on 2 cores.
+#         200 models by DDPM-1000 and by DDIM-50): 1 to 1.5 hours for both sides on 2 quiet cores.
 # small = its smoke profile (2,000 / 500 / 1,000 images, ConvNet-3 width 8, K = 10, 20 + 20 steps, 8 models by DDPM-100
 #         and DDIM-50): a few minutes; it proves the command, its times are dominated by fixed costs.
 # Our side builds its zoo afresh (a temporary PDIFF_ZOO_CACHE), so every stage is measured in this run.

@@ -18,7 +18,7 @@ sets on test; the originals' scores are kept from the zoo, as ours keeps them).
 --precision bf16 runs the denoiser's forward under torch.autocast("cpu", bfloat16) in training, in validation and
 in the sampling chains; the autoencoder, the loss, the optimisers, the sampler arithmetic and the scoring stay float32,
 as PDiffConfig.Autocast = BFloat16 does (ours keeps the time embedding's two linear layers in float32; autocast runs
-them in bfloat16: 0.05 of the denoiser's multiply-adds).
+them in bfloat16: under 0.1 % of the denoiser's multiply-adds).
 
 Writes one JSON: per-stage wall and process-CPU seconds, the whole pipeline per sampler, the settings, versions and
 accuracies (for a sanity check only: the data split and seeds are not ours, so the numbers differ from ours).
