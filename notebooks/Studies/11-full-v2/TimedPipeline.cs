@@ -74,51 +74,6 @@ public sealed record TimedRun(TaskSpec Task, ZooTask Zoo, IReadOnlyList<StageTim
 }
 
 /// <summary>
-/// Notebook 11's yardstick: the stage times of a PyTorch-eager implementation of the same budgets, our stages grouped
-/// as its six, and the chart that sets them side by side.
-/// </summary>
-public static class StageComparison
-{
-    /// <summary>
-    /// A PyTorch-eager implementation of the same budgets, measured on this machine by the study's author (46 minutes in
-    /// all), in minutes per stage: the yardstick of the goals (whole pipeline ≤ 31 min with the 1,000-step chain, ≤ 15 min
-    /// with DDIM-50).
-    /// </summary>
-    public static IReadOnlyList<(string Stage, double Minutes)> PyTorchEagerMinutes { get; } = new[]
-    {
-        ("base training", 4.0), ("collection", 0.1), ("autoencoder training", 6.0), ("denoiser training", 9.0),
-        ("sampling (DDPM-1000)", 13.0), ("evaluation (200 + 200 models)", 14.0),
-    };
-
-    /// <summary>Our stages in the reference's six groups (the zoo's scoring counts as evaluation), in minutes, for sampler <paramref name="i"/>.</summary>
-    public static IReadOnlyList<(string Stage, double Minutes)> GroupedMinutes(TimedRun run, int i)
-    {
-        double Of(string stage) => run.Stages.Where(s => s.Stage == stage).Sum(s => s.Seconds) / 60;
-        return new[]
-        {
-            ("base training", Of("base training")), ("collection", Of("collection")), ("autoencoder training", Of("autoencoder training")),
-            ("denoiser training", Of("denoiser training")), ($"sampling ({run.Samplers[i].Name})", run.Samplers[i].Sampling.Seconds / 60),
-            ("evaluation (200 + 200 models)", run.Samplers[i].Evaluation.Seconds / 60 + Of("scoring the zoo")),
-        };
-    }
-
-    /// <summary>Horizontal bars of minutes per stage group: PyTorch eager against each of our samplers.</summary>
-    public static PDiff.Plots.Figure Chart(TimedRun run)
-    {
-        var fig = new PDiff.Plots.Figure();
-        var groups = PyTorchEagerMinutes.Select(p => p.Stage.StartsWith("sampling", StringComparison.Ordinal) ? "sampling" : p.Stage).ToList();
-        void Add(string name, IReadOnlyList<(string Stage, double Minutes)> rows) => fig.Add(new PDiff.Plots.Bar
-        {
-            Name = $"{name}: {rows.Sum(r => r.Minutes):F1} min", Orientation = "h", Y = groups, X = rows.Select(r => Math.Round(r.Minutes, 2)).ToArray(),
-        });
-        Add("PyTorch eager (issue 12)", PyTorchEagerMinutes);
-        for (var i = 0; i < run.Samplers.Count; i++) Add($"PDiff.NET, {run.Samplers[i].Name}", GroupedMinutes(run, i));
-        fig.Layout.BarMode = "group";
-        return fig.WithTitles($"{run.Task}: minutes per stage on this machine", "minutes", null);
-    }
-}
-
-/// <summary>
 /// Multiply-adds of forward passes through a task's base model, whole or from the scorer's cut stage on (the suffix
 /// it reruns per vector); null when the model's stages are not counted.
 /// </summary>
@@ -178,7 +133,7 @@ public static class TimedPipeline
                 log?.WriteLine($"[timed] {name}: sampled in {result.Sampling.Seconds:F1}s, evaluated in {result.Evaluation.Seconds:F1}s; generated test mean {100 * result.Report.Summary(Evaluator.Generated).Test.Mean:F2}%");
             }
             var timed = new TimedRun(task, zoo, stages, results, peak, folder.Directory);
-            Write(folder, timed);
+            Write(folder, timed, profile, config);
             log?.WriteLine(timed.ToTable().ToPlain());
             return timed;
         }
@@ -322,12 +277,17 @@ public static class TimedPipeline
         }, log, baseTask.ToString());
     }
 
-    static void Write(OwnedFolder folder, TimedRun run)
+    /// <summary>
+    /// <c>stage_times.csv</c> and <c>.json</c>; the JSON also names the profile and the denoiser's precision, which
+    /// bench/equal-work.sh checks against the PyTorch reference's before it sets the two side by side.
+    /// </summary>
+    static void Write(OwnedFolder folder, TimedRun run, Profile profile, PDiffConfig config)
     {
         AtomicFile.WriteAllText(folder.Writable("stage_times.csv"), run.ToTable().ToCsv());
         var json = new
         {
-            task = run.Task.ToString(), peak_gflop_per_second = run.PeakGflopPerSecond, threads = get_num_threads(),
+            task = run.Task.ToString(), profile = profile.Name(), precision = EqualWork.Precision(config.Autocast),
+            peak_gflop_per_second = run.PeakGflopPerSecond, threads = get_num_threads(),
             stages = run.Stages.Concat(run.Samplers.SelectMany(s => new[] { s.Sampling, s.Evaluation }))
                 .Select(s => new { stage = s.Stage, seconds = s.Seconds, multiply_adds = s.MultiplyAdds, gflop_per_second = s.GflopPerSecond, work = s.Work }),
             pipelines = run.Samplers.Select((s, i) => new { sampler = s.Name, seconds = run.PipelineSeconds(i) }),
