@@ -73,6 +73,6 @@ public class ConditionalSummaryTests
     {
         var summary = ConditionalSummary.From(new[] { Seed(0) }, Plan);
         Assert.Equal(DifferenceVerdict.OneSeed, summary.Family.Verdict(summary.ComparisonNamed(ConditionalSummary.SlopeVsZero)!));
-        Assert.Contains("(a) One seed: no verdict on whether the obtained accuracy follows the request.", ConditionalReading.Lines(summary));
+        Assert.Contains("(a) The calibration slope − 0: one seed, no verdict: whether the obtained accuracy follows the request is not known.", ConditionalReading.Lines(summary));
     }
 }

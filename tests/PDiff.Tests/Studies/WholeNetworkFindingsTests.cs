@@ -108,7 +108,7 @@ public class FullV2FindingsTests
         } }, new[] { 0.8 });
         var family = FullV2Findings.Family(new[] { ("fmnist, DDPM", one), ("fmnist, DDIM", one) });
         Assert.Equal(4, family.Headline.Count);
-        Assert.Equal("fmnist, DDPM: generated best on validation − the best original on validation", family.Headline[1].Label);
+        Assert.Equal("fmnist, DDPM: p-diff best chosen on validation − best original chosen on validation", family.Headline[1].Label);
         Assert.Contains("fmnist, DDIM: p-diff mean − weight average", family.Exploratory.Select(c => c.Label));
         Assert.All(family.Headline, c => Assert.Equal(DifferenceVerdict.OneSeed, family.HolmVerdict(c)));
         // Best on validation: generated 0.812 (val 0.815) − original 0.83 (val 0.82) = −1.8 pt.
