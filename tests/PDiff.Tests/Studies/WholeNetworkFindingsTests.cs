@@ -112,7 +112,7 @@ public class FullV2FindingsTests
         Assert.Contains("fmnist, DDIM: p-diff mean − weight average", family.Exploratory.Select(c => c.Label));
         Assert.All(family.Headline, c => Assert.Equal(DifferenceVerdict.OneSeed, family.HolmVerdict(c)));
         // Best on validation: generated 0.812 (val 0.815) − original 0.83 (val 0.82) = −1.8 pt.
-        Assert.Equal("[headline] fmnist, DDPM: generated best on validation − the best original on validation: one seed, no verdict: −1.80 pt (one seed); p = –, Holm-adjusted p = –.",
+        Assert.Equal("[headline] fmnist, DDPM: p-diff best chosen on validation − best original chosen on validation: one seed, no verdict: −1.80 pt (one seed); p = –, Holm-adjusted p = –.",
             family.Sentence(family.Headline[1]));
     }
 }
