@@ -21,19 +21,17 @@ public static class WholeNetworkFindings
     /// </summary>
     public static ComparisonFamily Family(IEnumerable<(string Task, SeedSummary Summary)> tasks, IReadOnlyList<WholeNetworkRow> rows)
     {
-        var headline = new List<Comparison>();
-        var exploratory = new List<Comparison>();
-        foreach (var (task, summary) in tasks)
-        {
-            var (h, e) = SummaryComparisons.Of(task, summary, HeadlineNames.Contains);
-            headline.AddRange(h);
-            exploratory.AddRange(e);
-            if (summary.Row(Evaluator.Ensemble, SeedSummary.TestMean) is { } avg && summary.Row(Evaluator.Original, SeedSummary.TestMean) is { } orig)
-                exploratory.Add(new Comparison($"{task}: the weight average", "the originals' mean",
-                    PairedDifference.Of($"{task} weight average − originals' mean", avg.Spread.Values, orig.Spread.Values)));
-            exploratory.AddRange(Novelty(task, rows));
-        }
+        var (headline, exploratory) = SummaryComparisons.Of(tasks, HeadlineNames.Contains, (task, summary) => PerTask(task, summary, rows));
         return new ComparisonFamily("Whole networks (per task: generated mean against the originals' and the Gaussian's)", headline, exploratory);
+    }
+
+    /// <summary>A task's own exploratory comparisons: its weight average against its originals, then the novelty.</summary>
+    static IEnumerable<Comparison> PerTask(string task, SeedSummary summary, IReadOnlyList<WholeNetworkRow> rows)
+    {
+        if (summary.Row(Evaluator.Ensemble, SeedSummary.TestMean) is { } avg && summary.Row(Evaluator.Original, SeedSummary.TestMean) is { } orig)
+            yield return new Comparison($"{task}: the weight average", "the originals' mean",
+                PairedDifference.Of($"{task} weight average − originals' mean", avg.Spread.Values, orig.Spread.Values));
+        foreach (var c in Novelty(task, rows)) yield return c;
     }
 
     /// <summary>Generated against the originals (leave-one-out) on mean max IoU and mean min L2 to the originals, paired over seeds.</summary>

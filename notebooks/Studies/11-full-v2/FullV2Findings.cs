@@ -15,14 +15,7 @@ public static class FullV2Findings
     /// <param name="runs">Each run's name (e.g. "fashion-mnist/convnet3, DDPM-1000") and its summary over seeds.</param>
     public static ComparisonFamily Family(IEnumerable<(string Run, SeedSummary Summary)> runs)
     {
-        var headline = new List<Comparison>();
-        var exploratory = new List<Comparison>();
-        foreach (var (run, summary) in runs)
-        {
-            var (h, e) = SummaryComparisons.Of(run, summary, HeadlineNames.Contains);
-            headline.AddRange(h);
-            exploratory.AddRange(e);
-        }
+        var (headline, exploratory) = SummaryComparisons.Of(runs, HeadlineNames.Contains);
         return new ComparisonFamily("Full V2 accuracy (per task and sampler: generated mean against the originals' mean, best on validation against the best original)", headline, exploratory);
     }
 }

@@ -23,4 +23,22 @@ public static class SummaryComparisons
         }
         return split;
     }
+
+    /// <summary>
+    /// The comparisons of several runs' summaries, run by run (<see cref="Of(string, SeedSummary, Func{string, bool})"/>),
+    /// each run's <paramref name="extra"/> exploratory comparisons after its own: what a family over runs states.
+    /// </summary>
+    public static (List<Comparison> Headline, List<Comparison> Exploratory) Of(IEnumerable<(string Run, SeedSummary Summary)> runs,
+        Func<string, bool> headline, Func<string, SeedSummary, IEnumerable<Comparison>>? extra = null)
+    {
+        var all = (Headline: new List<Comparison>(), Exploratory: new List<Comparison>());
+        foreach (var (run, summary) in runs)
+        {
+            var (h, e) = Of(run, summary, headline);
+            all.Headline.AddRange(h);
+            all.Exploratory.AddRange(e);
+            if (extra is not null) all.Exploratory.AddRange(extra(run, summary));
+        }
+        return all;
+    }
 }
